@@ -1,0 +1,2 @@
+//! SQL-callable functions, one file per concept.
+pub mod status;

@@ -1,0 +1,152 @@
+//! Every `safe_ddl.*` setting, defined in one place. The rest of the code reads them through
+//! the typed accessors at the bottom and never touches a `GucSetting` directly.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{pg_guard, pg_sys, PostgresGucEnum};
+
+use crate::hazard::AllowList;
+
+/// What the guard does with a hazard.
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    /// Refuse hazards, enforce `safe_ddl.lock_timeout`.
+    #[name = c"enforce"]
+    Enforce,
+    /// Report each hazard as a WARNING and change nothing (no refusal, no lock_timeout).
+    #[name = c"warn"]
+    Warn,
+    /// Do nothing at all.
+    #[name = c"off"]
+    Off,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Enforce => "enforce",
+            Mode::Warn => "warn",
+            Mode::Off => "off",
+        }
+    }
+}
+
+/// `safe_ddl.mode`, default `enforce`: a guard that must be switched on is a guard nobody has.
+/// SUSET, so an application role cannot switch its own guard off; a superuser can still set it
+/// per role or database with ALTER ROLE/DATABASE ... SET.
+static MODE: GucSetting<Mode> = GucSetting::<Mode>::new(Mode::Enforce);
+
+/// `safe_ddl.allow`, default empty: hazards the session (or, with SET LOCAL, the transaction)
+/// may run anyway. Checked at SET time, so a misspelt hazard name is an error rather than a
+/// silent no-op.
+static ALLOW: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+/// `safe_ddl.lock_timeout`, default 200 ms. While a DDL statement waits for its lock, every
+/// later query on the table queues behind it, so this is the longest stall the application
+/// sees from a blocked migration. 200 ms is below the request timeouts of typical web stacks
+/// and above the time an uncontended lock takes, so a migration on a healthy system is not
+/// cut off by it. 0 disables.
+static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(200);
+
+/// `safe_ddl.min_table_size`, default 0 (every existing table is guarded). Tables smaller than
+/// this many bytes are exempt from the scan/rewrite/build hazards, because locking a small
+/// table for the few milliseconds a rebuild takes harms nobody. They still get the lock_timeout.
+static MIN_TABLE_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(0);
+
+pub fn init() {
+    GucRegistry::define_enum_guc(
+        c"safe_ddl.mode",
+        c"What safe_ddl does with a hazardous DDL statement: enforce, warn or off.",
+        c"enforce refuses hazards and bounds lock waits; warn reports hazards as WARNINGs and changes nothing; off does nothing.",
+        &MODE,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    // SAFETY: the check hook is a #[pg_guard] function with the signature Postgres expects.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"safe_ddl.allow",
+            c"Comma-separated hazard names (or all) that this session or transaction may run.",
+            c"Meant for SET LOCAL inside the transaction that runs the hazardous statement. Every statement that runs only because of it is logged.",
+            &ALLOW,
+            GucContext::Userset,
+            GucFlags::default(),
+            Some(check_allow),
+            None,
+            None,
+        );
+    }
+    GucRegistry::define_int_guc(
+        c"safe_ddl.lock_timeout",
+        c"lock_timeout applied to DDL that needs a lock conflicting with reads or writes.",
+        c"Applied when the session's own lock_timeout is 0 or larger. 0 disables.",
+        &LOCK_TIMEOUT_MS,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"safe_ddl.min_table_size",
+        c"Existing tables smaller than this are exempt from scan, rewrite and build hazards.",
+        c"They still get safe_ddl.lock_timeout. 0 guards every table.",
+        &MIN_TABLE_SIZE_KB,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
+    // SAFETY: called from _PG_init with a static, NUL-terminated name.
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"safe_ddl".as_ptr()) };
+}
+
+/// GUC check hook: reject unknown hazard names at SET time.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_allow(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: Postgres passes a valid pointer to a (possibly NULL) C string.
+    let raw = unsafe { *newval };
+    if raw.is_null() {
+        return true;
+    }
+    // SAFETY: non-NULL GUC string values are NUL-terminated.
+    let text = unsafe { CStr::from_ptr(raw) }.to_string_lossy();
+    match AllowList::parse(&text) {
+        Ok(_) => true,
+        Err(msg) => {
+            // SAFETY: GUC_check_errdetail_string is read by the GUC machinery right after we
+            // return false; the string is palloc'd in the current context as it expects.
+            unsafe {
+                let c = CString::new(msg).unwrap_or_default();
+                pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(c.as_ptr());
+            }
+            false
+        }
+    }
+}
+
+pub fn mode() -> Mode {
+    MODE.get()
+}
+
+pub fn allow() -> AllowList {
+    let text = ALLOW.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+    // The check hook validated the value, so a parse error cannot happen; be lenient anyway.
+    AllowList::parse(&text).unwrap_or_default()
+}
+
+pub fn allow_text() -> String {
+    ALLOW.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+pub fn lock_timeout_ms() -> i32 {
+    LOCK_TIMEOUT_MS.get()
+}
+
+pub fn min_table_size_bytes() -> i64 {
+    i64::from(MIN_TABLE_SIZE_KB.get()) * 1024
+}

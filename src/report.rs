@@ -1,0 +1,92 @@
+//! Turning findings into Postgres messages: the refusal ERROR, the warn-mode WARNING and the
+//! LOG line for statements that run only because of `safe_ddl.allow`.
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::{PgLogLevel, PgSqlErrorCode};
+
+use crate::classify::Finding;
+
+/// The one SQLSTATE of every refusal: 55000 object_not_in_prerequisite_state ("the table is not
+/// in a state where this can run safely"). Distinct from 55P03 lock_not_available, which a
+/// lock_timeout raises.
+pub const REFUSAL_SQLSTATE: PgSqlErrorCode = PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+
+/// Message, detail and hint for one or more findings of one statement.
+pub fn compose(findings: &[Finding]) -> (String, String, String) {
+    if let [f] = findings {
+        return (format!("safe_ddl: {}", f.message), f.detail.clone(), f.hint.clone());
+    }
+    let names: Vec<&str> = findings.iter().map(|f| f.hazard.name()).collect();
+    let message = format!("safe_ddl: {} hazards: {}", findings.len(), names.join(", "));
+    let detail = findings.iter().map(|f| format!("{}: {}", f.hazard, f.detail)).collect::<Vec<_>>().join("\n");
+    let hint = findings.iter().map(|f| format!("{}: {}", f.hazard, f.hint)).collect::<Vec<_>>().join("\n");
+    (message, detail, hint)
+}
+
+/// Refuse the statement. Does not return.
+pub fn refuse(findings: &[Finding]) {
+    let (message, detail, hint) = compose(findings);
+    ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl").set_detail(detail).set_hint(hint).report(PgLogLevel::ERROR);
+}
+
+/// warn mode: tell the user what would have been refused, then let it run.
+pub fn warn(findings: &[Finding]) {
+    let (message, detail, hint) = compose(findings);
+    ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl").set_detail(detail).set_hint(hint).report(PgLogLevel::WARNING);
+}
+
+/// One LOG line per allowed hazard, for the audit trail.
+pub fn log_allowed(findings: &[Finding], statement: &str) {
+    let (user, database) = who();
+    for f in findings {
+        let message = format!(
+            "safe_ddl: hazard {} on {} allowed by safe_ddl.allow for user \"{user}\" in database \"{database}\": {statement}",
+            f.hazard, f.subject
+        );
+        ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message, "safe_ddl").report(PgLogLevel::LOG);
+    }
+}
+
+fn who() -> (String, String) {
+    // SAFETY: both lookups are catalog reads inside a transaction; noerr/NULL handled.
+    unsafe {
+        let user = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), true);
+        let db = pg_sys::get_database_name(pg_sys::MyDatabaseId);
+        let s = |p: *mut std::ffi::c_char| {
+            if p.is_null() { "?".to_string() } else { CStr::from_ptr(p).to_string_lossy().into_owned() }
+        };
+        (s(user), s(db))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hazard::Hazard;
+
+    fn f(detail: &str) -> Finding {
+        Finding {
+            hazard: Hazard::IndexBuild,
+            subject: "public.t".into(),
+            message: "index_build: x".into(),
+            detail: detail.into(),
+            hint: "h".into(),
+        }
+    }
+
+    #[test]
+    fn one_finding_keeps_its_text() {
+        let (m, d, h) = compose(&[f("d")]);
+        assert_eq!((m.as_str(), d.as_str(), h.as_str()), ("safe_ddl: index_build: x", "d", "h"));
+    }
+
+    #[test]
+    fn several_findings_are_all_listed() {
+        let (m, d, _) = compose(&[f("d1"), f("d2")]);
+        assert!(m.contains("2 hazards"));
+        assert!(d.contains("d1") && d.contains("d2"));
+    }
+}
