@@ -26,8 +26,15 @@ pub fn table_facts(oid: pg_sys::Oid) -> Option<TableFacts> {
         (relkind, pg_sys::get_rel_persistence(oid) as u8, nsp, rel)
     };
     // SAFETY: both are valid NUL-terminated strings; the result is palloc'd or one of them.
-    let qualified_name = unsafe {
-        CStr::from_ptr(pg_sys::quote_qualified_identifier(nsp, rel)).to_string_lossy().into_owned()
+    let (qualified_name, schema) = unsafe {
+        (
+            CStr::from_ptr(pg_sys::quote_qualified_identifier(nsp, rel))
+                .to_string_lossy()
+                .into_owned(),
+            CStr::from_ptr(pg_sys::quote_identifier(nsp))
+                .to_string_lossy()
+                .into_owned(),
+        )
     };
     let (created_in_transaction, own_size) = match measure(oid, relkind) {
         Some(m) => (m.created_in_transaction, m.size_bytes),
@@ -40,6 +47,7 @@ pub fn table_facts(oid: pg_sys::Oid) -> Option<TableFacts> {
     Some(TableFacts {
         oid: oid.to_u32(),
         qualified_name,
+        schema,
         relkind,
         temporary: persistence == b't',
         created_in_transaction,
@@ -69,7 +77,8 @@ fn measure(oid: pg_sys::Oid, relkind: u8) -> Option<Measured> {
         let created = (*rel).rd_createSubid != 0 /* InvalidSubTransactionId */;
         let has_storage = matches!(relkind, b'r' | b'm' | b't' | b'i' | b'S');
         let size = if has_storage {
-            let blocks = pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
+            let blocks =
+                pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
             Some(i64::from(blocks) * i64::from(pg_sys::BLCKSZ))
         } else {
             None
@@ -80,7 +89,10 @@ fn measure(oid: pg_sys::Oid, relkind: u8) -> Option<Measured> {
             (None, b'p') => Some(partitions_size(oid)),
             (s, _) => s,
         };
-        Some(Measured { created_in_transaction: created, size_bytes: size })
+        Some(Measured {
+            created_in_transaction: created,
+            size_bytes: size,
+        })
     }
 }
 

@@ -95,10 +95,21 @@ impl ReindexKind {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ddl {
-    /// CREATE [UNIQUE] INDEX [CONCURRENTLY] ... ON table
-    CreateIndex { table: Target, index_name: Option<String>, concurrent: bool },
+    /// CREATE [UNIQUE] INDEX [CONCURRENTLY] [name] ON [ONLY] table; `index_name` is quoted as
+    /// needed, `only` is true for ON ONLY.
+    CreateIndex {
+        table: Target,
+        index_name: Option<String>,
+        concurrent: bool,
+        only: bool,
+    },
     /// REINDEX ... ; for INDEX, `table` is the index's table and `index` the index.
-    Reindex { kind: ReindexKind, table: Option<Target>, name: String, concurrent: bool },
+    Reindex {
+        kind: ReindexKind,
+        table: Option<Target>,
+        name: String,
+        concurrent: bool,
+    },
     /// Any other DDL; the guard only bounds its lock wait.
     Other,
 }

@@ -27,9 +27,17 @@ pub unsafe fn describe(pstmt: *mut pg_sys::PlannedStmt, query: *const c_char) ->
         let tag = CStr::from_ptr(pg_sys::GetCommandTagName(pg_sys::CreateCommandTag(node)))
             .to_string_lossy()
             .into_owned();
-        (tag, statement_text(query, (*pstmt).stmt_location, (*pstmt).stmt_len))
+        (
+            tag,
+            statement_text(query, (*pstmt).stmt_location, (*pstmt).stmt_len),
+        )
     };
-    Some(Statement { ddl, tag, lock, text })
+    Some(Statement {
+        ddl,
+        tag,
+        lock,
+        text,
+    })
 }
 
 /// The part of a (possibly multi-statement) query string that is this statement.
@@ -44,7 +52,9 @@ unsafe fn statement_text(query: *const c_char, location: i32, len: i32) -> Strin
         Ok(l) if l > 0 => (start + l).min(bytes.len()),
         _ => bytes.len(),
     };
-    String::from_utf8_lossy(&bytes[start..end]).trim().to_string()
+    String::from_utf8_lossy(&bytes[start..end])
+        .trim()
+        .to_string()
 }
 
 unsafe fn classify_node(node: *mut pg_sys::Node) -> Option<(Ddl, Option<LockMode>)> {
@@ -55,8 +65,9 @@ unsafe fn classify_node(node: *mut pg_sys::Node) -> Option<(Ddl, Option<LockMode
             let s = node.cast::<pg_sys::IndexStmt>();
             let ddl = Ddl::CreateIndex {
                 table: target((*s).relation),
-                index_name: opt_str((*s).idxname),
+                index_name: quoted((*s).idxname),
                 concurrent: (*s).concurrent,
+                only: !(*s).relation.is_null() && !(*(*s).relation).inh,
             };
             let lock = if (*s).concurrent { None } else { Some(Share) };
             return Some((ddl, lock));
@@ -72,12 +83,15 @@ unsafe fn classify_node(node: *mut pg_sys::Node) -> Option<(Ddl, Option<LockMode
         }
         let lock = if is_a(node, NodeTag::T_DropStmt) {
             let s = node.cast::<pg_sys::DropStmt>();
-            if (*s).concurrent { None } else { drop_lock((*s).removeType, (*s).behavior) }
+            if (*s).concurrent {
+                None
+            } else {
+                drop_lock((*s).removeType, (*s).behavior)
+            }
         } else if is_a(node, NodeTag::T_TruncateStmt)
             || is_a(node, NodeTag::T_CreatePolicyStmt)
             || is_a(node, NodeTag::T_AlterPolicyStmt)
             || is_a(node, NodeTag::T_RuleStmt)
-            || is_a(node, NodeTag::T_ClusterStmt)
             || is_a(node, NodeTag::T_AlterTableMoveAllStmt)
             || is_a(node, NodeTag::T_DropOwnedStmt)
             || is_a(node, NodeTag::T_ReassignOwnedStmt)
@@ -91,27 +105,46 @@ unsafe fn classify_node(node: *mut pg_sys::Node) -> Option<(Ddl, Option<LockMode
         } else if is_a(node, NodeTag::T_RenameStmt) {
             let s = node.cast::<pg_sys::RenameStmt>();
             // Renaming an index takes SHARE UPDATE EXCLUSIVE; other relation renames ACCESS EXCLUSIVE.
-            if (*s).renameType == pg_sys::ObjectType::OBJECT_INDEX {
-                None
-            } else if (*s).relation.is_null() {
+            // Renames of non-relations (functions, types, ...) have no relation and no table lock.
+            let index = (*s).renameType == pg_sys::ObjectType::OBJECT_INDEX;
+            (!index && !(*s).relation.is_null()).then_some(AccessExclusive)
+        } else if is_a(node, NodeTag::T_AlterObjectSchemaStmt) {
+            let s = node.cast::<pg_sys::AlterObjectSchemaStmt>();
+            if (*s).relation.is_null() {
                 None
             } else {
                 Some(AccessExclusive)
             }
-        } else if is_a(node, NodeTag::T_AlterObjectSchemaStmt) {
-            let s = node.cast::<pg_sys::AlterObjectSchemaStmt>();
-            if (*s).relation.is_null() { None } else { Some(AccessExclusive) }
+        } else if is_a(node, NodeTag::T_ClusterStmt) {
+            // CLUSTER of one plain table runs in the caller's transaction; CLUSTER of all tables
+            // or of a partitioned table commits per table (see `own_transactions`).
+            let s = node.cast::<pg_sys::ClusterStmt>();
+            let t = target((*s).relation);
+            match t.oid {
+                Some(oid) if !partitioned(oid) => Some(AccessExclusive),
+                _ => None,
+            }
         } else if is_a(node, NodeTag::T_VacuumStmt) {
-            let s = node.cast::<pg_sys::VacuumStmt>();
-            if vacuum_full(s) { Some(AccessExclusive) } else { None }
+            // Plain VACUUM and ANALYZE block no reads or writes. VACUUM FULL does, but VACUUM
+            // commits and starts its own transactions, which would end a statement-scoped
+            // lock_timeout before the lock is requested: it is not bounded (documented).
+            None
         } else if is_a(node, NodeTag::T_LockStmt) {
             LockMode::from_pg((*node.cast::<pg_sys::LockStmt>()).mode)
         } else if is_a(node, NodeTag::T_RefreshMatViewStmt) {
             let s = node.cast::<pg_sys::RefreshMatViewStmt>();
-            if (*s).concurrent { None } else { Some(AccessExclusive) }
+            if (*s).concurrent {
+                None
+            } else {
+                Some(AccessExclusive)
+            }
         } else if is_a(node, NodeTag::T_ViewStmt) {
             let s = node.cast::<pg_sys::ViewStmt>();
-            if (*s).replace { Some(AccessExclusive) } else { None }
+            if (*s).replace {
+                Some(AccessExclusive)
+            } else {
+                None
+            }
         } else if is_a(node, NodeTag::T_CreateStmt) {
             create_table_lock(node.cast())
         } else {
@@ -156,13 +189,37 @@ unsafe fn reindex(s: *mut pg_sys::ReindexStmt) -> (Ddl, Option<LockMode>) {
             };
             (Some(table), name)
         };
-        let lock = if concurrent { None } else { Some(LockMode::Share) };
-        (Ddl::Reindex { kind, table, name, concurrent }, lock)
+        // REINDEX SCHEMA/DATABASE/SYSTEM and REINDEX of a partitioned table commit per table,
+        // so a statement-scoped lock_timeout cannot cover them; CONCURRENTLY blocks nobody.
+        let own_transactions = match (kind, &table) {
+            (ReindexKind::Index | ReindexKind::Table, Some(Target { oid: Some(oid), .. })) => {
+                partitioned(*oid)
+            }
+            (ReindexKind::Index | ReindexKind::Table, _) => false,
+            _ => true,
+        };
+        let lock = if concurrent || own_transactions {
+            None
+        } else {
+            Some(LockMode::Share)
+        };
+        (
+            Ddl::Reindex {
+                kind,
+                table,
+                name,
+                concurrent,
+            },
+            lock,
+        )
     }
 }
 
 /// Dropping a relation, or anything with CASCADE, takes ACCESS EXCLUSIVE on a table.
-fn drop_lock(kind: pg_sys::ObjectType::Type, behavior: pg_sys::DropBehavior::Type) -> Option<LockMode> {
+fn drop_lock(
+    kind: pg_sys::ObjectType::Type,
+    behavior: pg_sys::DropBehavior::Type,
+) -> Option<LockMode> {
     use pg_sys::ObjectType::*;
     let relation_level = matches!(
         kind,
@@ -176,17 +233,15 @@ fn drop_lock(kind: pg_sys::ObjectType::Type, behavior: pg_sys::DropBehavior::Typ
             | OBJECT_RULE
             | OBJECT_POLICY
     );
-    (relation_level || behavior == pg_sys::DropBehavior::DROP_CASCADE).then_some(LockMode::AccessExclusive)
+    (relation_level || behavior == pg_sys::DropBehavior::DROP_CASCADE)
+        .then_some(LockMode::AccessExclusive)
 }
 
-unsafe fn vacuum_full(s: *mut pg_sys::VacuumStmt) -> bool {
-    // SAFETY: s is a valid VacuumStmt whose options are DefElems.
-    unsafe {
-        (*s).is_vacuumcmd
-            && PgList::<pg_sys::DefElem>::from_pg((*s).options).iter_ptr().any(|opt| {
-                CStr::from_ptr((*opt).defname).to_bytes() == b"full" && pg_sys::defGetBoolean(opt)
-            })
-    }
+/// A partitioned table or partitioned index.
+fn partitioned(oid: u32) -> bool {
+    // SAFETY: syscache lookup inside a transaction; 0 for a missing relation.
+    let kind = unsafe { pg_sys::get_rel_relkind(pg_sys::Oid::from(oid)) } as u8;
+    kind == b'p' || kind == b'I'
 }
 
 /// CREATE TABLE ... PARTITION OF locks the parent ACCESS EXCLUSIVE; a REFERENCES clause locks
@@ -201,13 +256,17 @@ unsafe fn create_table_lock(s: *mut pg_sys::CreateStmt) -> Option<LockMode> {
             is_a(n, NodeTag::T_Constraint)
                 && (*n.cast::<pg_sys::Constraint>()).contype == pg_sys::ConstrType::CONSTR_FOREIGN
         };
-        let mut fk = PgList::<pg_sys::Node>::from_pg((*s).constraints).iter_ptr().any(is_fk);
+        let mut fk = PgList::<pg_sys::Node>::from_pg((*s).constraints)
+            .iter_ptr()
+            .any(is_fk);
         for elt in PgList::<pg_sys::Node>::from_pg((*s).tableElts).iter_ptr() {
             if is_fk(elt) {
                 fk = true;
             } else if is_a(elt, NodeTag::T_ColumnDef) {
                 let col = elt.cast::<pg_sys::ColumnDef>();
-                fk |= PgList::<pg_sys::Node>::from_pg((*col).constraints).iter_ptr().any(is_fk);
+                fk |= PgList::<pg_sys::Node>::from_pg((*col).constraints)
+                    .iter_ptr()
+                    .any(is_fk);
             }
         }
         fk.then_some(LockMode::ShareRowExclusive)
@@ -218,7 +277,10 @@ unsafe fn create_table_lock(s: *mut pg_sys::CreateStmt) -> Option<LockMode> {
 /// reports it itself when the statement runs).
 unsafe fn target(rv: *mut pg_sys::RangeVar) -> Target {
     if rv.is_null() {
-        return Target { oid: None, written: String::new() };
+        return Target {
+            oid: None,
+            written: String::new(),
+        };
     }
     // SAFETY: rv is a valid RangeVar from the parse tree.
     unsafe {
@@ -233,8 +295,20 @@ unsafe fn target(rv: *mut pg_sys::RangeVar) -> Target {
             Some(s) => format!("{s}.{}", opt_str((*rv).relname).unwrap_or_default()),
             None => opt_str((*rv).relname).unwrap_or_default(),
         };
-        Target { oid: (oid != pg_sys::InvalidOid).then(|| oid.to_u32()), written }
+        Target {
+            oid: (oid != pg_sys::InvalidOid).then(|| oid.to_u32()),
+            written,
+        }
     }
+}
+
+/// An identifier quoted the way Postgres would (keywords, upper case, odd characters).
+unsafe fn quoted(p: *const c_char) -> Option<String> {
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: p is a NUL-terminated identifier; quote_identifier returns it or a palloc'd copy.
+    unsafe { opt_str(pg_sys::quote_identifier(p)) }
 }
 
 unsafe fn opt_str(p: *const c_char) -> Option<String> {

@@ -5,6 +5,8 @@ pub struct TableFacts {
     pub oid: u32,
     /// Schema-qualified, quoted as needed: `public.items`, `"My Schema"."T"`.
     pub qualified_name: String,
+    /// The schema alone, quoted as needed (indexes live in their table's schema).
+    pub schema: String,
     /// pg_class.relkind: 'r' table, 'p' partitioned table, 'm' materialized view, ...
     pub relkind: u8,
     /// A temporary table: no other session can see it, so it cannot block anyone.
@@ -43,7 +45,10 @@ impl TableFacts {
         if self.size_exact {
             pretty_size(self.size_bytes)
         } else {
-            format!("about {} (estimate from pg_class.relpages)", pretty_size(self.size_bytes))
+            format!(
+                "about {} (estimate from pg_class.relpages)",
+                pretty_size(self.size_bytes)
+            )
         }
     }
 }
@@ -69,6 +74,7 @@ mod tests {
         TableFacts {
             oid: 1,
             qualified_name: "public.t".into(),
+            schema: "public".into(),
             relkind: b'r',
             temporary: false,
             created_in_transaction: false,
@@ -88,10 +94,19 @@ mod tests {
     #[test]
     fn exemptions() {
         assert_eq!(facts().exemption(0), None);
-        assert!(facts().exemption(100 << 20).unwrap().contains("min_table_size"));
-        let f = TableFacts { created_in_transaction: true, ..facts() };
+        assert!(facts()
+            .exemption(100 << 20)
+            .unwrap()
+            .contains("min_table_size"));
+        let f = TableFacts {
+            created_in_transaction: true,
+            ..facts()
+        };
         assert!(f.exemption(0).unwrap().contains("this transaction"));
-        let f = TableFacts { temporary: true, ..facts() };
+        let f = TableFacts {
+            temporary: true,
+            ..facts()
+        };
         assert!(f.exemption(0).unwrap().contains("temporary"));
     }
 }

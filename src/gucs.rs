@@ -134,13 +134,19 @@ pub fn mode() -> Mode {
 }
 
 pub fn allow() -> AllowList {
-    let text = ALLOW.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default();
+    let text = ALLOW
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default();
     // The check hook validated the value, so a parse error cannot happen; be lenient anyway.
     AllowList::parse(&text).unwrap_or_default()
 }
 
 pub fn allow_text() -> String {
-    ALLOW.get().map(|c| c.to_string_lossy().into_owned()).unwrap_or_default()
+    ALLOW
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub fn lock_timeout_ms() -> i32 {

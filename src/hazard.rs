@@ -80,8 +80,12 @@ mod tests {
     #[test]
     fn parses_names_all_and_blanks() {
         assert!(AllowList::parse("").unwrap() == AllowList::default());
-        assert!(AllowList::parse(" index_build ").unwrap().allows(Hazard::IndexBuild));
-        assert!(AllowList::parse("INDEX_BUILD,").unwrap().allows(Hazard::IndexBuild));
+        assert!(AllowList::parse(" index_build ")
+            .unwrap()
+            .allows(Hazard::IndexBuild));
+        assert!(AllowList::parse("INDEX_BUILD,")
+            .unwrap()
+            .allows(Hazard::IndexBuild));
         assert!(AllowList::parse("all").unwrap().allows(Hazard::IndexBuild));
         assert!(!AllowList::parse("").unwrap().allows(Hazard::IndexBuild));
     }

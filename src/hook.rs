@@ -3,8 +3,8 @@
 
 use std::ffi::c_char;
 
-use pgrx::pg_sys;
 use pgrx::pg_guard;
+use pgrx::pg_sys;
 
 use crate::classify::{classify, RuleInput};
 use crate::gucs::{self, Mode};
@@ -50,10 +50,26 @@ unsafe extern "C-unwind" fn safe_ddl_process_utility(
         unsafe {
             match PREV_HOOK {
                 Some(prev) => pg_sys::ffi::pg_guard_ffi_boundary(|| {
-                    prev(pstmt, query, read_only_tree, context, params, query_env, dest, qc)
+                    prev(
+                        pstmt,
+                        query,
+                        read_only_tree,
+                        context,
+                        params,
+                        query_env,
+                        dest,
+                        qc,
+                    )
                 }),
                 None => pg_sys::standard_ProcessUtility(
-                    pstmt, query, read_only_tree, context, params, query_env, dest, qc,
+                    pstmt,
+                    query,
+                    read_only_tree,
+                    context,
+                    params,
+                    query_env,
+                    dest,
+                    qc,
                 ),
             }
         }
@@ -78,10 +94,18 @@ unsafe extern "C-unwind" fn safe_ddl_process_utility(
         return chain();
     };
 
-    let facts = stmt.table().and_then(|t| t.oid).and_then(|oid| catalog::table_facts(pg_sys::Oid::from(oid)));
-    let findings = classify(&RuleInput { stmt: &stmt, table: facts.as_ref(), min_table_size: gucs::min_table_size_bytes() });
+    let facts = stmt
+        .table()
+        .and_then(|t| t.oid)
+        .and_then(|oid| catalog::table_facts(pg_sys::Oid::from(oid)));
+    let findings = classify(&RuleInput {
+        stmt: &stmt,
+        table: facts.as_ref(),
+        min_table_size: gucs::min_table_size_bytes(),
+    });
     let allow = gucs::allow();
-    let (allowed, refused): (Vec<_>, Vec<_>) = findings.into_iter().partition(|f| allow.allows(f.hazard));
+    let (allowed, refused): (Vec<_>, Vec<_>) =
+        findings.into_iter().partition(|f| allow.allows(f.hazard));
 
     match mode {
         Mode::Warn => {
@@ -102,7 +126,9 @@ unsafe extern "C-unwind" fn safe_ddl_process_utility(
                 report::log_allowed(&allowed, &stmt.text);
             }
             let applied = match stmt.lock {
-                Some(lock) if lock.blocks_reads_or_writes() => timeout::apply(gucs::lock_timeout_ms()),
+                Some(lock) if lock.blocks_reads_or_writes() => {
+                    timeout::apply(gucs::lock_timeout_ms())
+                }
                 _ => None,
             };
             chain();

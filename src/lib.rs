@@ -41,11 +41,16 @@ mod tests {
     /// The guard is installed by shared_preload_libraries in the test cluster.
     #[pg_test]
     fn status_reports_active_guard_and_preload() {
-        let active = Spi::get_one::<String>("SELECT value FROM safe_ddl.status() WHERE setting = 'guard_active'");
+        let active = Spi::get_one::<String>(
+            "SELECT value FROM safe_ddl.status() WHERE setting = 'guard_active'",
+        );
         assert_eq!(active.unwrap().as_deref(), Some("true"));
-        let via = Spi::get_one::<String>("SELECT value FROM safe_ddl.status() WHERE setting = 'loaded_via'");
+        let via = Spi::get_one::<String>(
+            "SELECT value FROM safe_ddl.status() WHERE setting = 'loaded_via'",
+        );
         assert_eq!(via.unwrap().as_deref(), Some("shared_preload_libraries"));
-        let mode = Spi::get_one::<String>("SELECT value FROM safe_ddl.status() WHERE setting = 'mode'");
+        let mode =
+            Spi::get_one::<String>("SELECT value FROM safe_ddl.status() WHERE setting = 'mode'");
         assert_eq!(mode.unwrap().as_deref(), Some("enforce"));
     }
 

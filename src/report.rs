@@ -12,30 +12,49 @@ use crate::classify::Finding;
 /// The one SQLSTATE of every refusal: 55000 object_not_in_prerequisite_state ("the table is not
 /// in a state where this can run safely"). Distinct from 55P03 lock_not_available, which a
 /// lock_timeout raises.
-pub const REFUSAL_SQLSTATE: PgSqlErrorCode = PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+pub const REFUSAL_SQLSTATE: PgSqlErrorCode =
+    PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
 
 /// Message, detail and hint for one or more findings of one statement.
 pub fn compose(findings: &[Finding]) -> (String, String, String) {
     if let [f] = findings {
-        return (format!("safe_ddl: {}", f.message), f.detail.clone(), f.hint.clone());
+        return (
+            format!("safe_ddl: {}", f.message),
+            f.detail.clone(),
+            f.hint.clone(),
+        );
     }
     let names: Vec<&str> = findings.iter().map(|f| f.hazard.name()).collect();
     let message = format!("safe_ddl: {} hazards: {}", findings.len(), names.join(", "));
-    let detail = findings.iter().map(|f| format!("{}: {}", f.hazard, f.detail)).collect::<Vec<_>>().join("\n");
-    let hint = findings.iter().map(|f| format!("{}: {}", f.hazard, f.hint)).collect::<Vec<_>>().join("\n");
+    let detail = findings
+        .iter()
+        .map(|f| format!("{}: {}", f.hazard, f.detail))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let hint = findings
+        .iter()
+        .map(|f| format!("{}: {}", f.hazard, f.hint))
+        .collect::<Vec<_>>()
+        .join("\n");
     (message, detail, hint)
 }
 
 /// Refuse the statement. Does not return.
 pub fn refuse(findings: &[Finding]) {
     let (message, detail, hint) = compose(findings);
-    ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl").set_detail(detail).set_hint(hint).report(PgLogLevel::ERROR);
+    ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl")
+        .set_detail(detail)
+        .set_hint(hint)
+        .report(PgLogLevel::ERROR);
 }
 
 /// warn mode: tell the user what would have been refused, then let it run.
 pub fn warn(findings: &[Finding]) {
     let (message, detail, hint) = compose(findings);
-    ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl").set_detail(detail).set_hint(hint).report(PgLogLevel::WARNING);
+    ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl")
+        .set_detail(detail)
+        .set_hint(hint)
+        .report(PgLogLevel::WARNING);
 }
 
 /// One LOG line per allowed hazard, for the audit trail.
@@ -46,7 +65,12 @@ pub fn log_allowed(findings: &[Finding], statement: &str) {
             "safe_ddl: hazard {} on {} allowed by safe_ddl.allow for user \"{user}\" in database \"{database}\": {statement}",
             f.hazard, f.subject
         );
-        ErrorReport::new(PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION, message, "safe_ddl").report(PgLogLevel::LOG);
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            message,
+            "safe_ddl",
+        )
+        .report(PgLogLevel::LOG);
     }
 }
 
@@ -56,7 +80,11 @@ fn who() -> (String, String) {
         let user = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), true);
         let db = pg_sys::get_database_name(pg_sys::MyDatabaseId);
         let s = |p: *mut std::ffi::c_char| {
-            if p.is_null() { "?".to_string() } else { CStr::from_ptr(p).to_string_lossy().into_owned() }
+            if p.is_null() {
+                "?".to_string()
+            } else {
+                CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
         };
         (s(user), s(db))
     }
@@ -80,7 +108,10 @@ mod tests {
     #[test]
     fn one_finding_keeps_its_text() {
         let (m, d, h) = compose(&[f("d")]);
-        assert_eq!((m.as_str(), d.as_str(), h.as_str()), ("safe_ddl: index_build: x", "d", "h"));
+        assert_eq!(
+            (m.as_str(), d.as_str(), h.as_str()),
+            ("safe_ddl: index_build: x", "d", "h")
+        );
     }
 
     #[test]

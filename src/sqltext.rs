@@ -58,9 +58,16 @@ fn top_level_words(sql: &str) -> Vec<Word> {
             i += 1;
         } else if c == b'$' {
             // Dollar quote: $tag$ ... $tag$
-            let tag_end = b[i + 1..].iter().position(|&x| x == b'$').map(|p| i + 1 + p);
+            let tag_end = b[i + 1..]
+                .iter()
+                .position(|&x| x == b'$')
+                .map(|p| i + 1 + p);
             match tag_end {
-                Some(e) if b[i + 1..e].iter().all(|x| x.is_ascii_alphanumeric() || *x == b'_') => {
+                Some(e)
+                    if b[i + 1..e]
+                        .iter()
+                        .all(|x| x.is_ascii_alphanumeric() || *x == b'_') =>
+                {
                     let tag = &sql[i..=e];
                     match sql[e + 1..].find(tag) {
                         Some(p) => i = e + 1 + p + tag.len(),
@@ -77,11 +84,17 @@ fn top_level_words(sql: &str) -> Vec<Word> {
             i += 1;
         } else if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
             let start = i;
-            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80) {
+            while i < b.len()
+                && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$' || b[i] >= 0x80)
+            {
                 i += 1;
             }
             if depth == 0 {
-                words.push(Word { start, end: i, lower: sql[start..i].to_ascii_lowercase() });
+                words.push(Word {
+                    start,
+                    end: i,
+                    lower: sql[start..i].to_ascii_lowercase(),
+                });
             }
         } else {
             i += 1;
@@ -124,11 +137,23 @@ mod tests {
     #[test]
     fn inserts_concurrently_after_index() {
         assert_eq!(
-            insert_after("CREATE INDEX items_v_idx ON items (v);", "create", "index", "CONCURRENTLY").unwrap(),
+            insert_after(
+                "CREATE INDEX items_v_idx ON items (v);",
+                "create",
+                "index",
+                "CONCURRENTLY"
+            )
+            .unwrap(),
             "CREATE INDEX CONCURRENTLY items_v_idx ON items (v)"
         );
         assert_eq!(
-            insert_after("create unique index if not exists i on t(a)", "create", "index", "CONCURRENTLY").unwrap(),
+            insert_after(
+                "create unique index if not exists i on t(a)",
+                "create",
+                "index",
+                "CONCURRENTLY"
+            )
+            .unwrap(),
             "create unique index CONCURRENTLY if not exists i on t(a)"
         );
     }
@@ -149,17 +174,40 @@ mod tests {
 
     #[test]
     fn does_not_insert_twice_or_when_missing() {
-        assert_eq!(insert_after("CREATE INDEX CONCURRENTLY i ON t (a)", "create", "index", "CONCURRENTLY"), None);
-        assert_eq!(insert_after("SELECT 1", "create", "index", "CONCURRENTLY"), None);
         assert_eq!(
-            insert_after("CREATE INDEX i ON t (a) WHERE b = E'index\\' index'", "create", "index", "X").unwrap(),
+            insert_after(
+                "CREATE INDEX CONCURRENTLY i ON t (a)",
+                "create",
+                "index",
+                "CONCURRENTLY"
+            ),
+            None
+        );
+        assert_eq!(
+            insert_after("SELECT 1", "create", "index", "CONCURRENTLY"),
+            None
+        );
+        assert_eq!(
+            insert_after(
+                "CREATE INDEX i ON t (a) WHERE b = E'index\\' index'",
+                "create",
+                "index",
+                "X"
+            )
+            .unwrap(),
             "CREATE INDEX X i ON t (a) WHERE b = E'index\\' index'"
         );
-        assert_eq!(insert_after("CREATE INDEX $$x$$", "create", "index", "ONLY").unwrap(), "CREATE INDEX ONLY $$x$$");
+        assert_eq!(
+            insert_after("CREATE INDEX $$x$$", "create", "index", "ONLY").unwrap(),
+            "CREATE INDEX ONLY $$x$$"
+        );
     }
 
     #[test]
     fn word_after_finds_names() {
-        assert_eq!(word_after("CREATE INDEX i ON t (a)", "on").as_deref(), Some("t"));
+        assert_eq!(
+            word_after("CREATE INDEX i ON t (a)", "on").as_deref(),
+            Some("t")
+        );
     }
 }

@@ -10,6 +10,14 @@ use pgrx::pg_sys;
 
 pub struct Applied {
     nest_level: i32,
+    /// The backend's local transaction id when the value was set. A statement that commits
+    /// internally ends that transaction, and the commit already popped our value.
+    lxid: u32,
+}
+
+fn local_transaction_id() -> u32 {
+    // SAFETY: MyProc is set for every backend that runs statements.
+    unsafe { (*pg_sys::MyProc).lxid }
 }
 
 /// The lock_timeout the statement should run with: ours when the session's is 0 (wait forever)
@@ -37,14 +45,20 @@ pub fn apply(guard_ms: i32) -> Option<Applied> {
             0,
             false,
         );
-        Some(Applied { nest_level })
+        Some(Applied {
+            nest_level,
+            lxid: local_transaction_id(),
+        })
     }
 }
 
 impl Applied {
     /// Put the previous value back after the statement succeeded.
     pub fn restore(self) {
-        // SAFETY: pops exactly the nest level apply() pushed.
+        if local_transaction_id() != self.lxid {
+            return;
+        }
+        // SAFETY: pops exactly the nest level apply() pushed, in the same transaction.
         unsafe { pg_sys::AtEOXact_GUC(true, self.nest_level) };
     }
 }

@@ -11,7 +11,8 @@ as_postgres() {
 }
 
 # cluster_start DIR PORT [extra postgresql.conf lines...]
-# Creates DIR/data (fresh), starts the server with safe_ddl preloaded, sockets in DIR/sock.
+# Creates DIR/data (fresh), starts the server with safe_ddl preloaded (unless
+# SAFE_DDL_PRELOAD is set to something else, e.g. empty), sockets in DIR/sock.
 cluster_start() {
     local dir="$1" port="$2"; shift 2
     cluster_stop "$dir" 2>/dev/null || true
@@ -24,7 +25,7 @@ cluster_start() {
         echo "port = $port"
         echo "listen_addresses = ''"
         echo "unix_socket_directories = '$dir/sock'"
-        echo "shared_preload_libraries = 'safe_ddl'"
+        echo "shared_preload_libraries = '${SAFE_DDL_PRELOAD-safe_ddl}'"
         echo "fsync = off"
         echo "synchronous_commit = off"
         echo "full_page_writes = off"

@@ -8,7 +8,14 @@ use crate::{gucs, hook, load};
 
 /// One row per fact: guard_active, loaded_via, mode, allow, lock_timeout, min_table_size, version.
 #[pg_extern(volatile, parallel_safe)]
-fn status() -> TableIterator<'static, (name!(setting, String), name!(value, String), name!(description, String))> {
+fn status() -> TableIterator<
+    'static,
+    (
+        name!(setting, String),
+        name!(value, String),
+        name!(description, String),
+    ),
+> {
     let mode = gucs::mode();
     let active = hook::installed() && mode != gucs::Mode::Off;
     let min = gucs::min_table_size_bytes();
@@ -19,7 +26,11 @@ fn status() -> TableIterator<'static, (name!(setting, String), name!(value, Stri
             "the ProcessUtility hook is installed in this backend and safe_ddl.mode is not off",
         ),
         ("loaded_via", load::how().to_string(), load::how().explain()),
-        ("mode", mode.name().to_string(), "enforce refuses hazards, warn only reports them, off does nothing"),
+        (
+            "mode",
+            mode.name().to_string(),
+            "enforce refuses hazards, warn only reports them, off does nothing",
+        ),
         (
             "allow",
             gucs::allow_text(),
@@ -35,13 +46,21 @@ fn status() -> TableIterator<'static, (name!(setting, String), name!(value, Stri
             crate::facts::pretty_size(min),
             "existing tables smaller than this are exempt from scan/rewrite/build hazards",
         ),
-        ("version", env!("CARGO_PKG_VERSION").to_string(), "safe_ddl library version"),
+        (
+            "version",
+            env!("CARGO_PKG_VERSION").to_string(),
+            "safe_ddl library version",
+        ),
     ];
-    TableIterator::new(rows.into_iter().map(|(k, v, d)| (k.to_string(), v, d.to_string())))
+    TableIterator::new(
+        rows.into_iter()
+            .map(|(k, v, d)| (k.to_string(), v, d.to_string())),
+    )
 }
 
 /// Called by the extension script: tell whoever runs CREATE EXTENSION when the guard will not
-/// be active in other sessions.
+/// be active in other sessions. A WARNING, not a NOTICE: Postgres runs extension scripts with
+/// client_min_messages raised to WARNING, so a NOTICE would never reach the user.
 #[pg_extern(volatile)]
 fn _preload_notice() {
     if !load::how().covers_all_sessions() {
@@ -56,6 +75,6 @@ fn _preload_notice() {
              or ALTER SYSTEM SET session_preload_libraries = 'safe_ddl' (new sessions only). \
              Check with SELECT * FROM safe_ddl.status();",
         )
-        .report(PgLogLevel::NOTICE);
+        .report(PgLogLevel::WARNING);
     }
 }

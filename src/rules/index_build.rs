@@ -14,41 +14,58 @@ const H: Hazard = Hazard::IndexBuild;
 
 pub fn check(input: &RuleInput) -> Option<Finding> {
     match &input.stmt.ddl {
-        Ddl::CreateIndex { concurrent: false, index_name, .. } => create_index(input, index_name.as_deref()),
-        Ddl::Reindex { concurrent: false, kind, name, .. } => reindex(input, *kind, name),
+        Ddl::CreateIndex {
+            concurrent: false,
+            index_name,
+            only,
+            ..
+        } => create_index(input, index_name.as_deref(), *only),
+        Ddl::Reindex {
+            concurrent: false,
+            kind,
+            name,
+            ..
+        } => reindex(input, *kind, name),
         _ => None,
     }
 }
 
-fn create_index(input: &RuleInput, index_name: Option<&str>) -> Option<Finding> {
+fn create_index(input: &RuleInput, index_name: Option<&str>, only: bool) -> Option<Finding> {
     let t = input.table?;
     if t.exemption(input.min_table_size).is_some() {
         return None;
     }
+    // ON ONLY a partitioned table creates an invalid parent index without building anything.
+    if only && t.is_partitioned() {
+        return None;
+    }
     let sql = &input.stmt.text;
     let invalid = match index_name {
-        Some(n) => format!("DROP INDEX CONCURRENTLY {n};"),
+        Some(n) => format!("DROP INDEX CONCURRENTLY {}.{n};", t.schema),
         None => "DROP INDEX CONCURRENTLY <its name>; (find it with SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid;)".into(),
     };
     let hint = if t.is_partitioned() {
         // PostgreSQL cannot build an index CONCURRENTLY on a partitioned table.
-        let only = sqltext::insert_after(sql, "index", "on", "ONLY").unwrap_or_else(|| "CREATE INDEX <name> ON ONLY <table> (...)".into());
+        let only = sqltext::insert_after(sql, "index", "on", "ONLY")
+            .unwrap_or_else(|| "CREATE INDEX <name> ON ONLY <table> (...)".into());
         format!(
             "CREATE INDEX CONCURRENTLY is not supported on a partitioned table; build it partition by partition:\n  \
              {only};  -- instant: creates the parent index, not valid yet\n  \
              then, for each partition, outside a transaction block:\n  \
              CREATE INDEX CONCURRENTLY <partition_index> ON <partition> (...);\n  \
              ALTER INDEX <parent_index> ATTACH PARTITION <partition_index>;\n\
-             The parent index becomes valid when every partition's index is attached. {}",
+             The parent index becomes valid when every partition's index is attached \
+             (partitions: SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = '{}'::regclass).\n{}",
+            t.qualified_name.replace('\'', "''"),
             override_text(H, true)
         )
     } else {
         let safe = sqltext::insert_after(sql, "create", "index", "CONCURRENTLY")
             .unwrap_or_else(|| "CREATE INDEX CONCURRENTLY ...".into());
         format!(
-            "Build the index without blocking writes, outside a transaction block:\n  {safe};\n\
-             CONCURRENTLY cannot run inside BEGIN ... COMMIT. If it fails it leaves an INVALID index \
-             behind: drop it with {invalid} then run it again. {}",
+            "Build the index without blocking writes, outside a transaction block \
+             (CONCURRENTLY cannot run inside BEGIN ... COMMIT):\n  {safe};\n\
+             If it fails it leaves an INVALID index behind: drop it with {invalid} then run it again.\n{}",
             override_text(H, true)
         )
     };
@@ -97,7 +114,7 @@ fn reindex(input: &RuleInput, kind: ReindexKind, name: &str) -> Option<Finding> 
                 hint: format!(
                     "Rebuild without blocking, outside a transaction block:\n  {safe};\n\
                      If it fails it leaves an INVALID index named <index>_ccnew behind: drop it with \
-                     DROP INDEX CONCURRENTLY, then run it again. {}",
+                     DROP INDEX CONCURRENTLY, then run it again.\n{}",
                     override_text(H, true)
                 ),
             })
@@ -129,7 +146,7 @@ fn reindex(input: &RuleInput, kind: ReindexKind, name: &str) -> Option<Finding> 
                      most queries and all DDL in the database wait. It has no CONCURRENTLY form."
                 .into(),
             hint: format!(
-                "Run it in a maintenance window, or reindex only the catalog index that needs it. {}",
+                "Run it in a maintenance window, or reindex only the catalog index that needs it.\n{}",
                 override_text(H, false)
             ),
         }),
@@ -146,6 +163,7 @@ mod tests {
         TableFacts {
             oid: 42,
             qualified_name: "public.items".into(),
+            schema: "public".into(),
             relkind: b'r',
             temporary: false,
             created_in_transaction: false,
@@ -157,9 +175,14 @@ mod tests {
     fn create_index(sql: &str, concurrent: bool) -> Statement {
         Statement {
             ddl: Ddl::CreateIndex {
-                table: Target { oid: Some(42), written: "items".into() },
-                index_name: sqltext::word_after(sql, "index").filter(|w| !w.eq_ignore_ascii_case("on")),
+                table: Target {
+                    oid: Some(42),
+                    written: "items".into(),
+                },
+                index_name: sqltext::word_after(sql, "index")
+                    .filter(|w| !w.eq_ignore_ascii_case("on")),
                 concurrent,
+                only: sql.to_ascii_lowercase().contains(" on only "),
             },
             tag: "CREATE INDEX".into(),
             lock: None,
@@ -168,57 +191,196 @@ mod tests {
     }
 
     fn run(stmt: &Statement, f: Option<&TableFacts>, min: i64) -> Option<Finding> {
-        check(&RuleInput { stmt, table: f, min_table_size: min })
+        check(&RuleInput {
+            stmt,
+            table: f,
+            min_table_size: min,
+        })
     }
 
     #[test]
     fn err_plain_create_index_on_existing_table() {
         let f = facts();
-        let found = run(&create_index("CREATE INDEX items_v ON items (v);", false), Some(&f), 0).unwrap();
+        let found = run(
+            &create_index("CREATE INDEX items_v ON items (v);", false),
+            Some(&f),
+            0,
+        )
+        .unwrap();
         assert_eq!(found.hazard, Hazard::IndexBuild);
-        assert!(found.message.starts_with("index_build:"), "{}", found.message);
+        assert!(
+            found.message.starts_with("index_build:"),
+            "{}",
+            found.message
+        );
         assert!(found.message.contains("public.items"));
-        assert!(found.detail.contains("SHARE lock") && found.detail.contains("42 MB"), "{}", found.detail);
-        assert!(found.hint.contains("CREATE INDEX CONCURRENTLY items_v ON items (v);"), "{}", found.hint);
-        assert!(found.hint.contains("DROP INDEX CONCURRENTLY items_v;"), "{}", found.hint);
+        assert!(
+            found.detail.contains("SHARE lock") && found.detail.contains("42 MB"),
+            "{}",
+            found.detail
+        );
+        assert!(
+            found
+                .hint
+                .contains("CREATE INDEX CONCURRENTLY items_v ON items (v);"),
+            "{}",
+            found.hint
+        );
+        assert!(
+            found
+                .hint
+                .contains("DROP INDEX CONCURRENTLY public.items_v;"),
+            "{}",
+            found.hint
+        );
         assert!(found.hint.contains("docs/hazards/index_build.md"));
     }
 
     #[test]
     fn err_partitioned_table_gets_the_partition_recipe() {
-        let f = TableFacts { relkind: b'p', ..facts() };
-        let found = run(&create_index("CREATE INDEX m_idx ON measurements (ts)", false), Some(&f), 0).unwrap();
-        assert!(found.hint.contains("CREATE INDEX m_idx ON ONLY measurements (ts);"), "{}", found.hint);
+        let f = TableFacts {
+            relkind: b'p',
+            ..facts()
+        };
+        let found = run(
+            &create_index("CREATE INDEX m_idx ON measurements (ts)", false),
+            Some(&f),
+            0,
+        )
+        .unwrap();
+        assert!(
+            found
+                .hint
+                .contains("CREATE INDEX m_idx ON ONLY measurements (ts);"),
+            "{}",
+            found.hint
+        );
         assert!(found.hint.contains("ATTACH PARTITION"));
+        // ON ONLY builds nothing on a partitioned table; on a plain table it still builds.
+        assert_eq!(
+            run(
+                &create_index("CREATE INDEX m_idx ON ONLY measurements (ts)", false),
+                Some(&f),
+                0
+            ),
+            None
+        );
+        let plain = facts();
+        assert!(run(
+            &create_index("CREATE INDEX m_idx ON ONLY items (ts)", false),
+            Some(&plain),
+            0
+        )
+        .is_some());
     }
 
     #[test]
     fn ok_concurrently_new_temporary_small_or_missing() {
         let f = facts();
-        assert_eq!(run(&create_index("CREATE INDEX CONCURRENTLY i ON items (v)", true), Some(&f), 0), None);
-        let new = TableFacts { created_in_transaction: true, ..facts() };
-        assert_eq!(run(&create_index("CREATE INDEX i ON items (v)", false), Some(&new), 0), None);
-        let temp = TableFacts { temporary: true, ..facts() };
-        assert_eq!(run(&create_index("CREATE INDEX i ON items (v)", false), Some(&temp), 0), None);
-        assert_eq!(run(&create_index("CREATE INDEX i ON items (v)", false), Some(&f), 100 << 20), None);
-        assert_eq!(run(&create_index("CREATE INDEX i ON nope (v)", false), None, 0), None);
+        assert_eq!(
+            run(
+                &create_index("CREATE INDEX CONCURRENTLY i ON items (v)", true),
+                Some(&f),
+                0
+            ),
+            None
+        );
+        let new = TableFacts {
+            created_in_transaction: true,
+            ..facts()
+        };
+        assert_eq!(
+            run(
+                &create_index("CREATE INDEX i ON items (v)", false),
+                Some(&new),
+                0
+            ),
+            None
+        );
+        let temp = TableFacts {
+            temporary: true,
+            ..facts()
+        };
+        assert_eq!(
+            run(
+                &create_index("CREATE INDEX i ON items (v)", false),
+                Some(&temp),
+                0
+            ),
+            None
+        );
+        assert_eq!(
+            run(
+                &create_index("CREATE INDEX i ON items (v)", false),
+                Some(&f),
+                100 << 20
+            ),
+            None
+        );
+        assert_eq!(
+            run(&create_index("CREATE INDEX i ON nope (v)", false), None, 0),
+            None
+        );
     }
 
     #[test]
     fn err_reindex_table_and_index_ok_concurrently() {
         let f = facts();
         let stmt = |sql: &str, kind, concurrent| Statement {
-            ddl: Ddl::Reindex { kind, table: Some(Target { oid: Some(42), written: "items".into() }), name: "items".into(), concurrent },
+            ddl: Ddl::Reindex {
+                kind,
+                table: Some(Target {
+                    oid: Some(42),
+                    written: "items".into(),
+                }),
+                name: "items".into(),
+                concurrent,
+            },
             tag: "REINDEX".into(),
             lock: None,
             text: sql.into(),
         };
-        let found = run(&stmt("REINDEX TABLE items", ReindexKind::Table, false), Some(&f), 0).unwrap();
-        assert!(found.hint.contains("REINDEX TABLE CONCURRENTLY items;"), "{}", found.hint);
-        let found = run(&stmt("reindex index items_pkey", ReindexKind::Index, false), Some(&f), 0).unwrap();
-        assert!(found.hint.contains("reindex index CONCURRENTLY items_pkey;"), "{}", found.hint);
-        assert_eq!(run(&stmt("REINDEX TABLE CONCURRENTLY items", ReindexKind::Table, true), Some(&f), 0), None);
-        let found = run(&stmt("REINDEX SCHEMA app", ReindexKind::Schema, false), None, 0).unwrap();
-        assert!(found.hint.contains("REINDEX SCHEMA CONCURRENTLY app;") && found.hint.contains("RESET safe_ddl.allow"));
+        let found = run(
+            &stmt("REINDEX TABLE items", ReindexKind::Table, false),
+            Some(&f),
+            0,
+        )
+        .unwrap();
+        assert!(
+            found.hint.contains("REINDEX TABLE CONCURRENTLY items;"),
+            "{}",
+            found.hint
+        );
+        let found = run(
+            &stmt("reindex index items_pkey", ReindexKind::Index, false),
+            Some(&f),
+            0,
+        )
+        .unwrap();
+        assert!(
+            found
+                .hint
+                .contains("reindex index CONCURRENTLY items_pkey;"),
+            "{}",
+            found.hint
+        );
+        assert_eq!(
+            run(
+                &stmt("REINDEX TABLE CONCURRENTLY items", ReindexKind::Table, true),
+                Some(&f),
+                0
+            ),
+            None
+        );
+        let found = run(
+            &stmt("REINDEX SCHEMA app", ReindexKind::Schema, false),
+            None,
+            0,
+        )
+        .unwrap();
+        assert!(
+            found.hint.contains("REINDEX SCHEMA CONCURRENTLY app;")
+                && found.hint.contains("RESET safe_ddl.allow")
+        );
     }
 }

@@ -17,5 +17,5 @@ pub(crate) fn override_text(hazard: crate::hazard::Hazard, in_transaction_block:
         // Statements that cannot run in a transaction block cannot use SET LOCAL.
         format!("SET safe_ddl.allow = '{hazard}'; <statement>; RESET safe_ddl.allow;")
     };
-    format!("To run it anyway: {how} See {}.", hazard.doc_page())
+    format!("To take the lock anyway: {how}\nSee {}", hazard.doc_page())
 }

@@ -1,0 +1,50 @@
+-- safe_ddl.lock_timeout: DDL that needs a lock conflicting with reads or writes runs with a
+-- bounded lock_timeout; the session's own value is back afterwards. An event trigger shows
+-- the value in effect while the statement runs.
+CREATE FUNCTION show_lock_timeout() RETURNS event_trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE NOTICE '% runs with lock_timeout = %', tg_tag, current_setting('lock_timeout'); END $$;
+CREATE EVENT TRIGGER show_lock_timeout ON ddl_command_start EXECUTE FUNCTION show_lock_timeout();
+
+CREATE TABLE accounts (id int PRIMARY KEY, balance int);
+SET lock_timeout = 0;
+-- ACCESS EXCLUSIVE: guarded.
+ALTER TABLE accounts ADD COLUMN note text;
+SHOW lock_timeout;
+-- Fails: the value is restored too.
+ALTER TABLE accounts ADD COLUMN note text;
+SHOW lock_timeout;
+-- SHARE UPDATE EXCLUSIVE blocks neither reads nor writes: left alone.
+ALTER TABLE accounts SET (autovacuum_vacuum_scale_factor = 0.01);
+-- SHARE ROW EXCLUSIVE (blocks writes): guarded.
+CREATE FUNCTION noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER accounts_noop BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION noop();
+-- (TRUNCATE, VACUUM FULL and LOCK TABLE fire no event trigger: see the isolation specs.)
+-- A shorter session lock_timeout is kept.
+SET lock_timeout = '50ms';
+ALTER TABLE accounts ADD COLUMN note2 text;
+-- A longer one is capped.
+SET lock_timeout = '10s';
+ALTER TABLE accounts ADD COLUMN note3 text;
+SHOW lock_timeout;
+-- Inside a transaction block the value is restored after each statement.
+BEGIN;
+SET LOCAL lock_timeout = 0;
+ALTER TABLE accounts ADD COLUMN note4 text;
+SHOW lock_timeout;
+COMMIT;
+-- 0 disables the enforcement.
+SET safe_ddl.lock_timeout = 0;
+SET lock_timeout = 0;
+ALTER TABLE accounts ADD COLUMN note5 text;
+RESET safe_ddl.lock_timeout;
+-- warn mode changes nothing, lock_timeout included.
+SET safe_ddl.mode = warn;
+ALTER TABLE accounts ADD COLUMN note6 text;
+RESET safe_ddl.mode;
+-- Non-DDL statements pass through untouched.
+SELECT count(*) FROM accounts;
+
+DROP EVENT TRIGGER show_lock_timeout;
+DROP TABLE accounts;
+DROP FUNCTION show_lock_timeout(), noop();
+RESET lock_timeout;

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Runs every safe_ddl test and exits non-zero on any failure:
+#   1. lint: cargo fmt --check, cargo clippy -D warnings
+#   2. cargo pgrx test: pure unit tests (rules, classifier, text) and #[pg_test]s in a server
+#   3. pg_regress suites against a throwaway cluster with safe_ddl preloaded
+#   4. pg_isolation_regress specs (multi-session lock behaviour) on the same cluster
+#   5. the not_preloaded suite against a cluster without shared_preload_libraries
+# Assumes setup.sh has run (README's second command runs it first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+. pg_test/lib/cluster.sh
+
+TMP="${SAFE_DDL_TEST_DIR:-/tmp/safe_ddl_test}"
+PORT="${SAFE_DDL_TEST_PORT:-54340}"
+PG_CONFIG="$(command -v pg_config)"
+failures=()
+
+step() { printf '\n==== %s ====\n' "$*"; }
+record() { if [ "$1" -ne 0 ]; then failures+=("$2"); fi; }
+cleanup() {
+    cluster_stop "$TMP/preloaded" 2>/dev/null || true
+    cluster_stop "$TMP/plain" 2>/dev/null || true
+}
+trap cleanup EXIT
+
+rm -rf "$TMP" && mkdir -p "$TMP" && chown postgres:postgres "$TMP"
+
+step "lint: cargo fmt --check, cargo clippy"
+rc=0; cargo fmt --check || rc=$?; record $rc "cargo fmt --check"
+rc=0; cargo clippy --quiet --all-targets --features "pg15 pg_test" -- -D warnings || rc=$?; record $rc "cargo clippy"
+
+step "cargo pgrx test (unit tests and #[pg_test])"
+mkdir -p "$TMP/pgrx_data" && chown postgres:postgres "$TMP/pgrx_data"
+rc=0; env -u RUST_BACKTRACE cargo pgrx test pg15 --runas postgres --pgdata "$TMP/pgrx_data" || rc=$?
+record $rc "cargo pgrx test"
+
+step "install the extension (replaces the pg_test build)"
+cargo pgrx install --release --pg-config "$PG_CONFIG" >"$TMP/install.log" 2>&1 || { cat "$TMP/install.log"; exit 1; }
+
+# run_suite NAME TOOL SUITE_DIR CLUSTER_DIR
+run_suite() {
+    local name="$1" tool="$2" suite="$3" cluster="$4" out="$TMP/out_$1"
+    mkdir -p "$out" && chown postgres:postgres "$out"
+    local args=(--bindir="$PGBIN" --host="$cluster/sock" --port="$PORT" --user=postgres
+                --inputdir="$ROOT/$suite" --outputdir="$out" --schedule="$ROOT/$suite/schedule"
+                --dbname="safe_ddl_$name")
+    local rc=0
+    as_postgres "$tool" "${args[@]}" || rc=$?
+    if [ $rc -ne 0 ] && [ -f "$out/regression.diffs" ]; then
+        cat "$out/regression.diffs"
+    fi
+    record $rc "$name"
+}
+
+step "pg_regress: pg_test/regress (safe_ddl preloaded)"
+cluster_start "$TMP/preloaded" "$PORT"
+run_suite regress "$PGXS_TEST/regress/pg_regress" pg_test/regress "$TMP/preloaded"
+
+step "pg_isolation_regress: pg_test/isolation"
+run_suite isolation "$PGXS_TEST/isolation/pg_isolation_regress" pg_test/isolation "$TMP/preloaded"
+cluster_stop "$TMP/preloaded"
+
+step "pg_regress: pg_test/not_preloaded (library not preloaded)"
+SAFE_DDL_PRELOAD='' cluster_start "$TMP/plain" "$PORT"
+run_suite not_preloaded "$PGXS_TEST/regress/pg_regress" pg_test/not_preloaded "$TMP/plain"
+cluster_stop "$TMP/plain"
+
+step "server logs: no backend crashed"
+for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do
+    if grep -E "terminated by signal|was terminated by|PANIC:" "$log"; then
+        record 1 "crash in $log"
+    fi
+done
+
+if [ ${#failures[@]} -ne 0 ]; then
+    printf '\nFAILED: %s\n' "${failures[@]}"
+    exit 1
+fi
+printf '\nAll safe_ddl tests passed.\n'
