@@ -11,3 +11,18 @@ REVOKE ALL ON FUNCTION @extschema@._preload_notice() FROM PUBLIC;
 
 -- Say so when the guard will not protect other sessions.
 SELECT @extschema@._preload_notice();
+
+-- The table_rewrite backstop: whatever the hook's classifier missed, no existing table is
+-- rewritten without safe_ddl.allow = 'table_rewrite' (see docs/hazards/table_rewrite.md).
+CREATE FUNCTION @extschema@._rewrite_backstop() RETURNS event_trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM @extschema@._rewrite_backstop_check(pg_event_trigger_table_rewrite_oid(),
+                                              pg_event_trigger_table_rewrite_reason(),
+                                              tg_tag);
+END
+$$;
+COMMENT ON FUNCTION @extschema@._rewrite_backstop() IS
+  'Event trigger function: refuses table rewrites the safe_ddl hook did not foresee.';
+CREATE EVENT TRIGGER safe_ddl_rewrite_backstop ON table_rewrite
+  EXECUTE FUNCTION @extschema@._rewrite_backstop();

@@ -93,6 +93,101 @@ impl ReindexKind {
     }
 }
 
+/// Why an ALTER TABLE subcommand rewrites the table, if it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rewrite {
+    /// ADD COLUMN whose default must be computed per row (volatile, identity, serial), or
+    /// GENERATED ... STORED, or a domain with constraints.
+    ColumnDefault(String),
+    /// ALTER COLUMN TYPE that is not binary coercible.
+    ColumnType(String),
+    /// SET LOGGED / SET UNLOGGED.
+    Persistence,
+    /// SET ACCESS METHOD.
+    AccessMethod,
+    /// SET TABLESPACE (copies every file of the table).
+    Tablespace,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConstraintKind {
+    Check,
+    ForeignKey,
+    PrimaryKey,
+    Unique,
+    Exclusion,
+    NotNull,
+    Other,
+}
+
+/// A constraint added by ADD CONSTRAINT or inline in ADD COLUMN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewConstraint {
+    pub kind: ConstraintKind,
+    /// As written (quoted), if named.
+    pub name: Option<String>,
+    pub not_valid: bool,
+    /// ADD PRIMARY KEY / UNIQUE ... USING INDEX: no build.
+    pub using_index: bool,
+    /// Key columns (quoted), for PRIMARY KEY / UNIQUE / FOREIGN KEY.
+    pub columns: Vec<String>,
+    /// FOREIGN KEY: the referenced table, and its columns as written.
+    pub referenced: Option<Target>,
+    pub ref_columns: Vec<String>,
+    /// CHECK: the expression's source text.
+    pub expr_text: Option<String>,
+}
+
+/// One ALTER TABLE subcommand, with the catalog facts `describe` worked out for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlterCmd {
+    /// `column` is quoted; `type_text` is the type as Postgres names it.
+    AddColumn {
+        column: String,
+        type_text: String,
+        rewrite: Option<Rewrite>,
+        constraints: Vec<NewConstraint>,
+    },
+    /// ALTER COLUMN TYPE; `rewrite` is Some when Postgres will rewrite the table.
+    AlterType {
+        column: String,
+        rewrite: Option<Rewrite>,
+    },
+    /// SET NOT NULL; `proven` when the column is already NOT NULL or a validated CHECK
+    /// constraint implies it (Postgres then skips the scan).
+    SetNotNull {
+        column: String,
+        proven: bool,
+    },
+    AddConstraint(NewConstraint),
+    /// DROP COLUMN; `created_in_transaction` when the column was added earlier in this transaction.
+    DropColumn {
+        column: String,
+        exists: bool,
+        created_in_transaction: bool,
+    },
+    /// SET LOGGED/UNLOGGED, SET ACCESS METHOD, SET TABLESPACE.
+    Rewrites(Rewrite),
+    /// ATTACH PARTITION; `scan` is None when existing constraints prove the bound, else why the
+    /// partition (or the default partition) will be scanned.
+    AttachPartition {
+        partition: Target,
+        scan: Option<String>,
+    },
+    DetachPartition {
+        partition: Target,
+        concurrent: bool,
+    },
+    /// Everything else (SET DEFAULT, VALIDATE CONSTRAINT, SET STATISTICS, ...): no hazard of its own.
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropKind {
+    Table,
+    Index,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Ddl {
     /// CREATE [UNIQUE] INDEX [CONCURRENTLY] [name] ON [ONLY] table; `index_name` is quoted as
@@ -109,6 +204,29 @@ pub enum Ddl {
         table: Option<Target>,
         name: String,
         concurrent: bool,
+    },
+    /// ALTER TABLE (or ALTER INDEX/VIEW/... through the same node), one entry per subcommand.
+    AlterTable { table: Target, cmds: Vec<AlterCmd> },
+    /// DROP TABLE / DROP INDEX: one target per object; for indexes, `tables` holds each index's
+    /// table and `objects` the indexes.
+    Drop {
+        kind: DropKind,
+        objects: Vec<Target>,
+        tables: Vec<Target>,
+        concurrent: bool,
+    },
+    /// ALTER TABLE ... RENAME TO (column None) or RENAME COLUMN.
+    Rename {
+        table: Target,
+        column: Option<String>,
+        new_name: String,
+        column_created_in_transaction: bool,
+    },
+    /// VACUUM FULL or CLUSTER of the listed tables, or of every table (`all`).
+    Rewrite {
+        tables: Vec<Target>,
+        verb: &'static str,
+        all: bool,
     },
     /// Any other DDL; the guard only bounds its lock wait.
     Other,
@@ -127,12 +245,44 @@ pub struct Statement {
 }
 
 impl Statement {
-    /// The table whose size and age decide the scan/build hazards, if any.
-    pub fn table(&self) -> Option<&Target> {
+    /// Every existing relation the rules may need facts about.
+    pub fn relations(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut add = |t: &Target| {
+            if let Some(oid) = t.oid {
+                if !out.contains(&oid) {
+                    out.push(oid);
+                }
+            }
+        };
         match &self.ddl {
-            Ddl::CreateIndex { table, .. } => Some(table),
-            Ddl::Reindex { table, .. } => table.as_ref(),
-            Ddl::Other => None,
+            Ddl::CreateIndex { table, .. } => add(table),
+            Ddl::Reindex { table: Some(t), .. } => add(t),
+            Ddl::AlterTable { table, cmds } => {
+                add(table);
+                for c in cmds {
+                    match c {
+                        AlterCmd::AddConstraint(NewConstraint {
+                            referenced: Some(r),
+                            ..
+                        }) => add(r),
+                        AlterCmd::AddColumn { constraints, .. } => constraints
+                            .iter()
+                            .filter_map(|k| k.referenced.as_ref())
+                            .for_each(&mut add),
+                        AlterCmd::AttachPartition { partition, .. }
+                        | AlterCmd::DetachPartition { partition, .. } => add(partition),
+                        _ => {}
+                    }
+                }
+            }
+            Ddl::Drop {
+                objects, tables, ..
+            } => objects.iter().chain(tables).for_each(add),
+            Ddl::Rename { table, .. } => add(table),
+            Ddl::Rewrite { tables, .. } => tables.iter().for_each(add),
+            Ddl::Reindex { table: None, .. } | Ddl::Other => {}
         }
+        out
     }
 }

@@ -54,7 +54,20 @@ static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(200);
 /// table for the few milliseconds a rebuild takes harms nobody. They still get the lock_timeout.
 static MIN_TABLE_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(0);
 
+/// `safe_ddl.auto_concurrently`, default off: run a plain CREATE INDEX / DROP INDEX / REINDEX
+/// issued at top level outside a transaction block as its CONCURRENTLY form instead of refusing
+/// it. Off by default because it changes what a statement does (and how long it takes).
+static AUTO_CONCURRENTLY: GucSetting<bool> = GucSetting::<bool>::new(false);
+
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"safe_ddl.auto_concurrently",
+        c"Run plain CREATE INDEX, DROP INDEX and REINDEX as their CONCURRENTLY form when possible.",
+        c"Only at top level outside a transaction block; inside one they are refused as usual.",
+        &AUTO_CONCURRENTLY,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
     GucRegistry::define_enum_guc(
         c"safe_ddl.mode",
         c"What safe_ddl does with a hazardous DDL statement: enforce, warn or off.",
@@ -147,6 +160,10 @@ pub fn allow_text() -> String {
         .get()
         .map(|c| c.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+pub fn auto_concurrently() -> bool {
+    AUTO_CONCURRENTLY.get()
 }
 
 pub fn lock_timeout_ms() -> i32 {

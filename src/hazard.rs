@@ -5,16 +5,54 @@ use std::fmt;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
 pub enum Hazard {
-    /// CREATE INDEX / REINDEX without CONCURRENTLY on an existing table.
+    /// ALTER TABLE forms, VACUUM FULL and CLUSTER that rewrite the table.
+    TableRewrite,
+    /// CREATE INDEX / REINDEX without CONCURRENTLY, ADD PRIMARY KEY / UNIQUE / EXCLUDE.
     IndexBuild,
+    /// DROP INDEX without CONCURRENTLY.
+    IndexDrop,
+    /// SET NOT NULL without a validated CHECK constraint proving it.
+    NotNullScan,
+    /// ADD CHECK / FOREIGN KEY without NOT VALID.
+    ConstraintValidation,
+    /// RENAME of a table or column in use.
+    Rename,
+    /// DROP COLUMN of an existing column.
+    DropColumn,
+    /// DROP TABLE of an existing table.
+    DropTable,
+    /// ATTACH PARTITION that scans the partition.
+    PartitionScan,
+    /// DETACH PARTITION without CONCURRENTLY.
+    PartitionDetach,
 }
 
 impl Hazard {
-    pub const ALL: &'static [Hazard] = &[Hazard::IndexBuild];
+    pub const ALL: &'static [Hazard] = &[
+        Hazard::TableRewrite,
+        Hazard::IndexBuild,
+        Hazard::IndexDrop,
+        Hazard::NotNullScan,
+        Hazard::ConstraintValidation,
+        Hazard::Rename,
+        Hazard::DropColumn,
+        Hazard::DropTable,
+        Hazard::PartitionScan,
+        Hazard::PartitionDetach,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
+            Hazard::TableRewrite => "table_rewrite",
             Hazard::IndexBuild => "index_build",
+            Hazard::IndexDrop => "index_drop",
+            Hazard::NotNullScan => "not_null_scan",
+            Hazard::ConstraintValidation => "constraint_validation",
+            Hazard::Rename => "rename",
+            Hazard::DropColumn => "drop_column",
+            Hazard::DropTable => "drop_table",
+            Hazard::PartitionScan => "partition_scan",
+            Hazard::PartitionDetach => "partition_detach",
         }
     }
 

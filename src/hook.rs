@@ -1,14 +1,15 @@
-//! The ProcessUtility hook. FFI only: chain, describe the statement, ask the classifier, report
-//! or pass on. Decisions are made before chaining, so a refused statement never starts.
+//! The ProcessUtility hook. FFI only: chain, describe the statement, ask the guard, report or
+//! pass on. Decisions are made before chaining, so a refused statement never starts.
 
 use std::ffi::c_char;
 
 use pgrx::pg_guard;
 use pgrx::pg_sys;
 
-use crate::classify::{classify, RuleInput};
+use crate::ddl::{AlterCmd, Ddl, Statement};
 use crate::gucs::{self, Mode};
-use crate::{catalog, describe, report, timeout};
+use crate::hazard::Hazard;
+use crate::{auto_concurrently, backstop, created, describe, guard, report, timeout};
 
 static mut PREV_HOOK: pg_sys::ProcessUtility_hook_type = None;
 static mut INSTALLED: bool = false;
@@ -44,9 +45,10 @@ unsafe extern "C-unwind" fn safe_ddl_process_utility(
     dest: *mut pg_sys::DestReceiver,
     qc: *mut pg_sys::QueryCompletion,
 ) {
-    let chain = || {
-        // SAFETY: we pass Postgres' own arguments on unchanged, to the previous hook (guarded,
-        // as a raw function pointer is not) or to standard_ProcessUtility.
+    let chain = |pstmt: *mut pg_sys::PlannedStmt| {
+        // SAFETY: we pass Postgres' own arguments on unchanged (pstmt possibly a modified copy),
+        // to the previous hook (guarded, as a raw function pointer is not) or to
+        // standard_ProcessUtility.
         unsafe {
             match PREV_HOOK {
                 Some(prev) => pg_sys::ffi::pg_guard_ffi_boundary(|| {
@@ -87,55 +89,96 @@ unsafe extern "C-unwind" fn safe_ddl_process_utility(
             || !pg_sys::IsTransactionState()
     };
     if skip {
-        return chain();
+        return chain(pstmt);
     }
     // SAFETY: pstmt and query are what Postgres passed us; we are in a transaction.
     let Some(stmt) = (unsafe { describe::describe(pstmt, query) }) else {
-        return chain();
+        return chain(pstmt);
     };
+    let judgement = guard::judge(&stmt);
+    remember_new_columns(&stmt);
 
-    let facts = stmt
-        .table()
-        .and_then(|t| t.oid)
-        .and_then(|oid| catalog::table_facts(pg_sys::Oid::from(oid)));
-    let findings = classify(&RuleInput {
-        stmt: &stmt,
-        table: facts.as_ref(),
-        min_table_size: gucs::min_table_size_bytes(),
-    });
-    let allow = gucs::allow();
-    let (allowed, refused): (Vec<_>, Vec<_>) =
-        findings.into_iter().partition(|f| allow.allows(f.hazard));
-
-    match mode {
-        Mode::Warn => {
-            if !refused.is_empty() {
-                report::warn(&refused);
-            }
-            if !allowed.is_empty() {
-                report::log_allowed(&allowed, &stmt.text);
-            }
-            chain()
+    if mode == Mode::Warn {
+        if !judgement.refused.is_empty() {
+            report::warn(&judgement.refused);
         }
-        Mode::Enforce | Mode::Off => {
-            if !refused.is_empty() {
-                report::refuse(&refused);
-                return;
-            }
-            if !allowed.is_empty() {
-                report::log_allowed(&allowed, &stmt.text);
-            }
-            let applied = match stmt.lock {
-                Some(lock) if lock.blocks_reads_or_writes() => {
-                    timeout::apply(gucs::lock_timeout_ms())
+        allowed(&judgement.allowed, &stmt);
+        return chain(pstmt);
+    }
+
+    let mut pstmt = pstmt;
+    if !judgement.refused.is_empty() {
+        // SAFETY: reads of backend state.
+        let top_level = unsafe {
+            context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_TOPLEVEL
+                && !pg_sys::IsTransactionBlock()
+        };
+        let partitioned = stmt
+            .relations()
+            .iter()
+            .any(|oid| describe::names::partitioned(*oid));
+        if gucs::auto_concurrently()
+            && top_level
+            && auto_concurrently::applies(&stmt, &judgement.refused, partitioned)
+        {
+            auto_concurrently::notice(&stmt);
+            allowed(&judgement.allowed, &stmt);
+            // SAFETY: pstmt/read_only_tree as Postgres passed them.
+            pstmt = unsafe { auto_concurrently::convert(pstmt, read_only_tree) };
+            // CONCURRENTLY blocks no reads or writes: no lock_timeout (it would also cancel its
+            // waits for older transactions and leave an invalid index).
+            return chain(pstmt);
+        }
+        report::refuse(&judgement.refused);
+        return;
+    }
+    allowed(&judgement.allowed, &stmt);
+
+    let applied = match stmt.lock {
+        Some(lock) if lock.blocks_reads_or_writes() => timeout::apply(gucs::lock_timeout_ms()),
+        _ => None,
+    };
+    chain(pstmt);
+    // Reached only on success; on error the transaction abort restores lock_timeout.
+    if let Some(applied) = applied {
+        applied.restore();
+    }
+}
+
+/// Log allowed hazards, and tell the rewrite backstop which rewrites were let through.
+fn allowed(findings: &[crate::classify::Finding], stmt: &Statement) {
+    if findings.is_empty() {
+        return;
+    }
+    report::log_allowed(findings, &stmt.text);
+    if findings.iter().any(|f| f.hazard == Hazard::TableRewrite) {
+        for oid in stmt.relations() {
+            backstop::expect_rewrite(oid);
+        }
+    }
+}
+
+/// Columns added (or renamed while new) in this transaction are exempt from rename/drop hazards.
+fn remember_new_columns(stmt: &Statement) {
+    match &stmt.ddl {
+        Ddl::AlterTable {
+            table: crate::ddl::Target { oid: Some(oid), .. },
+            cmds,
+        } => {
+            for cmd in cmds {
+                if let AlterCmd::AddColumn { column, .. } = cmd {
+                    created::record_column(*oid, column);
                 }
-                _ => None,
-            };
-            chain();
-            // Reached only on success; on error the transaction abort restores lock_timeout.
-            if let Some(applied) = applied {
-                applied.restore();
             }
         }
+        Ddl::Rename {
+            table: crate::ddl::Target { oid: Some(oid), .. },
+            column: Some(from),
+            new_name,
+            ..
+        } => {
+            created::rename_column(*oid, from, new_name);
+        }
+        _ => {}
     }
 }

@@ -8,11 +8,15 @@
 use pgrx::prelude::*;
 
 mod api;
+mod auto_concurrently;
+mod backstop;
 mod catalog;
 pub mod classify;
+mod created;
 pub mod ddl;
 mod describe;
 pub mod facts;
+mod guard;
 mod gucs;
 pub mod hazard;
 mod hook;

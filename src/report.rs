@@ -24,7 +24,10 @@ pub fn compose(findings: &[Finding]) -> (String, String, String) {
             f.hint.clone(),
         );
     }
-    let names: Vec<&str> = findings.iter().map(|f| f.hazard.name()).collect();
+    let names: Vec<String> = findings
+        .iter()
+        .map(|f| format!("{} on {}", f.hazard, f.subject))
+        .collect();
     let message = format!("safe_ddl: {} hazards: {}", findings.len(), names.join(", "));
     let detail = findings
         .iter()
@@ -102,6 +105,10 @@ mod tests {
             message: "index_build: x".into(),
             detail: detail.into(),
             hint: "h".into(),
+            lock: None,
+            rewrites: false,
+            scans: false,
+            size_bytes: None,
         }
     }
 

@@ -130,8 +130,152 @@ pub fn word_after(sql: &str, after: &str) -> Option<String> {
     words.get(at + 1).map(|w| sql[w.start..w.end].to_string())
 }
 
+/// Skip a comment, quoted string or identifier starting at `i`; returns the index after it, or
+/// None when `i` starts none of them.
+fn skip_quoted(b: &[u8], i: usize) -> Option<usize> {
+    let c = b[i];
+    if c == b'-' && b.get(i + 1) == Some(&b'-') {
+        let mut j = i;
+        while j < b.len() && b[j] != b'\n' {
+            j += 1;
+        }
+        return Some(j);
+    }
+    if c == b'/' && b.get(i + 1) == Some(&b'*') {
+        let mut j = i + 2;
+        while j + 1 < b.len() && !(b[j] == b'*' && b[j + 1] == b'/') {
+            j += 1;
+        }
+        return Some((j + 2).min(b.len()));
+    }
+    if c == b'\'' || c == b'"' {
+        let escapes = c == b'\'' && i > 0 && (b[i - 1] == b'E' || b[i - 1] == b'e');
+        let mut j = i + 1;
+        while j < b.len() {
+            if escapes && b[j] == b'\\' {
+                j += 2;
+                continue;
+            }
+            if b[j] == c {
+                if b.get(j + 1) == Some(&c) {
+                    j += 2;
+                    continue;
+                }
+                return Some(j + 1);
+            }
+            j += 1;
+        }
+        return Some(b.len());
+    }
+    None
+}
+
+/// The type at the start of a column definition: `numeric(10, 2)`, `timestamp with time zone`,
+/// `text[]`, up to DEFAULT, NOT NULL, a constraint, a comma or the end.
+pub fn type_at(rest: &str) -> String {
+    const STOP: &[&str] = &[
+        "default",
+        "not",
+        "null",
+        "constraint",
+        "check",
+        "references",
+        "primary",
+        "unique",
+        "generated",
+        "collate",
+        "compression",
+        "storage",
+        "deferrable",
+        "initially",
+    ];
+    let b = rest.as_bytes();
+    let (mut i, mut depth, mut end) = (0, 0usize, 0);
+    while i < b.len() {
+        if let Some(j) = skip_quoted(b, i) {
+            i = j;
+            end = i;
+            continue;
+        }
+        match b[i] {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' if depth == 0 => break,
+            b')' | b']' => depth -= 1,
+            b',' | b';' if depth == 0 => break,
+            c if depth == 0 && (c.is_ascii_alphabetic() || c == b'_') => {
+                let start = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                    i += 1;
+                }
+                if STOP.contains(&rest[start..i].to_ascii_lowercase().as_str()) {
+                    break;
+                }
+                end = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+        if !rest.as_bytes()[i - 1].is_ascii_whitespace() {
+            end = i;
+        }
+    }
+    rest[..end].trim().to_string()
+}
+
+/// The expression inside `CHECK ( ... )`, from text that starts at the constraint.
+pub fn check_expression(rest: &str) -> Option<String> {
+    let b = rest.as_bytes();
+    let word = top_level_words(rest)
+        .into_iter()
+        .find(|w| w.lower == "check")?;
+    let mut i = word.end;
+    while i < b.len() && b[i] != b'(' {
+        i += 1;
+    }
+    let open = i;
+    let mut depth = 0usize;
+    while i < b.len() {
+        if let Some(j) = skip_quoted(b, i) {
+            i = j;
+            continue;
+        }
+        match b[i] {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(rest[open + 1..i].trim().to_string());
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn reads_types_and_check_expressions() {
+        assert_eq!(
+            type_at("numeric(10, 2) NOT NULL DEFAULT 0, ADD y int"),
+            "numeric(10, 2)"
+        );
+        assert_eq!(
+            type_at("timestamp with time zone DEFAULT now()"),
+            "timestamp with time zone"
+        );
+        assert_eq!(type_at("text[];"), "text[]");
+        assert_eq!(type_at("\"My Type\" COLLATE \"C\""), "\"My Type\"");
+        assert_eq!(
+            check_expression("CONSTRAINT c CHECK (amount > 0 AND note <> ')') NOT VALID").unwrap(),
+            "amount > 0 AND note <> ')'"
+        );
+        assert_eq!(check_expression("CHECK ((a))").unwrap(), "(a)");
+    }
+
     use super::*;
 
     #[test]

@@ -1,2 +1,3 @@
 //! SQL-callable functions, one file per concept.
+pub mod check;
 pub mod status;

@@ -1,40 +1,147 @@
-//! `index_build`: CREATE INDEX or REINDEX without CONCURRENTLY on an existing table.
+//! `index_build`: CREATE INDEX or REINDEX without CONCURRENTLY on an existing table, and ALTER
+//! TABLE ... ADD PRIMARY KEY / UNIQUE / EXCLUDE (or an inline PRIMARY KEY / UNIQUE in ADD COLUMN)
+//! without USING INDEX, which build their index under ACCESS EXCLUSIVE.
 //!
 //! CREATE INDEX holds a SHARE lock on the table for the whole build (writes wait); REINDEX
 //! holds SHARE on the table and ACCESS EXCLUSIVE on each index it rebuilds, which also blocks
 //! every query that plans on the table. Both last as long as a full scan and sort.
 
 use crate::classify::{Finding, RuleInput};
-use crate::ddl::{Ddl, ReindexKind};
+use crate::ddl::{AlterCmd, ConstraintKind, Ddl, LockMode, NewConstraint, ReindexKind};
+use crate::facts::TableFacts;
 use crate::hazard::Hazard;
-use crate::rules::override_text;
+use crate::rules::{holds, made_name, override_text, Draft};
 use crate::sqltext;
 
 const H: Hazard = Hazard::IndexBuild;
 
-pub fn check(input: &RuleInput) -> Option<Finding> {
+pub fn check(input: &RuleInput) -> Vec<Finding> {
     match &input.stmt.ddl {
         Ddl::CreateIndex {
             concurrent: false,
             index_name,
             only,
             ..
-        } => create_index(input, index_name.as_deref(), *only),
+        } => create_index(input, index_name.as_deref(), *only)
+            .into_iter()
+            .collect(),
         Ddl::Reindex {
             concurrent: false,
             kind,
             name,
             ..
-        } => reindex(input, *kind, name),
-        _ => None,
+        } => reindex(input, *kind, name).into_iter().collect(),
+        Ddl::AlterTable { table, cmds } => {
+            let Some(t) = input.guarded(table) else {
+                return vec![];
+            };
+            let mut out = Vec::new();
+            for cmd in cmds {
+                let (constraints, new_column) = match cmd {
+                    AlterCmd::AddConstraint(c) => (std::slice::from_ref(c), None),
+                    AlterCmd::AddColumn {
+                        constraints,
+                        column,
+                        ..
+                    } => (constraints.as_slice(), Some(column)),
+                    _ => continue,
+                };
+                for c in constraints {
+                    if let Some(f) = constraint_index(t, c, new_column) {
+                        out.push(f);
+                    }
+                }
+            }
+            out
+        }
+        _ => vec![],
     }
 }
 
-fn create_index(input: &RuleInput, index_name: Option<&str>, only: bool) -> Option<Finding> {
-    let t = input.table?;
-    if t.exemption(input.min_table_size).is_some() {
+/// ADD PRIMARY KEY / UNIQUE / EXCLUDE without USING INDEX.
+fn constraint_index(
+    t: &TableFacts,
+    c: &NewConstraint,
+    new_column: Option<&String>,
+) -> Option<Finding> {
+    let what = match c.kind {
+        ConstraintKind::PrimaryKey => "PRIMARY KEY",
+        ConstraintKind::Unique => "UNIQUE",
+        ConstraintKind::Exclusion => "EXCLUDE",
+        _ => return None,
+    };
+    if c.using_index {
         return None;
     }
+    let name = &t.qualified_name;
+    let columns: Vec<String> = match new_column {
+        Some(col) if c.columns.is_empty() => vec![col.clone()],
+        _ => c.columns.clone(),
+    };
+    let cols = columns.join(", ");
+    let col_refs: Vec<&str> = columns.iter().map(|s| s.as_str()).collect();
+    let pkey = c.kind == ConstraintKind::PrimaryKey;
+    let constraint = c.name.clone().unwrap_or_else(|| {
+        if pkey {
+            made_name(name, &[], "pkey")
+        } else {
+            made_name(name, &col_refs, "key")
+        }
+    });
+    let index = made_name(constraint.trim_matches('"'), &[], "idx");
+    let hint = if c.kind == ConstraintKind::Exclusion {
+        format!(
+            "An exclusion constraint cannot be attached to an index built beforehand (USING INDEX takes only \
+             PRIMARY KEY and UNIQUE): there is no online form. Run it in a maintenance window.\n{}",
+            override_text(H, true)
+        )
+    } else {
+        let new_col = match new_column {
+            Some(col) => format!(
+                "ALTER TABLE {name} ADD COLUMN {col} <type>;  -- first, without the constraint\n  "
+            ),
+            None => String::new(),
+        };
+        let not_null = if pkey {
+            "\nPRIMARY KEY also makes the columns NOT NULL, which scans the table unless a validated \
+             CHECK (col IS NOT NULL) constraint proves it: see docs/hazards/not_null_scan.md."
+        } else {
+            ""
+        };
+        format!(
+            "Build the unique index concurrently (outside a transaction block), then attach it, which is instant:\n  \
+             {new_col}CREATE UNIQUE INDEX CONCURRENTLY {index} ON {name} ({cols});\n  \
+             ALTER TABLE {name} ADD CONSTRAINT {constraint} {what} USING INDEX {index};{not_null}\n{}",
+            override_text(H, true)
+        )
+    };
+    Some(
+        Draft {
+            lock: LockMode::AccessExclusive,
+            rewrites: false,
+            scans: true,
+        }
+        .finding(
+            H,
+            t,
+            format!(
+                "ADD {what} on table {name} builds an index while holding an ACCESS EXCLUSIVE lock"
+            ),
+            format!(
+                "Building the index for the constraint {} for the whole build; the table is {}.",
+                holds(LockMode::AccessExclusive, name),
+                t.size_text()
+            ),
+            hint,
+        ),
+    )
+}
+
+fn create_index(input: &RuleInput, index_name: Option<&str>, only: bool) -> Option<Finding> {
+    let Ddl::CreateIndex { table, .. } = &input.stmt.ddl else {
+        return None;
+    };
+    let t = input.guarded(table)?;
     // ON ONLY a partitioned table creates an invalid parent index without building anything.
     if only && t.is_partitioned() {
         return None;
@@ -69,75 +176,83 @@ fn create_index(input: &RuleInput, index_name: Option<&str>, only: bool) -> Opti
             override_text(H, true)
         )
     };
-    Some(Finding {
-        hazard: H,
-        subject: t.qualified_name.clone(),
-        message: format!(
-            "index_build: CREATE INDEX on table {} blocks writes for the whole build",
-            t.qualified_name
-        ),
-        detail: format!(
-            "CREATE INDEX holds a SHARE lock on {} until the build finishes, which blocks writes (INSERT, UPDATE, DELETE); \
-             the table is {}.",
+    Some(
+        Draft {
+            lock: LockMode::Share,
+            rewrites: false,
+            scans: true,
+        }
+        .finding(
+            H,
+            t,
+            format!(
+                "CREATE INDEX on table {} blocks writes for the whole build",
+                t.qualified_name
+            ),
+            format!(
+            "CREATE INDEX holds a SHARE lock on {} until the build finishes, which blocks writes \
+             (INSERT, UPDATE, DELETE); the table is {}.",
             t.qualified_name,
             t.size_text()
         ),
-        hint,
-    })
+            hint,
+        ),
+    )
 }
 
 fn reindex(input: &RuleInput, kind: ReindexKind, name: &str) -> Option<Finding> {
     let sql = &input.stmt.text;
+    let safe = sqltext::insert_after(
+        sql,
+        "reindex",
+        &kind.keyword().to_ascii_lowercase(),
+        "CONCURRENTLY",
+    )
+    .unwrap_or_else(|| format!("REINDEX {} CONCURRENTLY {name}", kind.keyword()));
     match kind {
         ReindexKind::Index | ReindexKind::Table => {
-            let t = input.table?;
-            if t.exemption(input.min_table_size).is_some() {
-                return None;
-            }
-            let safe = sqltext::insert_after(sql, "reindex", &kind.keyword().to_ascii_lowercase(), "CONCURRENTLY")
-                .unwrap_or_else(|| format!("REINDEX {} CONCURRENTLY {name}", kind.keyword()));
+            let Ddl::Reindex { table: Some(table), .. } = &input.stmt.ddl else { return None };
+            let t = input.guarded(table)?;
             let what = if kind == ReindexKind::Index { format!("index {name}") } else { "each of its indexes".into() };
-            Some(Finding {
-                hazard: H,
-                subject: t.qualified_name.clone(),
-                message: format!(
-                    "index_build: REINDEX {} on table {} blocks writes, and reads that plan on the table, until it finishes",
+            Some(Draft { lock: LockMode::Share, rewrites: false, scans: true }.finding(
+                H,
+                t,
+                format!(
+                    "REINDEX {} on table {} blocks writes, and reads that plan on the table, until it finishes",
                     kind.keyword(),
                     t.qualified_name
                 ),
-                detail: format!(
-                    "REINDEX holds a SHARE lock on {} (blocks INSERT, UPDATE, DELETE) and an ACCESS EXCLUSIVE lock on {what} \
-                     (blocks every query that plans on the table) for the whole rebuild; the table is {}.",
+                format!(
+                    "REINDEX holds a SHARE lock on {} (blocks INSERT, UPDATE, DELETE) and an ACCESS EXCLUSIVE lock \
+                     on {what} (blocks every query that plans on the table) for the whole rebuild; the table is {}.",
                     t.qualified_name,
                     t.size_text()
                 ),
-                hint: format!(
+                format!(
                     "Rebuild without blocking, outside a transaction block:\n  {safe};\n\
                      If it fails it leaves an INVALID index named <index>_ccnew behind: drop it with \
                      DROP INDEX CONCURRENTLY, then run it again.\n{}",
-                    override_text(H, true)
+                    override_text(H, !t.is_partitioned())
                 ),
-            })
+            ))
         }
-        ReindexKind::Schema | ReindexKind::Database => {
-            let safe = sqltext::insert_after(sql, "reindex", &kind.keyword().to_ascii_lowercase(), "CONCURRENTLY")
-                .unwrap_or_else(|| format!("REINDEX {} CONCURRENTLY {name}", kind.keyword()));
-            Some(Finding {
-                hazard: H,
-                subject: name.to_string(),
-                message: format!(
-                    "index_build: REINDEX {} {name} blocks writes on every table it reindexes",
-                    kind.keyword()
-                ),
-                detail: "REINDEX without CONCURRENTLY holds a SHARE lock on each table and an ACCESS EXCLUSIVE lock on each index \
-                         while it rebuilds them: writes, and queries that plan on the table, wait."
-                    .into(),
-                hint: format!(
-                    "Rebuild without blocking (system catalogs are skipped; they cannot be reindexed concurrently):\n  {safe};\n{}",
-                    override_text(H, false)
-                ),
-            })
-        }
+        ReindexKind::Schema | ReindexKind::Database => Some(Finding {
+            hazard: H,
+            subject: name.to_string(),
+            message: format!("index_build: REINDEX {} {name} blocks writes on every table it reindexes", kind.keyword()),
+            detail: "REINDEX without CONCURRENTLY holds a SHARE lock on each table and an ACCESS EXCLUSIVE lock on \
+                     each index while it rebuilds them: writes, and queries that plan on the table, wait."
+                .into(),
+            hint: format!(
+                "Rebuild without blocking (system catalogs are skipped; they cannot be reindexed concurrently):\n  \
+                 {safe};\n{}",
+                override_text(H, false)
+            ),
+            lock: Some(LockMode::Share),
+            rewrites: false,
+            scans: true,
+            size_bytes: None,
+        }),
         ReindexKind::System => Some(Finding {
             hazard: H,
             subject: name.to_string(),
@@ -149,6 +264,10 @@ fn reindex(input: &RuleInput, kind: ReindexKind, name: &str) -> Option<Finding> 
                 "Run it in a maintenance window, or reindex only the catalog index that needs it.\n{}",
                 override_text(H, false)
             ),
+            lock: Some(LockMode::AccessExclusive),
+            rewrites: false,
+            scans: true,
+            size_bytes: None,
         }),
     }
 }
@@ -157,56 +276,38 @@ fn reindex(input: &RuleInput, kind: ReindexKind, name: &str) -> Option<Finding> 
 mod tests {
     use super::*;
     use crate::ddl::{Statement, Target};
-    use crate::facts::TableFacts;
-
-    fn facts() -> TableFacts {
-        TableFacts {
-            oid: 42,
-            qualified_name: "public.items".into(),
-            schema: "public".into(),
-            relkind: b'r',
-            temporary: false,
-            created_in_transaction: false,
-            size_bytes: 42 << 20,
-            size_exact: true,
-        }
-    }
+    use crate::rules::test_support::*;
 
     fn create_index(sql: &str, concurrent: bool) -> Statement {
-        Statement {
-            ddl: Ddl::CreateIndex {
-                table: Target {
-                    oid: Some(42),
-                    written: "items".into(),
-                },
+        statement(
+            Ddl::CreateIndex {
+                table: target(42, "items"),
                 index_name: sqltext::word_after(sql, "index")
                     .filter(|w| !w.eq_ignore_ascii_case("on")),
                 concurrent,
                 only: sql.to_ascii_lowercase().contains(" on only "),
             },
-            tag: "CREATE INDEX".into(),
-            lock: None,
-            text: sql.into(),
-        }
+            sql,
+        )
     }
 
-    fn run(stmt: &Statement, f: Option<&TableFacts>, min: i64) -> Option<Finding> {
+    fn run(stmt: &Statement, f: Option<TableFacts>, min: i64) -> Vec<Finding> {
+        let tables: Vec<TableFacts> = f.into_iter().collect();
         check(&RuleInput {
             stmt,
-            table: f,
+            tables: &tables,
             min_table_size: min,
         })
     }
 
     #[test]
     fn err_plain_create_index_on_existing_table() {
-        let f = facts();
         let found = run(
             &create_index("CREATE INDEX items_v ON items (v);", false),
-            Some(&f),
+            Some(facts(42, "items")),
             0,
-        )
-        .unwrap();
+        );
+        let found = &found[0];
         assert_eq!(found.hazard, Hazard::IndexBuild);
         assert!(
             found.message.starts_with("index_build:"),
@@ -234,153 +335,184 @@ mod tests {
             found.hint
         );
         assert!(found.hint.contains("docs/hazards/index_build.md"));
+        assert_eq!(found.lock, Some(LockMode::Share));
     }
 
     #[test]
     fn err_partitioned_table_gets_the_partition_recipe() {
         let f = TableFacts {
             relkind: b'p',
-            ..facts()
+            ..facts(42, "measurements")
         };
         let found = run(
             &create_index("CREATE INDEX m_idx ON measurements (ts)", false),
-            Some(&f),
+            Some(f.clone()),
             0,
-        )
-        .unwrap();
+        );
         assert!(
-            found
+            found[0]
                 .hint
                 .contains("CREATE INDEX m_idx ON ONLY measurements (ts);"),
             "{}",
-            found.hint
+            found[0].hint
         );
-        assert!(found.hint.contains("ATTACH PARTITION"));
+        assert!(found[0].hint.contains("ATTACH PARTITION"));
         // ON ONLY builds nothing on a partitioned table; on a plain table it still builds.
-        assert_eq!(
-            run(
-                &create_index("CREATE INDEX m_idx ON ONLY measurements (ts)", false),
-                Some(&f),
-                0
-            ),
-            None
-        );
-        let plain = facts();
         assert!(run(
-            &create_index("CREATE INDEX m_idx ON ONLY items (ts)", false),
-            Some(&plain),
+            &create_index("CREATE INDEX m_idx ON ONLY measurements (ts)", false),
+            Some(f),
             0
         )
-        .is_some());
+        .is_empty());
+        assert!(!run(
+            &create_index("CREATE INDEX m_idx ON ONLY items (ts)", false),
+            Some(facts(42, "items")),
+            0
+        )
+        .is_empty());
     }
 
     #[test]
     fn ok_concurrently_new_temporary_small_or_missing() {
-        let f = facts();
-        assert_eq!(
-            run(
-                &create_index("CREATE INDEX CONCURRENTLY i ON items (v)", true),
-                Some(&f),
-                0
-            ),
-            None
-        );
+        let stmt = create_index("CREATE INDEX i ON items (v)", false);
+        assert!(run(
+            &create_index("CREATE INDEX CONCURRENTLY i ON items (v)", true),
+            Some(facts(42, "items")),
+            0
+        )
+        .is_empty());
         let new = TableFacts {
             created_in_transaction: true,
-            ..facts()
+            ..facts(42, "items")
         };
-        assert_eq!(
-            run(
-                &create_index("CREATE INDEX i ON items (v)", false),
-                Some(&new),
-                0
-            ),
-            None
-        );
+        assert!(run(&stmt, Some(new), 0).is_empty());
         let temp = TableFacts {
             temporary: true,
-            ..facts()
+            ..facts(42, "items")
         };
-        assert_eq!(
-            run(
-                &create_index("CREATE INDEX i ON items (v)", false),
-                Some(&temp),
-                0
-            ),
-            None
-        );
-        assert_eq!(
-            run(
-                &create_index("CREATE INDEX i ON items (v)", false),
-                Some(&f),
-                100 << 20
-            ),
-            None
-        );
-        assert_eq!(
-            run(&create_index("CREATE INDEX i ON nope (v)", false), None, 0),
-            None
-        );
+        assert!(run(&stmt, Some(temp), 0).is_empty());
+        assert!(run(&stmt, Some(facts(42, "items")), 100 << 20).is_empty());
+        assert!(run(&stmt, None, 0).is_empty());
     }
 
     #[test]
     fn err_reindex_table_and_index_ok_concurrently() {
-        let f = facts();
-        let stmt = |sql: &str, kind, concurrent| Statement {
-            ddl: Ddl::Reindex {
-                kind,
-                table: Some(Target {
-                    oid: Some(42),
-                    written: "items".into(),
-                }),
-                name: "items".into(),
-                concurrent,
-            },
-            tag: "REINDEX".into(),
-            lock: None,
-            text: sql.into(),
+        let stmt = |sql: &str, kind, concurrent| {
+            statement(
+                Ddl::Reindex {
+                    kind,
+                    table: Some(Target {
+                        oid: Some(42),
+                        written: "items".into(),
+                    }),
+                    name: "items".into(),
+                    concurrent,
+                },
+                sql,
+            )
         };
         let found = run(
             &stmt("REINDEX TABLE items", ReindexKind::Table, false),
-            Some(&f),
+            Some(facts(42, "items")),
             0,
-        )
-        .unwrap();
+        );
         assert!(
-            found.hint.contains("REINDEX TABLE CONCURRENTLY items;"),
+            found[0].hint.contains("REINDEX TABLE CONCURRENTLY items;"),
             "{}",
-            found.hint
+            found[0].hint
         );
         let found = run(
             &stmt("reindex index items_pkey", ReindexKind::Index, false),
-            Some(&f),
+            Some(facts(42, "items")),
             0,
-        )
-        .unwrap();
+        );
         assert!(
-            found
+            found[0]
                 .hint
                 .contains("reindex index CONCURRENTLY items_pkey;"),
             "{}",
-            found.hint
+            found[0].hint
         );
-        assert_eq!(
-            run(
-                &stmt("REINDEX TABLE CONCURRENTLY items", ReindexKind::Table, true),
-                Some(&f),
-                0
-            ),
-            None
-        );
+        assert!(run(
+            &stmt("REINDEX TABLE CONCURRENTLY items", ReindexKind::Table, true),
+            Some(facts(42, "items")),
+            0
+        )
+        .is_empty());
         let found = run(
             &stmt("REINDEX SCHEMA app", ReindexKind::Schema, false),
             None,
             0,
-        )
-        .unwrap();
-        assert!(
-            found.hint.contains("REINDEX SCHEMA CONCURRENTLY app;")
-                && found.hint.contains("RESET safe_ddl.allow")
         );
+        assert!(
+            found[0].hint.contains("REINDEX SCHEMA CONCURRENTLY app;")
+                && found[0].hint.contains("RESET safe_ddl.allow")
+        );
+    }
+
+    #[test]
+    fn err_add_primary_key_and_unique_ok_using_index() {
+        let constraint = |kind, using_index| NewConstraint {
+            kind,
+            name: None,
+            not_valid: false,
+            using_index,
+            columns: vec!["id".into()],
+            referenced: None,
+            ref_columns: vec![],
+            expr_text: None,
+        };
+        let alter = |c| {
+            statement(
+                Ddl::AlterTable {
+                    table: target(42, "items"),
+                    cmds: vec![AlterCmd::AddConstraint(c)],
+                },
+                "ALTER TABLE items ADD ...",
+            )
+        };
+        let found = run(
+            &alter(constraint(ConstraintKind::PrimaryKey, false)),
+            Some(facts(42, "items")),
+            0,
+        );
+        assert!(
+            found[0]
+                .hint
+                .contains("CREATE UNIQUE INDEX CONCURRENTLY items_pkey_idx ON public.items (id);"),
+            "{}",
+            found[0].hint
+        );
+        assert!(
+            found[0]
+                .hint
+                .contains("ADD CONSTRAINT items_pkey PRIMARY KEY USING INDEX items_pkey_idx;"),
+            "{}",
+            found[0].hint
+        );
+        let found = run(
+            &alter(constraint(ConstraintKind::Unique, false)),
+            Some(facts(42, "items")),
+            0,
+        );
+        assert!(
+            found[0]
+                .hint
+                .contains("ADD CONSTRAINT items_id_key UNIQUE USING INDEX items_id_key_idx;"),
+            "{}",
+            found[0].hint
+        );
+        assert!(run(
+            &alter(constraint(ConstraintKind::Unique, true)),
+            Some(facts(42, "items")),
+            0
+        )
+        .is_empty());
+        assert!(run(
+            &alter(constraint(ConstraintKind::Check, false)),
+            Some(facts(42, "items")),
+            0
+        )
+        .is_empty());
     }
 }

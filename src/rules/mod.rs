@@ -1,16 +1,39 @@
-//! One hazard rule per file. Each exposes `check(&RuleInput) -> Option<Finding>`; this file
-//! only lists them.
+//! One hazard rule per file. Each exposes `check(&RuleInput) -> Vec<Finding>`; this file only
+//! lists them and holds the few text helpers they share.
 
 use crate::classify::{Finding, RuleInput};
+use crate::ddl::LockMode;
+use crate::facts::TableFacts;
+use crate::hazard::Hazard;
 
+pub mod constraint_validation;
+pub mod drop_column;
+pub mod drop_table;
 pub mod index_build;
+pub mod index_drop;
+pub mod not_null_scan;
+pub mod partition_detach;
+pub mod partition_scan;
+pub mod rename;
+pub mod table_rewrite;
 
-pub type Rule = fn(&RuleInput) -> Option<Finding>;
+pub type Rule = fn(&RuleInput) -> Vec<Finding>;
 
-pub const ALL: &[Rule] = &[index_build::check];
+pub const ALL: &[Rule] = &[
+    table_rewrite::check,
+    index_build::check,
+    index_drop::check,
+    not_null_scan::check,
+    constraint_validation::check,
+    rename::check,
+    drop_column::check,
+    drop_table::check,
+    partition_scan::check,
+    partition_detach::check,
+];
 
 /// The override sentence every HINT ends with.
-pub(crate) fn override_text(hazard: crate::hazard::Hazard, in_transaction_block: bool) -> String {
+pub(crate) fn override_text(hazard: Hazard, in_transaction_block: bool) -> String {
     let how = if in_transaction_block {
         format!("BEGIN; SET LOCAL safe_ddl.allow = '{hazard}'; <statement>; COMMIT;")
     } else {
@@ -18,4 +41,137 @@ pub(crate) fn override_text(hazard: crate::hazard::Hazard, in_transaction_block:
         format!("SET safe_ddl.allow = '{hazard}'; <statement>; RESET safe_ddl.allow;")
     };
     format!("To take the lock anyway: {how}\nSee {}", hazard.doc_page())
+}
+
+/// A finding about table `t`.
+pub(crate) struct Draft {
+    pub lock: LockMode,
+    pub rewrites: bool,
+    pub scans: bool,
+}
+
+impl Draft {
+    pub fn finding(
+        self,
+        hazard: Hazard,
+        t: &TableFacts,
+        message: String,
+        detail: String,
+        hint: String,
+    ) -> Finding {
+        Finding {
+            hazard,
+            subject: t.qualified_name.clone(),
+            message: format!("{hazard}: {message}"),
+            detail,
+            hint,
+            lock: Some(self.lock),
+            rewrites: self.rewrites,
+            scans: self.scans || self.rewrites,
+            size_bytes: Some(t.size_bytes),
+        }
+    }
+}
+
+/// "holds an ACCESS EXCLUSIVE lock on public.t (blocks all reads and writes)"
+pub(crate) fn holds(lock: LockMode, table: &str) -> String {
+    format!(
+        "holds {} lock on {table} ({})",
+        lock_article(lock),
+        blocks_text(lock)
+    )
+}
+
+fn lock_article(lock: LockMode) -> String {
+    let words = match lock {
+        LockMode::AccessShare => "ACCESS SHARE",
+        LockMode::RowShare => "ROW SHARE",
+        LockMode::RowExclusive => "ROW EXCLUSIVE",
+        LockMode::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+        LockMode::Share => "SHARE",
+        LockMode::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+        LockMode::Exclusive => "EXCLUSIVE",
+        LockMode::AccessExclusive => "ACCESS EXCLUSIVE",
+    };
+    let article = if matches!(
+        lock,
+        LockMode::AccessShare | LockMode::AccessExclusive | LockMode::Exclusive
+    ) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {words}")
+}
+
+fn blocks_text(lock: LockMode) -> &'static str {
+    match lock {
+        LockMode::AccessExclusive => "blocks all reads and writes",
+        LockMode::Share | LockMode::ShareRowExclusive | LockMode::Exclusive => {
+            "blocks INSERT, UPDATE, DELETE"
+        }
+        _ => "blocks no reads or writes",
+    }
+}
+
+/// Strip one trailing `;` and blanks.
+pub(crate) fn stmt(sql: &str) -> &str {
+    crate::sqltext::trimmed(sql)
+}
+
+/// A name for a constraint or index the recipe creates: Postgres' own style, truncated to 63 bytes.
+pub(crate) fn made_name(table: &str, parts: &[&str], suffix: &str) -> String {
+    let bare = |s: &str| s.trim_matches('"').to_string();
+    let table = bare(table.rsplit('.').next().unwrap_or(table));
+    let mut name = table;
+    for p in parts {
+        name.push('_');
+        name.push_str(&bare(p));
+    }
+    name.push('_');
+    name.push_str(suffix);
+    name.truncate(63);
+    if name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        name
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::ddl::{Ddl, Statement, Target};
+    use crate::facts::TableFacts;
+
+    pub fn facts(oid: u32, name: &str) -> TableFacts {
+        TableFacts {
+            oid,
+            qualified_name: format!("public.{name}"),
+            schema: "public".into(),
+            relkind: b'r',
+            temporary: false,
+            created_in_transaction: false,
+            size_bytes: 42 << 20,
+            size_exact: true,
+        }
+    }
+
+    pub fn target(oid: u32, name: &str) -> Target {
+        Target {
+            oid: Some(oid),
+            written: name.into(),
+        }
+    }
+
+    pub fn statement(ddl: Ddl, sql: &str) -> Statement {
+        Statement {
+            ddl,
+            tag: String::new(),
+            lock: None,
+            text: sql.into(),
+        }
+    }
 }

@@ -15,4 +15,5 @@ SELECT format('ALTER DATABASE %I SET session_preload_libraries = %L', current_da
 SELECT setting, value FROM safe_ddl.status() WHERE setting IN ('guard_active', 'loaded_via') ORDER BY 1;
 CREATE INDEX t_guarded ON t (id);
 SELECT format('ALTER DATABASE %I RESET session_preload_libraries', current_database()) \gexec
+SET safe_ddl.allow = 'drop_table';
 DROP TABLE t;

@@ -96,5 +96,7 @@ CREATE INDEX "Odd idx" ON "Odd Table" ("Some Col") WHERE "Some Col" > 0;
 -- A missing table is Postgres' error, not ours.
 CREATE INDEX nope_idx ON no_such_table (id);
 
+SET safe_ddl.allow = 'drop_table';
 DROP TABLE items, fresh, events, "Odd Table" CASCADE;
+RESET safe_ddl.allow;
 DROP FUNCTION make_index();

@@ -45,6 +45,8 @@ RESET safe_ddl.mode;
 SELECT count(*) FROM accounts;
 
 DROP EVENT TRIGGER show_lock_timeout;
+SET safe_ddl.allow = 'drop_table';
 DROP TABLE accounts;
+RESET safe_ddl.allow;
 DROP FUNCTION show_lock_timeout(), noop();
 RESET lock_timeout;

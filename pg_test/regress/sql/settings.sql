@@ -44,4 +44,6 @@ ALTER ROLE safe_ddl_app SET safe_ddl.mode = warn;
 SELECT rolname, setconfig FROM pg_db_role_setting JOIN pg_roles ON oid = setrole WHERE rolname = 'safe_ddl_app';
 ALTER ROLE safe_ddl_app RESET safe_ddl.mode;
 
+SET safe_ddl.allow = 'drop_table';
 DROP TABLE orders;
+RESET safe_ddl.allow;

@@ -1,0 +1,105 @@
+//! The table_rewrite backstop: an event trigger owned by the extension (sql/finalize.sql) calls
+//! `safe_ddl._rewrite_backstop_check()` before Postgres rewrites any table. A rewrite the
+//! classifier did not foresee is refused like any other `table_rewrite`, so a case it misses
+//! still cannot rewrite a table silently.
+
+use std::cell::RefCell;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::classify::Finding;
+use crate::ddl::LockMode;
+use crate::gucs::{self, Mode};
+use crate::hazard::Hazard;
+use crate::{catalog, report};
+
+thread_local! {
+    /// Tables whose rewrite the hook already let through in this transaction (allowed and
+    /// logged, or exempt), keyed by local transaction id.
+    static EXPECTED: RefCell<Vec<(u32, u32)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn lxid() -> u32 {
+    // SAFETY: MyProc is set for every backend that runs statements.
+    unsafe { (*pg_sys::MyProc).lxid }
+}
+
+/// The hook let a rewrite of `relid` through (allowed and logged).
+pub fn expect_rewrite(relid: u32) {
+    let x = lxid();
+    EXPECTED.with(|e| {
+        let mut e = e.borrow_mut();
+        e.retain(|(l, _)| *l == x);
+        e.push((x, relid));
+    });
+}
+
+fn expected(relid: u32) -> bool {
+    let x = lxid();
+    EXPECTED.with(|e| e.borrow().iter().any(|(l, r)| *l == x && *r == relid))
+}
+
+/// pg_event_trigger_table_rewrite_reason() bits.
+fn reason_text(reason: i32) -> String {
+    let mut parts = Vec::new();
+    if reason & 1 != 0 {
+        parts.push("persistence change");
+    }
+    if reason & 2 != 0 {
+        parts.push("a default computed per row");
+    }
+    if reason & 4 != 0 {
+        parts.push("a column type change");
+    }
+    if reason & 8 != 0 {
+        parts.push("an access method change");
+    }
+    if parts.is_empty() {
+        parts.push("an unknown reason");
+    }
+    parts.join(", ")
+}
+
+#[pg_extern(volatile)]
+fn _rewrite_backstop_check(relid: pg_sys::Oid, reason: i32, tag: &str) {
+    let mode = gucs::mode();
+    // SAFETY: plain reads of backend globals.
+    if mode == Mode::Off || unsafe { pg_sys::creating_extension } || expected(relid.to_u32()) {
+        return;
+    }
+    let Some(t) = catalog::table_facts(relid) else {
+        return;
+    };
+    if t.exemption(gucs::min_table_size_bytes()).is_some() {
+        return;
+    }
+    let finding = Finding {
+        hazard: Hazard::TableRewrite,
+        subject: t.qualified_name.clone(),
+        message: format!("table_rewrite: {tag} is about to rewrite table {} ({})", t.qualified_name, reason_text(reason)),
+        detail: format!(
+            "Caught by safe_ddl's table_rewrite event trigger: {tag} holds an ACCESS EXCLUSIVE lock on {} (blocks all \
+             reads and writes) while it copies every row; the table is {}.",
+            t.qualified_name,
+            t.size_text()
+        ),
+        hint: format!(
+            "Use an expand/contract migration instead (new column or table, batched backfill, switch, drop).\n\
+             To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = 'table_rewrite'; <statement>; COMMIT;\nSee {}",
+            Hazard::TableRewrite.doc_page()
+        ),
+        lock: Some(LockMode::AccessExclusive),
+        rewrites: true,
+        scans: true,
+        size_bytes: Some(t.size_bytes),
+    };
+    let findings = [finding];
+    if gucs::allow().allows(Hazard::TableRewrite) {
+        report::log_allowed(&findings, tag);
+    } else if mode == Mode::Warn {
+        report::warn(&findings);
+    } else {
+        report::refuse(&findings);
+    }
+}

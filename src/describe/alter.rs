@@ -1,0 +1,172 @@
+//! ALTER TABLE: one `AlterCmd` per subcommand, with the rewrite/scan answers worked out.
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys::{self, NodeTag};
+use pgrx::{is_a, PgList};
+
+use crate::ddl::{AlterCmd, ConstraintKind, Ddl, NewConstraint, Rewrite, Target};
+
+use super::analysis;
+use super::names::{quoted, quoted_strings, target};
+
+/// # Safety
+/// `s` must be a valid raw AlterTableStmt; `full` the query string its locations refer to.
+#[allow(non_upper_case_globals)]
+pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &str) -> Ddl {
+    use pg_sys::AlterTableType::*;
+    // SAFETY (whole function): raw parse nodes; casts follow tag checks.
+    unsafe {
+        let table = target((*s).relation);
+        // ALTER INDEX / VIEW / SEQUENCE / TYPE share the node; only tables hold data at risk.
+        let on_table = matches!(
+            (*s).objtype,
+            pg_sys::ObjectType::OBJECT_TABLE | pg_sys::ObjectType::OBJECT_FOREIGN_TABLE
+        );
+        let relkind = table
+            .oid
+            .map(|o| pg_sys::get_rel_relkind(pg_sys::Oid::from(o)) as u8)
+            .unwrap_or(0);
+        let mut cmds = Vec::new();
+        for cmd in PgList::<pg_sys::AlterTableCmd>::from_pg((*s).cmds).iter_ptr() {
+            let name = (*cmd).name;
+            let column = quoted(name).unwrap_or_default();
+            let def = (*cmd).def;
+            let described = match (*cmd).subtype {
+                _ if !on_table || table.oid.is_none() => AlterCmd::Other,
+                AT_AddColumn | AT_AddColumnRecurse if is_a(def, NodeTag::T_ColumnDef) => {
+                    add_column(&table, relkind, def.cast(), full)
+                }
+                AT_AlterColumnType if is_a(def, NodeTag::T_ColumnDef) && !name.is_null() => {
+                    AlterCmd::AlterType {
+                        rewrite: analysis::alter_type_rewrite(
+                            table.oid.unwrap_or(0),
+                            relkind,
+                            CStr::from_ptr(name),
+                            def.cast(),
+                        ),
+                        column,
+                    }
+                }
+                AT_SetNotNull if !name.is_null() => AlterCmd::SetNotNull {
+                    proven: analysis::not_null_proven(table.oid.unwrap_or(0), CStr::from_ptr(name)),
+                    column,
+                },
+                AT_AddConstraint | AT_AddConstraintRecurse if is_a(def, NodeTag::T_Constraint) => {
+                    AlterCmd::AddConstraint(constraint(def.cast(), full))
+                }
+                AT_DropColumn | AT_DropColumnRecurse if !name.is_null() => {
+                    let oid = table.oid.unwrap_or(0);
+                    AlterCmd::DropColumn {
+                        exists: analysis::column_exists(oid, CStr::from_ptr(name)),
+                        created_in_transaction: crate::created::column_added_in_transaction(
+                            oid, &column,
+                        ),
+                        column,
+                    }
+                }
+                AT_SetLogged | AT_SetUnLogged => AlterCmd::Rewrites(Rewrite::Persistence),
+                AT_SetAccessMethod => AlterCmd::Rewrites(Rewrite::AccessMethod),
+                AT_SetTableSpace => AlterCmd::Rewrites(Rewrite::Tablespace),
+                AT_AttachPartition if is_a(def, NodeTag::T_PartitionCmd) => {
+                    let pc = def.cast::<pg_sys::PartitionCmd>();
+                    let partition = target((*pc).name);
+                    let scan =
+                        analysis::attach_scan(table.oid.unwrap_or(0), &partition, (*pc).bound);
+                    AlterCmd::AttachPartition { partition, scan }
+                }
+                AT_DetachPartition if is_a(def, NodeTag::T_PartitionCmd) => {
+                    let pc = def.cast::<pg_sys::PartitionCmd>();
+                    AlterCmd::DetachPartition {
+                        partition: target((*pc).name),
+                        concurrent: (*pc).concurrent,
+                    }
+                }
+                _ => AlterCmd::Other,
+            };
+            cmds.push(described);
+        }
+        Ddl::AlterTable { table, cmds }
+    }
+}
+
+unsafe fn add_column(
+    table: &Target,
+    relkind: u8,
+    def: *mut pg_sys::ColumnDef,
+    full: &str,
+) -> AlterCmd {
+    // SAFETY: def is a raw ColumnDef; its constraints are Constraint nodes.
+    unsafe {
+        let column = quoted((*def).colname).unwrap_or_default();
+        let type_text = type_text((*def).typeName, full);
+        let rewrite = analysis::add_column_rewrite(relkind, def);
+        let constraints = PgList::<pg_sys::Node>::from_pg((*def).constraints)
+            .iter_ptr()
+            .filter(|n| is_a(*n, NodeTag::T_Constraint))
+            .map(|n| constraint(n.cast(), full))
+            .filter(|c| c.kind != ConstraintKind::Other)
+            .collect();
+        let _ = table;
+        AlterCmd::AddColumn {
+            column,
+            type_text,
+            rewrite,
+            constraints,
+        }
+    }
+}
+
+/// The column type as written, for recipes.
+unsafe fn type_text(tn: *mut pg_sys::TypeName, full: &str) -> String {
+    if tn.is_null() {
+        return "<type>".into();
+    }
+    // SAFETY: tn is a raw TypeName; its location points into `full`.
+    let loc = unsafe { (*tn).location };
+    usize::try_from(loc)
+        .ok()
+        .and_then(|at| full.get(at..))
+        .map(crate::sqltext::type_at)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "<type>".into())
+}
+
+unsafe fn constraint(c: *mut pg_sys::Constraint, full: &str) -> NewConstraint {
+    use pg_sys::ConstrType::*;
+    // SAFETY: c is a raw Constraint node.
+    unsafe {
+        let kind = match (*c).contype {
+            CONSTR_CHECK => ConstraintKind::Check,
+            CONSTR_FOREIGN => ConstraintKind::ForeignKey,
+            CONSTR_PRIMARY => ConstraintKind::PrimaryKey,
+            CONSTR_UNIQUE => ConstraintKind::Unique,
+            CONSTR_EXCLUSION => ConstraintKind::Exclusion,
+            CONSTR_NOTNULL => ConstraintKind::NotNull,
+            _ => ConstraintKind::Other,
+        };
+        let columns = if kind == ConstraintKind::ForeignKey {
+            quoted_strings((*c).fk_attrs)
+        } else {
+            quoted_strings((*c).keys)
+        };
+        let expr_text = (kind == ConstraintKind::Check)
+            .then(|| {
+                usize::try_from((*c).location)
+                    .ok()
+                    .and_then(|at| full.get(at..))
+            })
+            .flatten()
+            .and_then(crate::sqltext::check_expression);
+        NewConstraint {
+            kind,
+            name: quoted((*c).conname),
+            not_valid: (*c).skip_validation,
+            using_index: !(*c).indexname.is_null(),
+            columns,
+            referenced: (kind == ConstraintKind::ForeignKey).then(|| target((*c).pktable)),
+            ref_columns: quoted_strings((*c).pk_attrs),
+            expr_text,
+        }
+    }
+}

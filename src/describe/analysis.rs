@@ -1,0 +1,384 @@
+//! The catalog questions that decide whether an ALTER TABLE subcommand rewrites or scans, answered
+//! the way tablecmds.c answers them (PostgreSQL 15), without locking the table.
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys::{self, NodeTag};
+use pgrx::{is_a, PgList, Spi};
+
+use crate::ddl::Rewrite;
+
+use super::names::opt_str;
+
+/// Column facts from pg_attribute.
+struct Column {
+    attnum: i16,
+    typid: pg_sys::Oid,
+    typmod: i32,
+    collation: pg_sys::Oid,
+    not_null: bool,
+}
+
+fn column(relid: pg_sys::Oid, name: &CStr) -> Option<Column> {
+    // SAFETY: syscache lookups inside a transaction; get_attnum returns 0 for a missing or
+    // dropped column.
+    unsafe {
+        let attnum = pg_sys::get_attnum(relid, name.as_ptr());
+        if attnum <= 0 {
+            return None;
+        }
+        let (mut typid, mut typmod, mut collation) = (pg_sys::InvalidOid, -1, pg_sys::InvalidOid);
+        pg_sys::get_atttypetypmodcoll(relid, attnum, &mut typid, &mut typmod, &mut collation);
+        let not_null = Spi::get_one_with_args::<bool>(
+            "SELECT attnotnull FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum = $2",
+            &[relid.into(), attnum.into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(false);
+        Some(Column {
+            attnum,
+            typid,
+            typmod,
+            collation,
+            not_null,
+        })
+    }
+}
+
+pub fn column_exists(relid: u32, name: &CStr) -> bool {
+    column(pg_sys::Oid::from(relid), name).is_some()
+}
+
+/// ALTER COLUMN TYPE: does Postgres rewrite? Mirrors ATPrepAlterColumnType (coerce, plan) and
+/// ATColumnChangeRequiresRewrite. None = no rewrite, or a statement Postgres will reject.
+pub unsafe fn alter_type_rewrite(
+    relid: u32,
+    relkind: u8,
+    name: &CStr,
+    def: *mut pg_sys::ColumnDef,
+) -> Option<Rewrite> {
+    if !matches!(relkind, b'r' | b'p') {
+        return None; // only tables have data to rewrite
+    }
+    let col = column(pg_sys::Oid::from(relid), name)?;
+    // SAFETY (whole block): standard parser/planner calls on nodes we own (copied first).
+    unsafe {
+        let (mut target, mut target_mod) = (pg_sys::InvalidOid, -1);
+        pg_sys::typenameTypeIdAndMod(
+            std::ptr::null_mut(),
+            (*def).typeName,
+            &mut target,
+            &mut target_mod,
+        );
+        let mut expr = pg_sys::makeVar(1, col.attnum, col.typid, col.typmod, col.collation, 0)
+            .cast::<pg_sys::Node>();
+        let using = (*def).raw_default;
+        if !using.is_null() {
+            match using_cast(using, name) {
+                UsingForm::SameColumn => {}
+                UsingForm::Cast(type_name) => {
+                    let (mut t, mut m) = (pg_sys::InvalidOid, -1);
+                    pg_sys::typenameTypeIdAndMod(std::ptr::null_mut(), type_name, &mut t, &mut m);
+                    expr = pg_sys::coerce_to_target_type(
+                        std::ptr::null_mut(),
+                        expr,
+                        col.typid,
+                        t,
+                        m,
+                        pg_sys::CoercionContext::COERCION_EXPLICIT,
+                        pg_sys::CoercionForm::COERCE_EXPLICIT_CAST,
+                        -1,
+                    );
+                    if expr.is_null() {
+                        return None;
+                    }
+                }
+                UsingForm::Expression => {
+                    return Some(Rewrite::ColumnType("USING computes new values".into()))
+                }
+            }
+        }
+        let from = pg_sys::exprType(expr);
+        let coerced = pg_sys::coerce_to_target_type(
+            std::ptr::null_mut(),
+            expr,
+            from,
+            target,
+            target_mod,
+            pg_sys::CoercionContext::COERCION_ASSIGNMENT,
+            pg_sys::CoercionForm::COERCE_IMPLICIT_CAST,
+            -1,
+        );
+        if coerced.is_null() {
+            return None; // Postgres will say it cannot cast automatically
+        }
+        let planned = pg_sys::expression_planner(coerced.cast()).cast::<pg_sys::Node>();
+        if !requires_rewrite(planned, col.attnum) {
+            return None;
+        }
+        let old = type_name(col.typid, col.typmod);
+        let new = type_name(target, target_mod);
+        Some(Rewrite::ColumnType(format!(
+            "{old} to {new} is not binary coercible"
+        )))
+    }
+}
+
+enum UsingForm {
+    SameColumn,
+    Cast(*mut pg_sys::TypeName),
+    Expression,
+}
+
+/// USING col, or USING col::type; anything else computes new values and rewrites.
+unsafe fn using_cast(node: *mut pg_sys::Node, column: &CStr) -> UsingForm {
+    // SAFETY: raw parse nodes; casts follow tag checks.
+    unsafe {
+        let is_column = |n: *mut pg_sys::Node| {
+            if !is_a(n, NodeTag::T_ColumnRef) {
+                return false;
+            }
+            let fields = PgList::<pg_sys::Node>::from_pg((*n.cast::<pg_sys::ColumnRef>()).fields);
+            match fields.iter_ptr().last() {
+                Some(last) if is_a(last, NodeTag::T_String) => {
+                    CStr::from_ptr((*last.cast::<pg_sys::String>()).sval) == column
+                }
+                _ => false,
+            }
+        };
+        if is_column(node) {
+            return UsingForm::SameColumn;
+        }
+        if is_a(node, NodeTag::T_TypeCast) {
+            let tc = node.cast::<pg_sys::TypeCast>();
+            if is_column((*tc).arg) {
+                return UsingForm::Cast((*tc).typeName);
+            }
+        }
+        UsingForm::Expression
+    }
+}
+
+/// ATColumnChangeRequiresRewrite (tablecmds.c): only relabelings, unconstrained domains and the
+/// timestamp <-> timestamptz conversion under a UTC session leave the stored bytes unchanged.
+unsafe fn requires_rewrite(mut expr: *mut pg_sys::Node, attnum: i16) -> bool {
+    // SAFETY: planner output nodes; casts follow tag checks.
+    unsafe {
+        loop {
+            if expr.is_null() {
+                return true;
+            }
+            if is_a(expr, NodeTag::T_Var) && (*expr.cast::<pg_sys::Var>()).varattno == attnum {
+                return false;
+            } else if is_a(expr, NodeTag::T_RelabelType) {
+                expr = (*expr.cast::<pg_sys::RelabelType>()).arg.cast();
+            } else if is_a(expr, NodeTag::T_CoerceToDomain) {
+                let d = expr.cast::<pg_sys::CoerceToDomain>();
+                if pg_sys::DomainHasConstraints((*d).resulttype) {
+                    return true;
+                }
+                expr = (*d).arg.cast();
+            } else if is_a(expr, NodeTag::T_FuncExpr) {
+                let f = expr.cast::<pg_sys::FuncExpr>();
+                let fid = (*f).funcid;
+                let ts = fid == pg_sys::Oid::from(2027) || fid == pg_sys::Oid::from(2028); // timestamptz_timestamp, timestamp_timestamptz
+                if ts && !pg_sys::TimestampTimestampTzRequiresRewrite() {
+                    expr = PgList::<pg_sys::Node>::from_pg((*f).args)
+                        .get_ptr(0)
+                        .unwrap_or(std::ptr::null_mut());
+                } else {
+                    return true;
+                }
+            } else {
+                return true;
+            }
+        }
+    }
+}
+
+fn type_name(typid: pg_sys::Oid, typmod: i32) -> String {
+    // SAFETY: format_type_with_typemod returns a palloc'd string for any type OID.
+    unsafe { opt_str(pg_sys::format_type_with_typemod(typid, typmod)) }.unwrap_or_default()
+}
+
+/// ADD COLUMN: does Postgres fill it per row (rewrite) instead of storing a "missing" value?
+/// Mirrors ATExecAddColumn: identity, GENERATED STORED, a domain with constraints, or a default
+/// that is volatile after planning.
+pub unsafe fn add_column_rewrite(relkind: u8, def: *mut pg_sys::ColumnDef) -> Option<Rewrite> {
+    if !matches!(relkind, b'r' | b'p') {
+        return None;
+    }
+    // SAFETY (whole block): raw parse nodes (copied before transformation) and parser calls.
+    unsafe {
+        let mut raw_default: *mut pg_sys::Node = (*def).raw_default;
+        for c in PgList::<pg_sys::Node>::from_pg((*def).constraints).iter_ptr() {
+            if !is_a(c, NodeTag::T_Constraint) {
+                continue;
+            }
+            let c = c.cast::<pg_sys::Constraint>();
+            match (*c).contype {
+                pg_sys::ConstrType::CONSTR_IDENTITY => {
+                    return Some(Rewrite::ColumnDefault(
+                        "an identity column gets a sequence value per row".into(),
+                    ))
+                }
+                pg_sys::ConstrType::CONSTR_GENERATED => {
+                    return Some(Rewrite::ColumnDefault(
+                        "GENERATED ... STORED computes a value per row".into(),
+                    ))
+                }
+                pg_sys::ConstrType::CONSTR_DEFAULT => raw_default = (*c).raw_expr,
+                _ => {}
+            }
+        }
+        if let Some(serial) = serial_type(def) {
+            return Some(Rewrite::ColumnDefault(format!(
+                "{serial} gets a sequence value per row"
+            )));
+        }
+        let (mut typid, mut typmod) = (pg_sys::InvalidOid, -1);
+        pg_sys::typenameTypeIdAndMod(
+            std::ptr::null_mut(),
+            (*def).typeName,
+            &mut typid,
+            &mut typmod,
+        );
+        if pg_sys::DomainHasConstraints(typid) {
+            return Some(Rewrite::ColumnDefault(
+                "its type is a domain with constraints, checked per row".into(),
+            ));
+        }
+        let cooked = if raw_default.is_null() {
+            // A domain's own default applies when the column has none.
+            pg_sys::get_typdefault(typid)
+        } else {
+            let pstate = pg_sys::make_parsestate(std::ptr::null_mut());
+            let raw = pg_sys::copyObjectImpl(raw_default.cast()).cast::<pg_sys::Node>();
+            let expr =
+                pg_sys::transformExpr(pstate, raw, pg_sys::ParseExprKind::EXPR_KIND_COLUMN_DEFAULT);
+            let expr = pg_sys::coerce_to_target_type(
+                pstate,
+                expr,
+                pg_sys::exprType(expr),
+                typid,
+                typmod,
+                pg_sys::CoercionContext::COERCION_ASSIGNMENT,
+                pg_sys::CoercionForm::COERCE_IMPLICIT_CAST,
+                -1,
+            );
+            if !expr.is_null() {
+                pg_sys::assign_expr_collations(pstate, expr);
+            }
+            expr
+        };
+        if cooked.is_null() {
+            return None;
+        }
+        let planned = pg_sys::expression_planner(cooked.cast()).cast::<pg_sys::Node>();
+        if pg_sys::contain_volatile_functions(planned) {
+            return Some(Rewrite::ColumnDefault(
+                "its default is volatile, so it is computed per row".into(),
+            ));
+        }
+        None
+    }
+}
+
+/// serial, bigserial, smallserial (and serial2/4/8), unqualified or in pg_catalog.
+unsafe fn serial_type(def: *mut pg_sys::ColumnDef) -> Option<String> {
+    // SAFETY: TypeName.names is a List of String nodes.
+    unsafe {
+        let tn = (*def).typeName;
+        if tn.is_null() || !(*tn).arrayBounds.is_null() {
+            return None;
+        }
+        let names = PgList::<pg_sys::Node>::from_pg((*tn).names);
+        let parts: Vec<String> = names
+            .iter_ptr()
+            .filter(|n| is_a(*n, NodeTag::T_String))
+            .filter_map(|n| opt_str((*n.cast::<pg_sys::String>()).sval))
+            .collect();
+        let last = parts.last()?.to_ascii_lowercase();
+        let qualified_ok = parts.len() == 1 || (parts.len() == 2 && parts[0] == "pg_catalog");
+        let serial = matches!(
+            last.as_str(),
+            "serial" | "bigserial" | "smallserial" | "serial2" | "serial4" | "serial8"
+        );
+        (qualified_ok && serial).then_some(last)
+    }
+}
+
+/// SET NOT NULL: is the column already NOT NULL, or do validated CHECK constraints prove
+/// `col IS NOT NULL` (NotNullImpliedByRelConstraints)? Reads pg_constraint, so no table lock.
+pub fn not_null_proven(relid: u32, name: &CStr) -> bool {
+    let rel = pg_sys::Oid::from(relid);
+    let Some(col) = column(rel, name) else {
+        return true;
+    };
+    if col.not_null {
+        return true;
+    }
+    let checks: Vec<String> = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT conbin::text FROM pg_catalog.pg_constraint \
+             WHERE conrelid = $1 AND contype = 'c' AND convalidated AND conbin IS NOT NULL",
+            None,
+            &[rel.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Some(s) = row.get::<String>(1)? {
+                out.push(s);
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_default();
+    if checks.is_empty() {
+        return false;
+    }
+    // SAFETY: nodes built here and read from pg_constraint.conbin (nodeToString output).
+    unsafe {
+        let test =
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::NullTest>()).cast::<pg_sys::NullTest>();
+        (*test).xpr.type_ = NodeTag::T_NullTest;
+        (*test).arg =
+            pg_sys::makeVar(1, col.attnum, col.typid, col.typmod, col.collation, 0).cast();
+        (*test).nulltesttype = pg_sys::NullTestType::IS_NOT_NULL;
+        (*test).argisrow = false;
+        (*test).location = -1;
+        let test_list = pg_sys::lappend(std::ptr::null_mut(), test.cast());
+        let mut exist: *mut pg_sys::List = std::ptr::null_mut();
+        for text in checks {
+            let Ok(c) = std::ffi::CString::new(text) else {
+                continue;
+            };
+            let expr = pg_sys::stringToNode(c.as_ptr()).cast::<pg_sys::Node>();
+            let expr = pg_sys::eval_const_expressions(std::ptr::null_mut(), expr);
+            let expr = pg_sys::canonicalize_qual(expr.cast(), true);
+            exist = pg_sys::list_concat(exist, pg_sys::make_ands_implicit(expr));
+        }
+        pg_sys::predicate_implied_by(test_list, exist, true)
+    }
+}
+
+/// ATTACH PARTITION: will Postgres scan the new partition? None when validated constraints
+/// prove the partition bound (QueuePartitionConstraintValidation skips the scan then).
+pub unsafe fn attach_scan(
+    parent: u32,
+    partition: &crate::ddl::Target,
+    bound: *mut pg_sys::PartitionBoundSpec,
+) -> Option<String> {
+    let part = partition.oid?;
+    // SAFETY: see partition_bound.rs.
+    match unsafe { super::partition_bound::bound_implied(parent, part, bound) } {
+        Some(true) => None,
+        Some(false) => Some(format!("reads every row of {} to check it fits the partition bound", partition.written)),
+        None => Some(format!(
+            "will read every row of {} to check the bound unless its constraints prove it (they could not be \
+             inspected now: the tables are locked by another session)",
+            partition.written
+        )),
+    }
+}

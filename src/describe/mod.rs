@@ -1,0 +1,377 @@
+//! Parse tree -> `Statement`. The only place that reads Postgres nodes; everything it returns is
+//! an owned Rust value, so nothing dangles once the statement has run (CIC and VACUUM commit
+//! inside it). Submodules: `alter` (ALTER TABLE subcommands), `analysis` (rewrite and scan
+//! questions answered from the catalog), `names` (name resolution without locks).
+
+mod alter;
+pub mod analysis;
+pub mod names;
+mod partition_bound;
+
+use std::ffi::{c_char, CStr};
+
+use pgrx::pg_sys::{self, NodeTag};
+use pgrx::{is_a, PgList};
+
+use crate::ddl::{Ddl, DropKind, LockMode, ReindexKind, Statement, Target};
+use names::{partitioned, quoted, target, target_from_names};
+
+/// Describe a utility statement the guard cares about, or None for everything else (SET, SHOW,
+/// BEGIN, COMMIT, COPY, EXPLAIN, ...), which then passes through untouched.
+///
+/// # Safety
+/// `pstmt` must be the PlannedStmt Postgres passed to ProcessUtility, inside a transaction.
+pub unsafe fn describe(pstmt: *mut pg_sys::PlannedStmt, query: *const c_char) -> Option<Statement> {
+    // SAFETY: the caller guarantees a valid PlannedStmt; query is NUL-terminated or NULL.
+    unsafe {
+        let node = (*pstmt).utilityStmt;
+        if node.is_null() {
+            return None;
+        }
+        let full = if query.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(query).to_string_lossy().into_owned()
+        };
+        describe_node(node, &full, (*pstmt).stmt_location, (*pstmt).stmt_len)
+    }
+}
+
+/// Describe one raw utility statement of `full` (at `location`, `len` bytes; 0 = to the end).
+///
+/// # Safety
+/// `node` must be a valid raw parse tree, inside a transaction.
+pub unsafe fn describe_node(
+    node: *mut pg_sys::Node,
+    full: &str,
+    location: i32,
+    len: i32,
+) -> Option<Statement> {
+    // SAFETY: node is a valid parse node; each branch casts only after checking its tag.
+    unsafe {
+        let (ddl, lock) = classify_node(node, full)?;
+        let tag = CStr::from_ptr(pg_sys::GetCommandTagName(pg_sys::CreateCommandTag(node)))
+            .to_string_lossy()
+            .into_owned();
+        Some(Statement {
+            ddl,
+            tag,
+            lock,
+            text: statement_text(full, location, len),
+        })
+    }
+}
+
+/// The part of a (possibly multi-statement) query string that is this statement.
+pub fn statement_text(full: &str, location: i32, len: i32) -> String {
+    let bytes = full.as_bytes();
+    let start = usize::try_from(location).unwrap_or(0).min(bytes.len());
+    let end = match usize::try_from(len) {
+        Ok(l) if l > 0 => (start + l).min(bytes.len()),
+        _ => bytes.len(),
+    };
+    String::from_utf8_lossy(&bytes[start..end])
+        .trim()
+        .to_string()
+}
+
+unsafe fn classify_node(node: *mut pg_sys::Node, full: &str) -> Option<(Ddl, Option<LockMode>)> {
+    use LockMode::*;
+    // SAFETY (whole function): every cast follows an is_a() check of the node's tag.
+    unsafe {
+        if is_a(node, NodeTag::T_IndexStmt) {
+            let s = node.cast::<pg_sys::IndexStmt>();
+            let ddl = Ddl::CreateIndex {
+                table: target((*s).relation),
+                index_name: quoted((*s).idxname),
+                concurrent: (*s).concurrent,
+                only: !(*s).relation.is_null() && !(*(*s).relation).inh,
+            };
+            let lock = if (*s).concurrent { None } else { Some(Share) };
+            return Some((ddl, lock));
+        }
+        if is_a(node, NodeTag::T_ReindexStmt) {
+            return Some(reindex(node.cast()));
+        }
+        if is_a(node, NodeTag::T_AlterTableStmt) {
+            let s = node.cast::<pg_sys::AlterTableStmt>();
+            // Postgres' own computation of the lock this ALTER TABLE will take.
+            let lock = LockMode::from_pg(pg_sys::AlterTableGetLockLevel((*s).cmds));
+            return Some((alter::describe(s, full), lock));
+        }
+        if is_a(node, NodeTag::T_DropStmt) {
+            return Some(drop(node.cast()));
+        }
+        if is_a(node, NodeTag::T_RenameStmt) {
+            return Some(rename(node.cast()));
+        }
+        if is_a(node, NodeTag::T_VacuumStmt) {
+            return Some(vacuum(node.cast()));
+        }
+        if is_a(node, NodeTag::T_ClusterStmt) {
+            // CLUSTER of one plain table runs in the caller's transaction; CLUSTER of all tables
+            // or of a partitioned table commits per table, so no statement-scoped lock_timeout.
+            let s = node.cast::<pg_sys::ClusterStmt>();
+            let t = target((*s).relation);
+            let lock = match t.oid {
+                Some(oid) if !partitioned(oid) => Some(AccessExclusive),
+                _ => None,
+            };
+            let all = (*s).relation.is_null();
+            return Some((
+                Ddl::Rewrite {
+                    tables: if all { vec![] } else { vec![t] },
+                    verb: "CLUSTER",
+                    all,
+                },
+                lock,
+            ));
+        }
+        let lock = if is_a(node, NodeTag::T_TruncateStmt)
+            || is_a(node, NodeTag::T_CreatePolicyStmt)
+            || is_a(node, NodeTag::T_AlterPolicyStmt)
+            || is_a(node, NodeTag::T_RuleStmt)
+            || is_a(node, NodeTag::T_AlterTableMoveAllStmt)
+            || is_a(node, NodeTag::T_DropOwnedStmt)
+            || is_a(node, NodeTag::T_ReassignOwnedStmt)
+        {
+            Some(AccessExclusive)
+        } else if is_a(node, NodeTag::T_CreateTrigStmt) || is_a(node, NodeTag::T_AlterSeqStmt) {
+            Some(ShareRowExclusive)
+        } else if is_a(node, NodeTag::T_AlterDomainStmt) {
+            // Adding or validating a domain constraint scans every table using the domain.
+            Some(Share)
+        } else if is_a(node, NodeTag::T_AlterObjectSchemaStmt) {
+            let s = node.cast::<pg_sys::AlterObjectSchemaStmt>();
+            (!(*s).relation.is_null()).then_some(AccessExclusive)
+        } else if is_a(node, NodeTag::T_LockStmt) {
+            LockMode::from_pg((*node.cast::<pg_sys::LockStmt>()).mode)
+        } else if is_a(node, NodeTag::T_RefreshMatViewStmt) {
+            let s = node.cast::<pg_sys::RefreshMatViewStmt>();
+            (!(*s).concurrent).then_some(AccessExclusive)
+        } else if is_a(node, NodeTag::T_ViewStmt) {
+            let s = node.cast::<pg_sys::ViewStmt>();
+            (*s).replace.then_some(AccessExclusive)
+        } else if is_a(node, NodeTag::T_CreateStmt) {
+            create_table_lock(node.cast())
+        } else {
+            return None;
+        };
+        Some((Ddl::Other, lock))
+    }
+}
+
+unsafe fn reindex(s: *mut pg_sys::ReindexStmt) -> (Ddl, Option<LockMode>) {
+    use pg_sys::ReindexObjectType::*;
+    // SAFETY (whole function): s is a valid ReindexStmt; its params are DefElems.
+    unsafe {
+        let mut concurrent = false;
+        for opt in PgList::<pg_sys::DefElem>::from_pg((*s).params).iter_ptr() {
+            if CStr::from_ptr((*opt).defname).to_bytes() == b"concurrently" {
+                concurrent = pg_sys::defGetBoolean(opt);
+            }
+        }
+        let kind = match (*s).kind {
+            REINDEX_OBJECT_INDEX => ReindexKind::Index,
+            REINDEX_OBJECT_TABLE => ReindexKind::Table,
+            REINDEX_OBJECT_SCHEMA => ReindexKind::Schema,
+            REINDEX_OBJECT_SYSTEM => ReindexKind::System,
+            _ => ReindexKind::Database,
+        };
+        let (table, name) = if (*s).relation.is_null() {
+            (None, quoted((*s).name).unwrap_or_default())
+        } else {
+            let t = target((*s).relation);
+            let name = t.written.clone();
+            let table = match kind {
+                // The hazard is judged on the index's table.
+                ReindexKind::Index => Target {
+                    oid: t.oid.and_then(index_table),
+                    written: t.written,
+                },
+                _ => t,
+            };
+            (Some(table), name)
+        };
+        // REINDEX SCHEMA/DATABASE/SYSTEM and REINDEX of a partitioned table commit per table,
+        // so a statement-scoped lock_timeout cannot cover them; CONCURRENTLY blocks nobody.
+        let own_transactions = match (kind, &table) {
+            (ReindexKind::Index | ReindexKind::Table, Some(Target { oid: Some(oid), .. })) => {
+                partitioned(*oid)
+            }
+            (ReindexKind::Index | ReindexKind::Table, _) => false,
+            _ => true,
+        };
+        let lock = if concurrent || own_transactions {
+            None
+        } else {
+            Some(LockMode::Share)
+        };
+        (
+            Ddl::Reindex {
+                kind,
+                table,
+                name,
+                concurrent,
+            },
+            lock,
+        )
+    }
+}
+
+/// The table an index belongs to.
+fn index_table(index: u32) -> Option<u32> {
+    // SAFETY: syscache lookup; missing_ok.
+    let heap = unsafe { pg_sys::IndexGetRelation(pg_sys::Oid::from(index), true) };
+    (heap != pg_sys::InvalidOid).then(|| heap.to_u32())
+}
+
+unsafe fn drop(s: *mut pg_sys::DropStmt) -> (Ddl, Option<LockMode>) {
+    use pg_sys::ObjectType::*;
+    // SAFETY (whole function): s is a valid DropStmt.
+    unsafe {
+        let kind = (*s).removeType;
+        // Dropping a relation, or anything with CASCADE, takes ACCESS EXCLUSIVE on a table.
+        let relation_level = matches!(
+            kind,
+            OBJECT_TABLE
+                | OBJECT_INDEX
+                | OBJECT_VIEW
+                | OBJECT_MATVIEW
+                | OBJECT_SEQUENCE
+                | OBJECT_FOREIGN_TABLE
+                | OBJECT_TRIGGER
+                | OBJECT_RULE
+                | OBJECT_POLICY
+        );
+        let lock = ((relation_level || (*s).behavior == pg_sys::DropBehavior::DROP_CASCADE)
+            && !(*s).concurrent)
+            .then_some(LockMode::AccessExclusive);
+        let drop_kind = match kind {
+            OBJECT_TABLE => DropKind::Table,
+            OBJECT_INDEX => DropKind::Index,
+            _ => return (Ddl::Other, lock),
+        };
+        let objects: Vec<Target> = PgList::<pg_sys::Node>::from_pg((*s).objects)
+            .iter_ptr()
+            .filter(|n| is_a(*n, NodeTag::T_List))
+            .map(|n| target_from_names(n.cast()))
+            .collect();
+        let tables = match drop_kind {
+            DropKind::Index => objects
+                .iter()
+                .map(|i| Target {
+                    oid: i.oid.and_then(index_table),
+                    written: String::new(),
+                })
+                .collect(),
+            DropKind::Table => vec![],
+        };
+        (
+            Ddl::Drop {
+                kind: drop_kind,
+                objects,
+                tables,
+                concurrent: (*s).concurrent,
+            },
+            lock,
+        )
+    }
+}
+
+unsafe fn rename(s: *mut pg_sys::RenameStmt) -> (Ddl, Option<LockMode>) {
+    use pg_sys::ObjectType::*;
+    // SAFETY (whole function): s is a valid RenameStmt.
+    unsafe {
+        // Renaming an index takes SHARE UPDATE EXCLUSIVE; other relation renames ACCESS
+        // EXCLUSIVE. Renames of non-relations (functions, types, ...) lock no table.
+        let index = (*s).renameType == OBJECT_INDEX;
+        let lock = (!index && !(*s).relation.is_null()).then_some(LockMode::AccessExclusive);
+        let new_name = quoted((*s).newname).unwrap_or_default();
+        let ddl = match ((*s).renameType, (*s).relationType) {
+            (OBJECT_TABLE, _) => Ddl::Rename {
+                table: target((*s).relation),
+                column: None,
+                new_name,
+                column_created_in_transaction: false,
+            },
+            (OBJECT_COLUMN, OBJECT_TABLE) => {
+                let table = target((*s).relation);
+                let column = quoted((*s).subname).unwrap_or_default();
+                let created = table
+                    .oid
+                    .is_some_and(|oid| crate::created::column_added_in_transaction(oid, &column));
+                Ddl::Rename {
+                    table,
+                    column: Some(column),
+                    new_name,
+                    column_created_in_transaction: created,
+                }
+            }
+            _ => Ddl::Other,
+        };
+        (ddl, lock)
+    }
+}
+
+unsafe fn vacuum(s: *mut pg_sys::VacuumStmt) -> (Ddl, Option<LockMode>) {
+    // SAFETY (whole function): s is a valid VacuumStmt whose options are DefElems and rels
+    // VacuumRelations.
+    unsafe {
+        let full = (*s).is_vacuumcmd
+            && PgList::<pg_sys::DefElem>::from_pg((*s).options)
+                .iter_ptr()
+                .any(|opt| {
+                    CStr::from_ptr((*opt).defname).to_bytes() == b"full"
+                        && pg_sys::defGetBoolean(opt)
+                });
+        if !full {
+            return (Ddl::Other, None);
+        }
+        let tables: Vec<Target> = PgList::<pg_sys::Node>::from_pg((*s).rels)
+            .iter_ptr()
+            .filter(|n| is_a(*n, NodeTag::T_VacuumRelation))
+            .map(|n| target((*n.cast::<pg_sys::VacuumRelation>()).relation))
+            .collect();
+        let all = tables.is_empty();
+        // VACUUM commits and starts its own transactions, which would end a statement-scoped
+        // lock_timeout before the lock is requested: no lock_timeout (documented).
+        (
+            Ddl::Rewrite {
+                tables,
+                verb: "VACUUM FULL",
+                all,
+            },
+            None,
+        )
+    }
+}
+
+/// CREATE TABLE ... PARTITION OF locks the parent ACCESS EXCLUSIVE; a REFERENCES clause locks
+/// the referenced table SHARE ROW EXCLUSIVE.
+unsafe fn create_table_lock(s: *mut pg_sys::CreateStmt) -> Option<LockMode> {
+    // SAFETY: s is a valid CreateStmt; its elements are ColumnDef or Constraint nodes.
+    unsafe {
+        if !(*s).partbound.is_null() {
+            return Some(LockMode::AccessExclusive);
+        }
+        let is_fk = |n: *mut pg_sys::Node| {
+            is_a(n, NodeTag::T_Constraint)
+                && (*n.cast::<pg_sys::Constraint>()).contype == pg_sys::ConstrType::CONSTR_FOREIGN
+        };
+        let mut fk = PgList::<pg_sys::Node>::from_pg((*s).constraints)
+            .iter_ptr()
+            .any(is_fk);
+        for elt in PgList::<pg_sys::Node>::from_pg((*s).tableElts).iter_ptr() {
+            if is_fk(elt) {
+                fk = true;
+            } else if is_a(elt, NodeTag::T_ColumnDef) {
+                let col = elt.cast::<pg_sys::ColumnDef>();
+                fk |= PgList::<pg_sys::Node>::from_pg((*col).constraints)
+                    .iter_ptr()
+                    .any(is_fk);
+            }
+        }
+        fk.then_some(LockMode::ShareRowExclusive)
+    }
+}

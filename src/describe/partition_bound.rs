@@ -1,0 +1,239 @@
+//! Does a validated CHECK constraint of the table being attached already prove its partition
+//! bound? The same proof ATExecAttachPartition runs (get_qual_from_partbound +
+//! PartConstraintImpliedByRelConstraint), on a bound transformed here the way
+//! transformPartitionBound does it (it is static in parse_utilcmd.c, so it is reimplemented).
+//! Both relations are opened only if an ACCESS SHARE lock is granted at once.
+
+use std::ffi::{c_char, c_int};
+
+use pgrx::pg_sys::{self, NodeTag};
+use pgrx::{is_a, PgList};
+
+/// PostgreSQL 15's PartitionKeyData (utils/partcache.h), which pgrx leaves opaque.
+#[repr(C)]
+struct PartitionKeyData {
+    strategy: c_char,
+    partnatts: i16,
+    partattrs: *mut i16,
+    partexprs: *mut pg_sys::List,
+    partopfamily: *mut pg_sys::Oid,
+    partopcintype: *mut pg_sys::Oid,
+    partsupfunc: *mut pg_sys::FmgrInfo,
+    partcollation: *mut pg_sys::Oid,
+    parttypid: *mut pg_sys::Oid,
+    parttypmod: *mut i32,
+    parttyplen: *mut i16,
+    parttypbyval: *mut bool,
+    parttypalign: *mut c_char,
+    parttypcoll: *mut pg_sys::Oid,
+}
+
+extern "C-unwind" {
+    fn RelationGetPartitionKey(rel: pg_sys::Relation) -> *mut PartitionKeyData;
+    fn RelationGetPartitionQual(rel: pg_sys::Relation) -> *mut pg_sys::List;
+    fn map_partition_varattnos(
+        expr: *mut pg_sys::List,
+        fromrel_varno: c_int,
+        to_rel: pg_sys::Relation,
+        from_rel: pg_sys::Relation,
+    ) -> *mut pg_sys::List;
+}
+
+const ACCESS_SHARE: pg_sys::LOCKMODE = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+const NO_LOCK: pg_sys::LOCKMODE = pg_sys::NoLock as pg_sys::LOCKMODE;
+
+/// Some(true) proven, Some(false) not proven, None: could not find out without waiting for a lock.
+///
+/// # Safety
+/// `bound` must be the raw PartitionBoundSpec of an ATTACH PARTITION, inside a transaction.
+pub unsafe fn bound_implied(
+    parent: u32,
+    partition: u32,
+    bound: *mut pg_sys::PartitionBoundSpec,
+) -> Option<bool> {
+    if bound.is_null() {
+        return Some(false);
+    }
+    let (parent, partition) = (pg_sys::Oid::from(parent), pg_sys::Oid::from(partition));
+    // SAFETY (whole block): conditional locks never wait; relations are opened under them,
+    // closed before the locks are released; raw C functions are called through
+    // pg_guard_ffi_boundary so an ERROR cannot unwind through Rust frames unguarded.
+    unsafe {
+        if pg_sys::get_rel_relkind(parent) as u8 != b'p' {
+            return Some(true); // not partitioned: Postgres rejects the statement itself
+        }
+        if !pg_sys::ConditionalLockRelationOid(parent, ACCESS_SHARE) {
+            return None;
+        }
+        if !pg_sys::ConditionalLockRelationOid(partition, ACCESS_SHARE) {
+            pg_sys::UnlockRelationOid(parent, ACCESS_SHARE);
+            return None;
+        }
+        let prel = pg_sys::relation_open(parent, NO_LOCK);
+        let arel = pg_sys::relation_open(partition, NO_LOCK);
+        let key = pg_sys::ffi::pg_guard_ffi_boundary(|| RelationGetPartitionKey(prel));
+        let implied = match transform(bound, key) {
+            None => false,
+            Some(spec) => {
+                let mut constraint = pg_sys::get_qual_from_partbound(prel, spec);
+                let inherited =
+                    pg_sys::ffi::pg_guard_ffi_boundary(|| RelationGetPartitionQual(prel));
+                constraint = pg_sys::list_concat(constraint, inherited);
+                if constraint.is_null() {
+                    true
+                } else {
+                    let c = pg_sys::eval_const_expressions(std::ptr::null_mut(), constraint.cast());
+                    let c = pg_sys::canonicalize_qual(c.cast(), true);
+                    let c = pg_sys::make_ands_explicit(c.cast());
+                    let list = pg_sys::lappend(std::ptr::null_mut(), c.cast());
+                    let list = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                        map_partition_varattnos(list, 1, arel, prel)
+                    });
+                    pg_sys::PartConstraintImpliedByRelConstraint(arel, list)
+                }
+            }
+        };
+        pg_sys::relation_close(arel, NO_LOCK);
+        pg_sys::relation_close(prel, NO_LOCK);
+        pg_sys::UnlockRelationOid(partition, ACCESS_SHARE);
+        pg_sys::UnlockRelationOid(parent, ACCESS_SHARE);
+        Some(implied)
+    }
+}
+
+/// transformPartitionBound: the raw bound with its values coerced to Consts of the key's types.
+/// None for shapes this does not handle (then the ATTACH is assumed to scan).
+unsafe fn transform(
+    bound: *mut pg_sys::PartitionBoundSpec,
+    key: *mut PartitionKeyData,
+) -> Option<*mut pg_sys::PartitionBoundSpec> {
+    // SAFETY: key comes from the relcache of an open partitioned table; nodes are copies.
+    unsafe {
+        if key.is_null() {
+            return None;
+        }
+        let spec = pg_sys::copyObjectImpl(bound.cast()).cast::<pg_sys::PartitionBoundSpec>();
+        (*spec).strategy = (*key).strategy;
+        if (*spec).is_default {
+            return Some(spec);
+        }
+        let natts = usize::try_from((*key).partnatts).ok()?;
+        match (*key).strategy as u8 {
+            b'h' => Some(spec),
+            b'l' => {
+                if natts != 1 {
+                    return None;
+                }
+                let mut values: *mut pg_sys::List = std::ptr::null_mut();
+                for raw in PgList::<pg_sys::Node>::from_pg((*spec).listdatums).iter_ptr() {
+                    values = pg_sys::lappend(values, bound_value(raw, key, 0)?.cast());
+                }
+                (*spec).listdatums = values;
+                Some(spec)
+            }
+            b'r' => {
+                (*spec).lowerdatums = range_datums((*spec).lowerdatums, key, natts)?;
+                (*spec).upperdatums = range_datums((*spec).upperdatums, key, natts)?;
+                Some(spec)
+            }
+            _ => None,
+        }
+    }
+}
+
+unsafe fn range_datums(
+    list: *mut pg_sys::List,
+    key: *mut PartitionKeyData,
+    natts: usize,
+) -> Option<*mut pg_sys::List> {
+    // SAFETY: raw grammar output: expressions, MINVALUE/MAXVALUE as single-name ColumnRefs.
+    unsafe {
+        let items = PgList::<pg_sys::Node>::from_pg(list);
+        if items.len() != natts {
+            return None;
+        }
+        let mut out: *mut pg_sys::List = std::ptr::null_mut();
+        for (i, raw) in items.iter_ptr().enumerate() {
+            let prd = pg_sys::palloc0(std::mem::size_of::<pg_sys::PartitionRangeDatum>())
+                .cast::<pg_sys::PartitionRangeDatum>();
+            (*prd).type_ = NodeTag::T_PartitionRangeDatum;
+            (*prd).location = -1;
+            match min_max(raw) {
+                Some(kind) => (*prd).kind = kind,
+                None => {
+                    (*prd).kind = pg_sys::PartitionRangeDatumKind::PARTITION_RANGE_DATUM_VALUE;
+                    (*prd).value = bound_value(raw, key, i)?.cast();
+                }
+            }
+            out = pg_sys::lappend(out, prd.cast());
+        }
+        Some(out)
+    }
+}
+
+unsafe fn min_max(raw: *mut pg_sys::Node) -> Option<pg_sys::PartitionRangeDatumKind::Type> {
+    // SAFETY: casts follow tag checks.
+    unsafe {
+        if !is_a(raw, NodeTag::T_ColumnRef) {
+            return None;
+        }
+        let fields = PgList::<pg_sys::Node>::from_pg((*raw.cast::<pg_sys::ColumnRef>()).fields);
+        if fields.len() != 1 {
+            return None;
+        }
+        let f = fields.get_ptr(0)?;
+        if !is_a(f, NodeTag::T_String) {
+            return None;
+        }
+        match std::ffi::CStr::from_ptr((*f.cast::<pg_sys::String>()).sval).to_bytes() {
+            b"minvalue" => Some(pg_sys::PartitionRangeDatumKind::PARTITION_RANGE_DATUM_MINVALUE),
+            b"maxvalue" => Some(pg_sys::PartitionRangeDatumKind::PARTITION_RANGE_DATUM_MAXVALUE),
+            _ => None,
+        }
+    }
+}
+
+/// transformPartitionBoundValue: coerce one bound value to the key column's type, as a Const.
+unsafe fn bound_value(
+    raw: *mut pg_sys::Node,
+    key: *mut PartitionKeyData,
+    i: usize,
+) -> Option<*mut pg_sys::Const> {
+    // SAFETY: i < partnatts; the per-column arrays have partnatts entries.
+    unsafe {
+        let typid = *(*key).parttypid.add(i);
+        let typmod = *(*key).parttypmod.add(i);
+        let collation = *(*key).partcollation.add(i);
+        let pstate = pg_sys::make_parsestate(std::ptr::null_mut());
+        let raw = pg_sys::copyObjectImpl(raw.cast()).cast::<pg_sys::Node>();
+        let value = pg_sys::transformExpr(
+            pstate,
+            raw,
+            pg_sys::ParseExprKind::EXPR_KIND_PARTITION_BOUND,
+        );
+        let mut value = pg_sys::coerce_to_target_type(
+            pstate,
+            value,
+            pg_sys::exprType(value),
+            typid,
+            typmod,
+            pg_sys::CoercionContext::COERCION_ASSIGNMENT,
+            pg_sys::CoercionForm::COERCE_IMPLICIT_CAST,
+            -1,
+        );
+        if value.is_null() {
+            return None;
+        }
+        if !is_a(value, NodeTag::T_Const) {
+            pg_sys::assign_expr_collations(pstate, value);
+            let planned = pg_sys::expression_planner(value.cast());
+            value = pg_sys::evaluate_expr(planned, typid, typmod, collation).cast();
+            if !is_a(value, NodeTag::T_Const) {
+                return None;
+            }
+        } else {
+            (*value.cast::<pg_sys::Const>()).constcollid = collation;
+        }
+        Some(value.cast())
+    }
+}

@@ -1,0 +1,116 @@
+//! `index_drop`: DROP INDEX without CONCURRENTLY. It takes ACCESS EXCLUSIVE on the index's table:
+//! quick once granted, but while it waits every query on the table queues behind it, and a query
+//! still using the index keeps it waiting.
+
+use crate::classify::{Finding, RuleInput};
+use crate::ddl::{Ddl, DropKind, LockMode};
+use crate::hazard::Hazard;
+use crate::rules::{holds, override_text, Draft};
+
+const H: Hazard = Hazard::IndexDrop;
+
+pub fn check(input: &RuleInput) -> Vec<Finding> {
+    let Ddl::Drop {
+        kind: DropKind::Index,
+        objects,
+        tables,
+        concurrent: false,
+    } = &input.stmt.ddl
+    else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for (index, table) in objects.iter().zip(tables) {
+        // An index built in this transaction is invisible to others, like its table.
+        if input.facts(index).is_some_and(|f| f.created_in_transaction) {
+            continue;
+        }
+        let Some(t) = input.visible(table) else {
+            continue;
+        };
+        let name = input
+            .facts(index)
+            .map(|f| f.qualified_name.clone())
+            .unwrap_or_else(|| index.written.clone());
+        let partitioned = t.is_partitioned();
+        let hint = if partitioned {
+            format!(
+                "DROP INDEX CONCURRENTLY is not supported for an index on a partitioned table. Drop it in a quiet \
+                 moment; the guard's lock_timeout keeps a blocked DROP from queueing the application.\n{}",
+                override_text(H, true)
+            )
+        } else {
+            format!(
+                "Drop it without blocking, one index per statement, outside a transaction block:\n  \
+                 DROP INDEX CONCURRENTLY IF EXISTS {name};\n{}",
+                override_text(H, true)
+            )
+        };
+        out.push(Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: false }.finding(
+            H,
+            t,
+            format!("DROP INDEX {name} locks table {} against all reads and writes", t.qualified_name),
+            format!(
+                "DROP INDEX {}: once granted it is quick, but while it waits for queries that use the table, every \
+                 later query on the table queues behind it.",
+                holds(LockMode::AccessExclusive, &t.qualified_name)
+            ),
+            hint,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::TableFacts;
+    use crate::rules::test_support::*;
+
+    #[test]
+    fn err_plain_drop_ok_concurrently_or_new() {
+        let stmt = |concurrent| {
+            statement(
+                Ddl::Drop {
+                    kind: DropKind::Index,
+                    objects: vec![target(2, "i")],
+                    tables: vec![target(1, "t")],
+                    concurrent,
+                },
+                "DROP INDEX i",
+            )
+        };
+        let tables = [facts(1, "t"), facts(2, "i")];
+        let found = check(&RuleInput {
+            stmt: &stmt(false),
+            tables: &tables,
+            min_table_size: 0,
+        });
+        assert!(
+            found[0]
+                .hint
+                .contains("DROP INDEX CONCURRENTLY IF EXISTS public.i;"),
+            "{}",
+            found[0].hint
+        );
+        assert!(check(&RuleInput {
+            stmt: &stmt(true),
+            tables: &tables,
+            min_table_size: 0
+        })
+        .is_empty());
+        let new_index = [
+            facts(1, "t"),
+            TableFacts {
+                created_in_transaction: true,
+                ..facts(2, "i")
+            },
+        ];
+        assert!(check(&RuleInput {
+            stmt: &stmt(false),
+            tables: &new_index,
+            min_table_size: 0
+        })
+        .is_empty());
+    }
+}

@@ -1,0 +1,92 @@
+//! `not_null_scan`: ALTER COLUMN ... SET NOT NULL scans the whole table under ACCESS EXCLUSIVE,
+//! unless a validated CHECK constraint already proves the column has no NULLs (Postgres then
+//! skips the scan: NotNullImpliedByRelConstraints).
+
+use crate::classify::{Finding, RuleInput};
+use crate::ddl::{AlterCmd, Ddl, LockMode};
+use crate::hazard::Hazard;
+use crate::rules::{holds, made_name, override_text, Draft};
+
+const H: Hazard = Hazard::NotNullScan;
+
+pub fn check(input: &RuleInput) -> Vec<Finding> {
+    let Ddl::AlterTable { table, cmds } = &input.stmt.ddl else {
+        return vec![];
+    };
+    let Some(t) = input.guarded(table) else {
+        return vec![];
+    };
+    let name = &t.qualified_name;
+    cmds.iter()
+        .filter_map(|cmd| match cmd {
+            AlterCmd::SetNotNull { column, proven: false } => Some(column),
+            _ => None,
+        })
+        .map(|column| {
+            let check = made_name(name, &[column], "not_null");
+            Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: true }.finding(
+                H,
+                t,
+                format!("SET NOT NULL on {name}.{column} scans the whole table"),
+                format!(
+                    "SET NOT NULL {} while it reads every row to prove there is no NULL; the table is {}. \
+                     No validated CHECK constraint proves {column} IS NOT NULL.",
+                    holds(LockMode::AccessExclusive, name),
+                    t.size_text()
+                ),
+                format!(
+                    "Prove it with a CHECK constraint first; each step is its own transaction:\n  \
+                     ALTER TABLE {name} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) NOT VALID;  -- instant\n  \
+                     ALTER TABLE {name} VALIDATE CONSTRAINT {check};  -- scans, but blocks no reads or writes\n  \
+                     ALTER TABLE {name} ALTER COLUMN {column} SET NOT NULL;  -- instant: the constraint proves it\n  \
+                     ALTER TABLE {name} DROP CONSTRAINT {check};\n{}",
+                    override_text(H, true)
+                ),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::*;
+
+    #[test]
+    fn err_unproven_ok_proven() {
+        let stmt = |proven| {
+            statement(
+                Ddl::AlterTable {
+                    table: target(1, "t"),
+                    cmds: vec![AlterCmd::SetNotNull {
+                        column: "email".into(),
+                        proven,
+                    }],
+                },
+                "ALTER TABLE t ALTER COLUMN email SET NOT NULL",
+            )
+        };
+        let tables = [facts(1, "t")];
+        let found = check(&RuleInput {
+            stmt: &stmt(false),
+            tables: &tables,
+            min_table_size: 0,
+        });
+        assert!(
+            found[0]
+                .hint
+                .contains("ADD CONSTRAINT t_email_not_null CHECK (email IS NOT NULL) NOT VALID;"),
+            "{}",
+            found[0].hint
+        );
+        assert!(found[0]
+            .hint
+            .contains("VALIDATE CONSTRAINT t_email_not_null;"));
+        assert!(check(&RuleInput {
+            stmt: &stmt(true),
+            tables: &tables,
+            min_table_size: 0
+        })
+        .is_empty());
+    }
+}

@@ -1,0 +1,104 @@
+//! `partition_scan`: ALTER TABLE ... ATTACH PARTITION scans the new partition to check its rows
+//! fit the bound (and a default partition to check none of its rows belong to the new one),
+//! unless validated CHECK constraints already prove it.
+
+use crate::classify::{Finding, RuleInput};
+use crate::ddl::{AlterCmd, Ddl, LockMode};
+use crate::hazard::Hazard;
+use crate::rules::{holds, made_name, override_text, Draft};
+
+const H: Hazard = Hazard::PartitionScan;
+
+pub fn check(input: &RuleInput) -> Vec<Finding> {
+    let Ddl::AlterTable { table, cmds } = &input.stmt.ddl else {
+        return vec![];
+    };
+    let Some(parent) = input.visible(table) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for cmd in cmds {
+        let AlterCmd::AttachPartition {
+            partition,
+            scan: Some(why),
+        } = cmd
+        else {
+            continue;
+        };
+        // The scanned table decides: exempt when it is new, temporary or small.
+        let Some(p) = input.guarded(partition) else {
+            continue;
+        };
+        let name = &p.qualified_name;
+        let check = made_name(name, &[], "partition_bound");
+        out.push(Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: true }.finding(
+            H,
+            p,
+            format!("ATTACH PARTITION {name} scans it to check the partition bound"),
+            format!(
+                "ATTACH PARTITION {why}; meanwhile it {} and a SHARE UPDATE EXCLUSIVE lock on {}. The table is {}.",
+                holds(LockMode::AccessExclusive, name),
+                parent.qualified_name,
+                p.size_text()
+            ),
+            format!(
+                "Prove the bound with a CHECK constraint first, so ATTACH skips the scan:\n  \
+                 ALTER TABLE {name} ADD CONSTRAINT {check} CHECK (<the partition bound as an expression>) NOT VALID;\n  \
+                 ALTER TABLE {name} VALIDATE CONSTRAINT {check};  -- scans without blocking reads or writes\n  \
+                 {stmt};  -- now instant\n  \
+                 ALTER TABLE {name} DROP CONSTRAINT {check};\n{}",
+                override_text(H, true),
+                stmt = crate::rules::stmt(&input.stmt.text),
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::test_support::*;
+
+    #[test]
+    fn err_unproven_bound_ok_proven() {
+        let stmt = |scan: Option<&str>| {
+            statement(
+                Ddl::AlterTable {
+                    table: target(1, "events"),
+                    cmds: vec![AlterCmd::AttachPartition {
+                        partition: target(2, "events_2027"),
+                        scan: scan.map(String::from),
+                    }],
+                },
+                "ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM (1) TO (2);",
+            )
+        };
+        let tables = [facts(1, "events"), facts(2, "events_2027")];
+        let found = check(&RuleInput {
+            stmt: &stmt(Some("reads every row of public.events_2027")),
+            tables: &tables,
+            min_table_size: 0,
+        });
+        assert!(
+            found[0]
+                .hint
+                .contains("VALIDATE CONSTRAINT events_2027_partition_bound;"),
+            "{}",
+            found[0].hint
+        );
+        assert!(
+            found[0].hint.contains(
+                "ATTACH PARTITION events_2027 FOR VALUES FROM (1) TO (2);  -- now instant"
+            ),
+            "{}",
+            found[0].hint
+        );
+        assert!(check(&RuleInput {
+            stmt: &stmt(None),
+            tables: &tables,
+            min_table_size: 0
+        })
+        .is_empty());
+    }
+}

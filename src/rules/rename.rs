@@ -1,0 +1,145 @@
+//! `rename`: ALTER TABLE ... RENAME TO, and RENAME COLUMN, of a table other sessions use. The
+//! rename itself is instant, but every running application version that still uses the old
+//! name fails from that moment on.
+
+use crate::classify::{Finding, RuleInput};
+use crate::ddl::{Ddl, LockMode};
+use crate::hazard::Hazard;
+use crate::rules::{override_text, Draft};
+
+const H: Hazard = Hazard::Rename;
+
+pub fn check(input: &RuleInput) -> Vec<Finding> {
+    let Ddl::Rename {
+        table,
+        column,
+        new_name,
+        column_created_in_transaction,
+    } = &input.stmt.ddl
+    else {
+        return vec![];
+    };
+    let Some(t) = input.visible(table) else {
+        return vec![];
+    };
+    if !matches!(t.relkind, b'r' | b'p') {
+        return vec![];
+    }
+    let name = &t.qualified_name;
+    let draft = Draft {
+        lock: LockMode::AccessExclusive,
+        rewrites: false,
+        scans: false,
+    };
+    let finding = match column {
+        Some(_) if *column_created_in_transaction => return vec![],
+        Some(col) => draft.finding(
+            H,
+            t,
+            format!("RENAME COLUMN {col} of table {name} breaks every client that still uses the old name"),
+            format!(
+                "The rename is instant, but from its commit on, every query of the running application that names \
+                 {col} fails."
+            ),
+            format!(
+                "Rename with expand/contract across deploys:\n  \
+                 ALTER TABLE {name} ADD COLUMN {new_name} <type>;  -- instant\n  \
+                 -- keep both columns in step with a trigger (dual writes), backfill {new_name} in batches,\n  \
+                 -- move every reader and writer to {new_name}, then, once nothing uses {col}:\n  \
+                 ALTER TABLE {name} DROP COLUMN {col};\n{}",
+                override_text(H, true)
+            ),
+        ),
+        None => {
+            let old = table.written.clone();
+            draft.finding(
+                H,
+                t,
+                format!("RENAME of table {name} breaks every client that still uses the old name"),
+                "The rename is instant, but from its commit on, every query of the running application that names \
+                 the old table fails."
+                    .to_string(),
+                format!(
+                    "Rename it and leave an updatable view under the old name, in one transaction:\n  \
+                     BEGIN;\n  \
+                     SET LOCAL safe_ddl.allow = 'rename';\n  \
+                     ALTER TABLE {old} RENAME TO {new_name};\n  \
+                     CREATE VIEW {old} AS SELECT * FROM {new_name};  -- simple views are updatable\n  \
+                     COMMIT;\n\
+                     Drop the view once no client uses the old name.\n{}",
+                    override_text(H, true)
+                ),
+            )
+        }
+    };
+    vec![finding]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::TableFacts;
+    use crate::rules::test_support::*;
+
+    fn stmt(column: Option<&str>, created: bool) -> crate::ddl::Statement {
+        statement(
+            Ddl::Rename {
+                table: target(1, "users"),
+                column: column.map(String::from),
+                new_name: "people".into(),
+                column_created_in_transaction: created,
+            },
+            "",
+        )
+    }
+
+    #[test]
+    fn err_table_and_column_renames_ok_new_objects() {
+        let tables = [facts(1, "users")];
+        let found = check(&RuleInput {
+            stmt: &stmt(None, false),
+            tables: &tables,
+            min_table_size: 0,
+        });
+        assert!(
+            found[0]
+                .hint
+                .contains("CREATE VIEW users AS SELECT * FROM people;"),
+            "{}",
+            found[0].hint
+        );
+        let found = check(&RuleInput {
+            stmt: &stmt(Some("name"), false),
+            tables: &tables,
+            min_table_size: 0,
+        });
+        assert!(
+            found[0].hint.contains("ADD COLUMN people"),
+            "{}",
+            found[0].hint
+        );
+        assert!(check(&RuleInput {
+            stmt: &stmt(Some("name"), true),
+            tables: &tables,
+            min_table_size: 0
+        })
+        .is_empty());
+        let new = [TableFacts {
+            created_in_transaction: true,
+            ..facts(1, "users")
+        }];
+        assert!(check(&RuleInput {
+            stmt: &stmt(None, false),
+            tables: &new,
+            min_table_size: 0
+        })
+        .is_empty());
+        // Size does not matter: a small table is just as much in use.
+        assert!(!check(&RuleInput {
+            stmt: &stmt(None, false),
+            tables: &tables,
+            min_table_size: 1 << 40
+        })
+        .is_empty());
+    }
+}

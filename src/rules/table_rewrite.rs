@@ -1,0 +1,327 @@
+//! `table_rewrite`: statements after which every row of the table has been copied into a new
+//! file under an ACCESS EXCLUSIVE lock: ALTER COLUMN TYPE that is not binary coercible, ADD
+//! COLUMN with a per-row default or GENERATED ... STORED, SET LOGGED/UNLOGGED, SET ACCESS
+//! METHOD, SET TABLESPACE, VACUUM FULL and CLUSTER.
+
+use crate::classify::{Finding, RuleInput};
+use crate::ddl::{AlterCmd, Ddl, LockMode, Rewrite};
+use crate::facts::TableFacts;
+use crate::hazard::Hazard;
+use crate::rules::{holds, override_text, Draft};
+
+const H: Hazard = Hazard::TableRewrite;
+
+pub fn check(input: &RuleInput) -> Vec<Finding> {
+    let mut out = Vec::new();
+    match &input.stmt.ddl {
+        Ddl::AlterTable { table, cmds } => {
+            let Some(t) = input.guarded(table) else {
+                return out;
+            };
+            for cmd in cmds {
+                let rewrite = match cmd {
+                    AlterCmd::AddColumn {
+                        rewrite: Some(r), ..
+                    }
+                    | AlterCmd::AlterType {
+                        rewrite: Some(r), ..
+                    }
+                    | AlterCmd::Rewrites(r) => r,
+                    _ => continue,
+                };
+                out.push(finding(t, rewrite, cmd));
+            }
+        }
+        Ddl::Rewrite { tables, verb, all } => {
+            for table in tables {
+                if let Some(t) = input.guarded(table) {
+                    out.push(maintenance(t, verb));
+                }
+            }
+            if *all {
+                out.push(everything(verb));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
+    let name = &t.qualified_name;
+    let (what, hint) = match (rewrite, cmd) {
+        (Rewrite::ColumnType(change), AlterCmd::AlterType { column, .. }) => (
+            format!("ALTER COLUMN {column} TYPE rewrites table {name} ({change})"),
+            format!(
+                "Change the type with expand/contract instead of rewriting under the lock:\n  \
+                 ALTER TABLE {name} ADD COLUMN {new} <new type>;            -- instant\n  \
+                 -- a trigger keeps {new} in step with {column} for new writes (dual writes)\n  \
+                 -- backfill existing rows in short batches: UPDATE {name} SET {new} = {column} WHERE <key range>;\n  \
+                 -- switch the application to {new}, then drop {column} and rename {new} in one short transaction\n\
+                 Binary-coercible changes are instant and never refused (varchar(n) to varchar(m > n) or text, \
+                 numeric(p, s) to numeric(q > p, s), a domain without constraints).\n{}",
+                override_text(H, true),
+                new = new_column(column),
+            ),
+        ),
+        (Rewrite::ColumnDefault(why), AlterCmd::AddColumn { column, type_text, .. }) => {
+            (format!("ADD COLUMN {column} rewrites table {name} ({why})"), add_column_hint(name, column, type_text, why))
+        }
+        (Rewrite::Persistence, _) => (
+            format!("SET LOGGED/UNLOGGED rewrites table {name}"),
+            format!(
+                "There is no online form. Build a copy with the wanted persistence, keep it in step with a trigger, \
+                 backfill it in batches and swap the names in one short transaction; or run it in a maintenance window.\n{}",
+                override_text(H, true)
+            ),
+        ),
+        (Rewrite::AccessMethod, _) => (
+            format!("SET ACCESS METHOD rewrites table {name}"),
+            format!(
+                "There is no online form: copy into a new table with the access method (trigger + batched backfill + \
+                 rename), or run it in a maintenance window.\n{}",
+                override_text(H, true)
+            ),
+        ),
+        (Rewrite::Tablespace, _) => (
+            format!("SET TABLESPACE copies every file of table {name}"),
+            format!(
+                "Move it online with pg_repack (--tablespace), or run it in a maintenance window. New tables can be \
+                 created in the target tablespace directly.\n{}",
+                override_text(H, true)
+            ),
+        ),
+        _ => (format!("the statement rewrites table {name}"), override_text(H, true)),
+    };
+    Draft { lock: LockMode::AccessExclusive, rewrites: true, scans: true }.finding(
+        H,
+        t,
+        what,
+        format!(
+            "It {} while it copies every row into a new file and rebuilds every index; the table is {}.",
+            holds(LockMode::AccessExclusive, name),
+            t.size_text()
+        ),
+        hint,
+    )
+}
+
+fn maintenance(t: &TableFacts, verb: &str) -> Finding {
+    let name = &t.qualified_name;
+    let hint = if verb == "VACUUM FULL" {
+        format!(
+            "A plain VACUUM {name}; makes the space reusable without blocking anyone. To give space back to the \
+             operating system online, use pg_repack or pg_squeeze.\n{}",
+            override_text(H, false)
+        )
+    } else {
+        format!(
+            "Reorder the table online with pg_repack (--order-by), or run CLUSTER in a maintenance window.\n{}",
+            override_text(H, true)
+        )
+    };
+    Draft { lock: LockMode::AccessExclusive, rewrites: true, scans: true }.finding(
+        H,
+        t,
+        format!("{verb} rewrites table {name}"),
+        format!(
+            "{verb} {} while it copies every row into a new file and rebuilds every index; the table is {}.",
+            holds(LockMode::AccessExclusive, name),
+            t.size_text()
+        ),
+        hint,
+    )
+}
+
+/// The recipe for a column whose default would be computed per row.
+fn add_column_hint(name: &str, column: &str, type_text: &str, why: &str) -> String {
+    let lower = type_text.to_ascii_lowercase();
+    let base = match lower.as_str() {
+        "serial" | "serial4" => Some("integer"),
+        "bigserial" | "serial8" => Some("bigint"),
+        "smallserial" | "serial2" => Some("smallint"),
+        _ => None,
+    };
+    let body = if let Some(base) = base {
+        let seq = crate::rules::made_name(name, &[column], "seq");
+        format!(
+            "Add a plain column, give new rows a sequence default, and number existing rows in batches:\n  \
+             CREATE SEQUENCE {seq};\n  \
+             ALTER TABLE {name} ADD COLUMN {column} {base};                                -- instant\n  \
+             ALTER TABLE {name} ALTER COLUMN {column} SET DEFAULT nextval('{seq}');  -- new rows only, instant\n  \
+             ALTER SEQUENCE {seq} OWNED BY {name}.{column};\n  \
+             -- backfill existing rows in short batches: UPDATE {name} SET {column} = nextval('{seq}') WHERE {column} IS NULL AND <key range>;"
+        )
+    } else if why.starts_with("GENERATED") {
+        format!(
+            "A stored generated column cannot be added without a rewrite. Add a plain column kept up to date by a \
+             BEFORE INSERT OR UPDATE trigger, and fill existing rows in batches:\n  \
+             ALTER TABLE {name} ADD COLUMN {column} <type>;  -- instant\n  \
+             -- CREATE TRIGGER ... that sets NEW.{column}, then backfill: UPDATE {name} SET {column} = <expression> WHERE <key range>;"
+        )
+    } else if why.starts_with("an identity") {
+        format!(
+            "Add a plain column with a sequence default (as for serial), fill existing rows in batches, then make it \
+             NOT NULL via a validated CHECK (see docs/hazards/not_null_scan.md) before ALTER COLUMN {column} ADD \
+             GENERATED BY DEFAULT AS IDENTITY."
+        )
+    } else {
+        format!(
+            "Add the column without a per-row default, then fill it in batches:\n  \
+             ALTER TABLE {name} ADD COLUMN {column} {type_text};                 -- instant\n  \
+             ALTER TABLE {name} ALTER COLUMN {column} SET DEFAULT <expression>;  -- new rows only, instant\n  \
+             -- backfill existing rows in short batches: UPDATE {name} SET {column} = <expression> WHERE {column} IS NULL AND <key range>;\n\
+             A constant or stable default (0, 'x', now()) needs no rewrite since PostgreSQL 11."
+        )
+    };
+    format!("{body}\n{}", override_text(H, true))
+}
+
+/// VACUUM FULL / CLUSTER without a table: every table of the database, one after the other.
+fn everything(verb: &str) -> Finding {
+    Finding {
+        hazard: H,
+        subject: "every table of the database".into(),
+        message: format!("table_rewrite: {verb} without a table rewrites every table of the database"),
+        detail: format!(
+            "{verb} takes an ACCESS EXCLUSIVE lock on each table in turn (blocks all reads and writes) while it copies \
+             every row and rebuilds every index."
+        ),
+        hint: format!(
+            "Run plain VACUUM (or rely on autovacuum), and rewrite single bloated tables online with pg_repack.\n{}",
+            override_text(H, false)
+        ),
+        lock: Some(LockMode::AccessExclusive),
+        rewrites: true,
+        scans: true,
+        size_bytes: None,
+    }
+}
+
+/// `amount` -> `amount_new`, keeping quotes right.
+fn new_column(column: &str) -> String {
+    match column.strip_suffix('"') {
+        Some(inner) => format!("{inner}_new\""),
+        None => format!("{column}_new"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ddl::Target;
+    use crate::rules::test_support::*;
+
+    fn alter(cmds: Vec<AlterCmd>) -> crate::ddl::Statement {
+        statement(
+            Ddl::AlterTable {
+                table: target(1, "t"),
+                cmds,
+            },
+            "ALTER TABLE t ...",
+        )
+    }
+
+    #[test]
+    fn err_type_change_and_volatile_default() {
+        let f = [facts(1, "t")];
+        let stmt = alter(vec![
+            AlterCmd::AlterType {
+                column: "id".into(),
+                rewrite: Some(Rewrite::ColumnType("integer to bigint".into())),
+            },
+            AlterCmd::AddColumn {
+                column: "at".into(),
+                type_text: "timestamptz".into(),
+                rewrite: Some(Rewrite::ColumnDefault("volatile default".into())),
+                constraints: vec![],
+            },
+        ]);
+        let found = check(&RuleInput {
+            stmt: &stmt,
+            tables: &f,
+            min_table_size: 0,
+        });
+        assert_eq!(found.len(), 2);
+        assert!(
+            found[0]
+                .message
+                .starts_with("table_rewrite: ALTER COLUMN id TYPE"),
+            "{}",
+            found[0].message
+        );
+        assert!(
+            found[0].hint.contains("ADD COLUMN id_new"),
+            "{}",
+            found[0].hint
+        );
+        assert!(found[0].rewrites && found[0].scans);
+        assert!(found[1].hint.contains("SET DEFAULT"), "{}", found[1].hint);
+    }
+
+    #[test]
+    fn ok_binary_coercible_constant_default_and_new_tables() {
+        let f = [facts(1, "t")];
+        let stmt = alter(vec![
+            AlterCmd::AlterType {
+                column: "name".into(),
+                rewrite: None,
+            },
+            AlterCmd::AddColumn {
+                column: "n".into(),
+                type_text: "int".into(),
+                rewrite: None,
+                constraints: vec![],
+            },
+        ]);
+        assert!(check(&RuleInput {
+            stmt: &stmt,
+            tables: &f,
+            min_table_size: 0
+        })
+        .is_empty());
+        let fresh = [crate::facts::TableFacts {
+            created_in_transaction: true,
+            ..facts(1, "t")
+        }];
+        let stmt = alter(vec![AlterCmd::Rewrites(Rewrite::Persistence)]);
+        assert!(check(&RuleInput {
+            stmt: &stmt,
+            tables: &fresh,
+            min_table_size: 0
+        })
+        .is_empty());
+    }
+
+    #[test]
+    fn err_vacuum_full_and_cluster() {
+        let f = [facts(1, "t")];
+        let stmt = statement(
+            Ddl::Rewrite {
+                tables: vec![
+                    target(1, "t"),
+                    Target {
+                        oid: None,
+                        written: "x".into(),
+                    },
+                ],
+                verb: "VACUUM FULL",
+                all: false,
+            },
+            "VACUUM FULL t, x",
+        );
+        let found = check(&RuleInput {
+            stmt: &stmt,
+            tables: &f,
+            min_table_size: 0,
+        });
+        assert_eq!(found.len(), 1);
+        assert!(found[0].hint.contains("VACUUM public.t;"));
+    }
+
+    #[test]
+    fn quoted_new_column_names() {
+        assert_eq!(new_column("\"Amount\""), "\"Amount_new\"");
+        assert_eq!(new_column("amount"), "amount_new");
+    }
+}
