@@ -169,10 +169,12 @@ pub enum AlterCmd {
     /// SET LOGGED/UNLOGGED, SET ACCESS METHOD, SET TABLESPACE.
     Rewrites(Rewrite),
     /// ATTACH PARTITION; `scan` is None when existing constraints prove the bound, else why the
-    /// partition (or the default partition) will be scanned.
+    /// partition will be scanned; `default_partition` is the parent's default partition, which
+    /// Postgres scans to check that none of its rows belong to the new partition.
     AttachPartition {
         partition: Target,
         scan: Option<String>,
+        default_partition: Option<Target>,
     },
     DetachPartition {
         partition: Target,
@@ -270,8 +272,17 @@ impl Statement {
                             .iter()
                             .filter_map(|k| k.referenced.as_ref())
                             .for_each(&mut add),
-                        AlterCmd::AttachPartition { partition, .. }
-                        | AlterCmd::DetachPartition { partition, .. } => add(partition),
+                        AlterCmd::AttachPartition {
+                            partition,
+                            default_partition,
+                            ..
+                        } => {
+                            add(partition);
+                            if let Some(d) = default_partition {
+                                add(d);
+                            }
+                        }
+                        AlterCmd::DetachPartition { partition, .. } => add(partition),
                         _ => {}
                     }
                 }

@@ -73,7 +73,17 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &str) -> Ddl {
                     let partition = target((*pc).name);
                     let scan =
                         analysis::attach_scan(table.oid.unwrap_or(0), &partition, (*pc).bound);
-                    AlterCmd::AttachPartition { partition, scan }
+                    let attaching_default = !(*pc).bound.is_null() && (*(*pc).bound).is_default;
+                    let default_partition = if attaching_default {
+                        None
+                    } else {
+                        analysis::default_partition(table.oid.unwrap_or(0))
+                    };
+                    AlterCmd::AttachPartition {
+                        partition,
+                        scan,
+                        default_partition,
+                    }
                 }
                 AT_DetachPartition if is_a(def, NodeTag::T_PartitionCmd) => {
                     let pc = def.cast::<pg_sys::PartitionCmd>();

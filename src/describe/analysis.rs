@@ -382,3 +382,17 @@ pub unsafe fn attach_scan(
         )),
     }
 }
+
+/// The default partition of a partitioned table, if it has one.
+pub fn default_partition(parent: u32) -> Option<crate::ddl::Target> {
+    let oid = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT partdefid FROM pg_catalog.pg_partitioned_table WHERE partrelid = $1 AND partdefid <> 0",
+        &[pg_sys::Oid::from(parent).into()],
+    )
+    .ok()
+    .flatten()?;
+    Some(crate::ddl::Target {
+        oid: Some(oid.to_u32()),
+        written: String::new(),
+    })
+}

@@ -20,37 +20,58 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
     for cmd in cmds {
         let AlterCmd::AttachPartition {
             partition,
-            scan: Some(why),
+            scan,
+            default_partition,
         } = cmd
         else {
             continue;
         };
+        let stmt = crate::rules::stmt(&input.stmt.text);
         // The scanned table decides: exempt when it is new, temporary or small.
-        let Some(p) = input.guarded(partition) else {
-            continue;
-        };
-        let name = &p.qualified_name;
-        let check = made_name(name, &[], "partition_bound");
-        out.push(Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: true }.finding(
-            H,
-            p,
-            format!("ATTACH PARTITION {name} scans it to check the partition bound"),
-            format!(
-                "ATTACH PARTITION {why}; meanwhile it {} and a SHARE UPDATE EXCLUSIVE lock on {}. The table is {}.",
-                holds(LockMode::AccessExclusive, name),
-                parent.qualified_name,
-                p.size_text()
-            ),
-            format!(
-                "Prove the bound with a CHECK constraint first, so ATTACH skips the scan:\n  \
-                 ALTER TABLE {name} ADD CONSTRAINT {check} CHECK (<the partition bound as an expression>) NOT VALID;\n  \
-                 ALTER TABLE {name} VALIDATE CONSTRAINT {check};  -- scans without blocking reads or writes\n  \
-                 {stmt};  -- now instant\n  \
-                 ALTER TABLE {name} DROP CONSTRAINT {check};\n{}",
-                override_text(H, true),
-                stmt = crate::rules::stmt(&input.stmt.text),
-            ),
-        ));
+        if let (Some(why), Some(p)) = (scan, input.guarded(partition)) {
+            let name = &p.qualified_name;
+            let check = made_name(name, &[], "partition_bound");
+            out.push(Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: true }.finding(
+                H,
+                p,
+                format!("ATTACH PARTITION {name} scans it to check the partition bound"),
+                format!(
+                    "ATTACH PARTITION {why}; meanwhile it {} and a SHARE UPDATE EXCLUSIVE lock on {}. The table is {}.",
+                    holds(LockMode::AccessExclusive, name),
+                    parent.qualified_name,
+                    p.size_text()
+                ),
+                format!(
+                    "Prove the bound with a CHECK constraint first, so ATTACH skips the scan:\n  \
+                     ALTER TABLE {name} ADD CONSTRAINT {check} CHECK (<the partition bound as an expression>) NOT VALID;\n  \
+                     ALTER TABLE {name} VALIDATE CONSTRAINT {check};  -- scans without blocking reads or writes\n  \
+                     {stmt};  -- now instant\n  \
+                     ALTER TABLE {name} DROP CONSTRAINT {check};\n{}",
+                    override_text(H, true),
+                ),
+            ));
+        }
+        // An empty default partition is scanned in no time.
+        let default = default_partition.as_ref().and_then(|d| input.guarded(d));
+        if let Some(d) = default.filter(|d| !(d.size_exact && d.size_bytes == 0)) {
+            let name = &d.qualified_name;
+            out.push(Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: true }.finding(
+                H,
+                d,
+                format!("ATTACH PARTITION scans the default partition {name}"),
+                format!(
+                    "Postgres reads every row of the default partition {name} to check that none belongs to the new \
+                     partition, holding an ACCESS EXCLUSIVE lock on it (blocks all reads and writes); it is {}.",
+                    d.size_text()
+                ),
+                format!(
+                    "Keep the default partition small or empty, or give it a validated CHECK constraint that excludes \
+                     the new partition's range (NOT VALID, then VALIDATE CONSTRAINT), so the scan is skipped; then:\n  \
+                     {stmt};\n{}",
+                    override_text(H, true)
+                ),
+            ));
+        }
     }
     out
 }
@@ -69,6 +90,7 @@ mod tests {
                     cmds: vec![AlterCmd::AttachPartition {
                         partition: target(2, "events_2027"),
                         scan: scan.map(String::from),
+                        default_partition: None,
                     }],
                 },
                 "ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM (1) TO (2);",

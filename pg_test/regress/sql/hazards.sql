@@ -168,9 +168,58 @@ ALTER TABLE regions ATTACH PARTITION regions_eu FOR VALUES IN ('de', 'fr');
 CREATE TABLE regions_us (id int, region text NOT NULL);
 INSERT INTO regions_us VALUES (1, 'us');
 ALTER TABLE regions ATTACH PARTITION regions_us FOR VALUES IN ('us');
+-- A non-empty default partition is scanned too (to check none of its rows belong to the new one).
+CREATE TABLE regions_other PARTITION OF regions DEFAULT;
+INSERT INTO regions VALUES (2, 'jp');
+CREATE TABLE regions_ca (id int, region text NOT NULL CHECK (region = 'ca'));
+ALTER TABLE regions ATTACH PARTITION regions_ca FOR VALUES IN ('ca');
 -- DETACH without CONCURRENTLY: refused; CONCURRENTLY works.
 ALTER TABLE events DETACH PARTITION events_2025;
 ALTER TABLE events DETACH PARTITION events_2025 CONCURRENTLY;
+
+---------------------------------------------------------------- overrides
+-- Every refusal above can be overridden for one transaction; the statement then really runs.
+CREATE INDEX CONCURRENTLY acct_amount ON acct (amount);
+BEGIN;
+SET LOCAL safe_ddl.allow = 'index_drop';
+DROP INDEX acct_amount;
+SELECT count(*) AS acct_amount_left FROM pg_class WHERE relname = 'acct_amount';
+ROLLBACK;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'not_null_scan';
+ALTER TABLE acct ALTER COLUMN amount SET NOT NULL;
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'acct'::regclass AND attname = 'amount';
+ROLLBACK;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'constraint_validation';
+ALTER TABLE acct ADD CONSTRAINT acct_id_positive CHECK (id > 0);
+SELECT convalidated FROM pg_constraint WHERE conname = 'acct_id_positive';
+ROLLBACK;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'index_build';
+ALTER TABLE acct ADD PRIMARY KEY (id);
+SELECT contype FROM pg_constraint WHERE conrelid = 'acct'::regclass AND contype = 'p';
+ROLLBACK;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'partition_scan';
+ALTER TABLE regions ATTACH PARTITION regions_us FOR VALUES IN ('us');
+SELECT count(*) AS us_rows FROM regions WHERE region = 'us';
+ROLLBACK;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'partition_detach';
+ALTER TABLE events DETACH PARTITION events_2026;
+SELECT count(*) AS partitions FROM pg_inherits WHERE inhparent = 'events'::regclass;
+ROLLBACK;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'rename';
+ALTER TABLE acct RENAME COLUMN note TO remark;
+ROLLBACK;
+-- warn mode: every hazard of the statement is reported and the statement runs.
+SET safe_ddl.mode = warn;
+BEGIN;
+ALTER TABLE acct ALTER COLUMN amount SET NOT NULL, ADD CONSTRAINT acct_id_positive CHECK (id > 0);
+ROLLBACK;
+RESET safe_ddl.mode;
 
 ---------------------------------------------------------------- backstop
 -- A rewrite the classifier does not foresee (ALTER TYPE ... CASCADE rewrites the typed tables)
@@ -204,7 +253,7 @@ ALTER TABLE fresh RENAME TO fresher;
 DROP TABLE fresher;
 COMMIT;
 SET safe_ddl.allow = 'drop_table';
-DROP TABLE pairs, acct, events, events_2025, regions, regions_us, clients CASCADE;
+DROP TABLE pairs, acct, events, events_2025, regions, regions_us, regions_ca, clients CASCADE;
 RESET safe_ddl.allow;
 DROP TYPE pair;
 DROP DOMAIN plain_text, positive_int;
