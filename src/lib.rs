@@ -28,6 +28,7 @@ mod timeout;
 
 pgrx::pg_module_magic!();
 
+extension_sql_file!("../sql/lock_report.sql", name = "lock_report");
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

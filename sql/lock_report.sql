@@ -1,0 +1,2 @@
+-- safe_ddl.lock_report() and the safe_ddl.blocking view: the blocking tree of the cluster.
+-- (Written as plain SQL so reviewers can read it; loaded by CREATE EXTENSION.)
