@@ -56,6 +56,67 @@ impl LockMode {
         }
     }
 
+    /// pg_locks' name for the mode -> the mode.
+    pub fn from_name(name: &str) -> Option<LockMode> {
+        (1..=8)
+            .filter_map(LockMode::from_pg)
+            .find(|m| m.name() == name)
+    }
+
+    /// The lock manager's conflict table (lock.c, LockConflicts).
+    pub fn conflicts_with(self, other: LockMode) -> bool {
+        use LockMode::*;
+        let conflicts = |m: LockMode| -> &'static [LockMode] {
+            match m {
+                AccessShare => &[AccessExclusive],
+                RowShare => &[Exclusive, AccessExclusive],
+                RowExclusive => &[Share, ShareRowExclusive, Exclusive, AccessExclusive],
+                ShareUpdateExclusive => &[
+                    ShareUpdateExclusive,
+                    Share,
+                    ShareRowExclusive,
+                    Exclusive,
+                    AccessExclusive,
+                ],
+                Share => &[
+                    RowExclusive,
+                    ShareUpdateExclusive,
+                    ShareRowExclusive,
+                    Exclusive,
+                    AccessExclusive,
+                ],
+                ShareRowExclusive => &[
+                    RowExclusive,
+                    ShareUpdateExclusive,
+                    Share,
+                    ShareRowExclusive,
+                    Exclusive,
+                    AccessExclusive,
+                ],
+                Exclusive => &[
+                    RowShare,
+                    RowExclusive,
+                    ShareUpdateExclusive,
+                    Share,
+                    ShareRowExclusive,
+                    Exclusive,
+                    AccessExclusive,
+                ],
+                AccessExclusive => &[
+                    AccessShare,
+                    RowShare,
+                    RowExclusive,
+                    ShareUpdateExclusive,
+                    Share,
+                    ShareRowExclusive,
+                    Exclusive,
+                    AccessExclusive,
+                ],
+            }
+        };
+        conflicts(self).contains(&other)
+    }
+
     /// Does this mode conflict with the locks that SELECT (AccessShare) or INSERT/UPDATE/DELETE
     /// (RowExclusive) take? Only then does waiting for it make application queries queue.
     pub fn blocks_reads_or_writes(self) -> bool {
@@ -244,6 +305,8 @@ pub struct Statement {
     pub lock: Option<LockMode>,
     /// This statement's own source text (one statement of a multi-statement string).
     pub text: String,
+    /// Relations the statement locks (best effort), for blocker reports and lock-hold warnings.
+    pub targets: Vec<u32>,
 }
 
 impl Statement {
@@ -295,5 +358,31 @@ impl Statement {
             Ddl::Reindex { table: None, .. } | Ddl::Other => {}
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LockMode::*;
+
+    #[test]
+    fn conflict_table_is_symmetric_and_matches_postgres() {
+        for a in 1..=8 {
+            for b in 1..=8 {
+                let (a, b) = (
+                    super::LockMode::from_pg(a).unwrap(),
+                    super::LockMode::from_pg(b).unwrap(),
+                );
+                assert_eq!(a.conflicts_with(b), b.conflicts_with(a), "{a:?} {b:?}");
+            }
+        }
+        assert!(AccessExclusive.conflicts_with(AccessShare));
+        assert!(!Share.conflicts_with(AccessShare));
+        assert!(Share.conflicts_with(RowExclusive));
+        assert!(!ShareUpdateExclusive.conflicts_with(RowExclusive));
+        assert_eq!(
+            super::LockMode::from_name("ShareRowExclusiveLock"),
+            Some(ShareRowExclusive)
+        );
     }
 }

@@ -59,7 +59,49 @@ static MIN_TABLE_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(0);
 /// it. Off by default because it changes what a statement does (and how long it takes).
 static AUTO_CONCURRENTLY: GucSetting<bool> = GucSetting::<bool>::new(false);
 
+/// `safe_ddl.lock_retries`, default 10, and `safe_ddl.lock_retry_delay`, default 500 ms: a DDL
+/// that cannot get its lock looks again up to 10 times, waiting 0.5, 1, 2, 4 and then 5 s
+/// (doubling, capped at 10 x the base, +-25% jitter): about 37 s in all, enough to ride out a
+/// half-minute blocker, while each single wait in the lock queue stays within lock_timeout.
+static LOCK_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(10);
+static LOCK_RETRY_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(500);
+
+/// `safe_ddl.max_lock_hold`, default 1 s: a transaction that held a lock blocking reads or writes
+/// on an existing table for longer than this gets a WARNING at commit (0 disables). Migrations
+/// that wrap DDL in long transactions hold the lock until COMMIT.
+static MAX_LOCK_HOLD_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+
 pub fn init() {
+    GucRegistry::define_int_guc(
+        c"safe_ddl.lock_retries",
+        c"How many more times a guarded DDL looks for its lock after the first attempt (0 = no retries).",
+        c"Between attempts it sleeps safe_ddl.lock_retry_delay, doubling up to 10 times that, with jitter.",
+        &LOCK_RETRIES,
+        0,
+        1000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"safe_ddl.lock_retry_delay",
+        c"Base delay between lock attempts of a guarded DDL.",
+        c"Doubles after each attempt, capped at 10 times this value, with +-25% jitter.",
+        &LOCK_RETRY_DELAY_MS,
+        1,
+        3_600_000,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"safe_ddl.max_lock_hold",
+        c"Warn at commit when a transaction held a lock blocking reads or writes longer than this.",
+        c"0 disables.",
+        &MAX_LOCK_HOLD_MS,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
     GucRegistry::define_bool_guc(
         c"safe_ddl.auto_concurrently",
         c"Run plain CREATE INDEX, DROP INDEX and REINDEX as their CONCURRENTLY form when possible.",
@@ -164,6 +206,18 @@ pub fn allow_text() -> String {
 
 pub fn auto_concurrently() -> bool {
     AUTO_CONCURRENTLY.get()
+}
+
+pub fn lock_retries() -> i32 {
+    LOCK_RETRIES.get()
+}
+
+pub fn lock_retry_delay_ms() -> i32 {
+    LOCK_RETRY_DELAY_MS.get()
+}
+
+pub fn max_lock_hold_ms() -> i32 {
+    MAX_LOCK_HOLD_MS.get()
 }
 
 pub fn lock_timeout_ms() -> i32 {

@@ -9,7 +9,9 @@ use pgrx::pg_sys;
 use crate::ddl::{AlterCmd, Ddl, Statement};
 use crate::gucs::{self, Mode};
 use crate::hazard::Hazard;
-use crate::{auto_concurrently, backstop, created, describe, guard, report, timeout};
+use crate::{
+    acquire, auto_concurrently, backstop, catalog, created, describe, guard, hold, report, timeout,
+};
 
 static mut PREV_HOOK: pg_sys::ProcessUtility_hook_type = None;
 static mut INSTALLED: bool = false;
@@ -134,11 +136,17 @@ unsafe extern "C-unwind" fn safe_ddl_process_utility(
     }
     allowed(&judgement.allowed, &stmt);
 
-    let applied = match stmt.lock {
-        Some(lock) if lock.blocks_reads_or_writes() => timeout::apply(gucs::lock_timeout_ms()),
-        _ => None,
+    let Some(lock) = stmt.lock.filter(|l| l.blocks_reads_or_writes()) else {
+        return chain(pstmt);
     };
-    chain(pstmt);
+    let applied = timeout::apply(gucs::lock_timeout_ms());
+    let since = acquire::run_guarded(&stmt, lock, || {
+        // A fresh copy per attempt: execution may scribble on the tree it is given.
+        // SAFETY: copyObject of the PlannedStmt Postgres passed us.
+        let copy = unsafe { pg_sys::copyObjectImpl(pstmt.cast()).cast::<pg_sys::PlannedStmt>() };
+        chain(copy)
+    });
+    remember_lock_hold(&stmt, lock, since);
     // Reached only on success; on error the transaction abort restores lock_timeout.
     if let Some(applied) = applied {
         applied.restore();
@@ -180,5 +188,19 @@ fn remember_new_columns(stmt: &Statement) {
             created::rename_column(*oid, from, new_name);
         }
         _ => {}
+    }
+}
+
+/// Existing tables this statement locked, for the long lock hold warning at commit.
+fn remember_lock_hold(stmt: &Statement, lock: crate::ddl::LockMode, since: pg_sys::TimestampTz) {
+    let names: Vec<String> = stmt
+        .targets
+        .iter()
+        .filter_map(|oid| catalog::table_facts(pg_sys::Oid::from(*oid)))
+        .filter(|f| !f.created_in_transaction && !f.temporary)
+        .map(|f| f.qualified_name)
+        .collect();
+    if !names.is_empty() {
+        hold::record(names, lock.name(), since);
     }
 }

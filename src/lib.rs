@@ -7,9 +7,11 @@
 
 use pgrx::prelude::*;
 
+mod acquire;
 mod api;
 mod auto_concurrently;
 mod backstop;
+mod blockers;
 mod catalog;
 pub mod classify;
 mod created;
@@ -19,6 +21,7 @@ pub mod facts;
 mod guard;
 mod gucs;
 pub mod hazard;
+mod hold;
 mod hook;
 mod load;
 mod report;
@@ -36,6 +39,7 @@ pub extern "C-unwind" fn _PG_init() {
     load::record();
     gucs::init();
     hook::install();
+    hold::install();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

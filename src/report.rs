@@ -29,9 +29,10 @@ pub fn compose(findings: &[Finding]) -> (String, String, String) {
         .map(|f| format!("{} on {}", f.hazard, f.subject))
         .collect();
     let message = format!("safe_ddl: {} hazards: {}", findings.len(), names.join(", "));
+    // Each finding's own message first: two findings of one hazard are then told apart.
     let detail = findings
         .iter()
-        .map(|f| format!("{}: {}", f.hazard, f.detail))
+        .map(|f| format!("{}:\n  {}", f.message, f.detail))
         .collect::<Vec<_>>()
         .join("\n");
     let hint = findings

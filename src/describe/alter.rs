@@ -28,6 +28,7 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &str) -> Ddl {
             .map(|o| pg_sys::get_rel_relkind(pg_sys::Oid::from(o)) as u8)
             .unwrap_or(0);
         let mut cmds = Vec::new();
+        let mut any_default = false;
         for cmd in PgList::<pg_sys::AlterTableCmd>::from_pg((*s).cmds).iter_ptr() {
             let name = (*cmd).name;
             let column = quoted(name).unwrap_or_default();
@@ -65,20 +66,48 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &str) -> Ddl {
                         column,
                     }
                 }
-                AT_SetLogged | AT_SetUnLogged => AlterCmd::Rewrites(Rewrite::Persistence),
-                AT_SetAccessMethod => AlterCmd::Rewrites(Rewrite::AccessMethod),
-                AT_SetTableSpace => AlterCmd::Rewrites(Rewrite::Tablespace),
+                AT_SetLogged | AT_SetUnLogged => {
+                    let oid = pg_sys::Oid::from(table.oid.unwrap_or(0));
+                    let now = pg_sys::get_rel_persistence(oid) as u8;
+                    let wanted = if (*cmd).subtype == AT_SetLogged {
+                        b'p'
+                    } else {
+                        b'u'
+                    };
+                    // Already in the wanted state: Postgres does nothing.
+                    if now == wanted || relkind == b'p' {
+                        AlterCmd::Other
+                    } else {
+                        AlterCmd::Rewrites(Rewrite::Persistence)
+                    }
+                }
+                AT_SetAccessMethod if !name.is_null() => {
+                    if relkind == b'p'
+                        || analysis::same_access_method(
+                            table.oid.unwrap_or(0),
+                            CStr::from_ptr(name),
+                        )
+                    {
+                        AlterCmd::Other
+                    } else {
+                        AlterCmd::Rewrites(Rewrite::AccessMethod)
+                    }
+                }
+                AT_SetTableSpace if !name.is_null() => {
+                    // A partitioned table has no data: only the default for new partitions changes.
+                    if relkind == b'p'
+                        || analysis::same_tablespace(table.oid.unwrap_or(0), CStr::from_ptr(name))
+                    {
+                        AlterCmd::Other
+                    } else {
+                        AlterCmd::Rewrites(Rewrite::Tablespace)
+                    }
+                }
                 AT_AttachPartition if is_a(def, NodeTag::T_PartitionCmd) => {
                     let pc = def.cast::<pg_sys::PartitionCmd>();
                     let partition = target((*pc).name);
-                    let scan =
-                        analysis::attach_scan(table.oid.unwrap_or(0), &partition, (*pc).bound);
-                    let attaching_default = !(*pc).bound.is_null() && (*(*pc).bound).is_default;
-                    let default_partition = if attaching_default {
-                        None
-                    } else {
-                        analysis::default_partition(table.oid.unwrap_or(0))
-                    };
+                    let (scan, default_partition) =
+                        analysis::attach_scans(table.oid.unwrap_or(0), &partition, (*pc).bound);
                     AlterCmd::AttachPartition {
                         partition,
                         scan,
@@ -94,9 +123,48 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &str) -> Ddl {
                 }
                 _ => AlterCmd::Other,
             };
+            any_default |= (*cmd).subtype == AT_AddColumn
+                && is_a(def, NodeTag::T_ColumnDef)
+                && has_default(def.cast());
             cmds.push(described);
         }
+        // transformAlterTableStmt: FOREIGN KEYs declared inline on new columns are not validated
+        // when no new column has a default and no ADD FOREIGN KEY is in the same statement.
+        let explicit_fk = cmds.iter().any(
+            |c| matches!(c, AlterCmd::AddConstraint(k) if k.kind == ConstraintKind::ForeignKey),
+        );
+        if !any_default && !explicit_fk {
+            for c in cmds.iter_mut() {
+                if let AlterCmd::AddColumn { constraints, .. } = c {
+                    for k in constraints
+                        .iter_mut()
+                        .filter(|k| k.kind == ConstraintKind::ForeignKey)
+                    {
+                        k.not_valid = true;
+                    }
+                }
+            }
+        }
         Ddl::AlterTable { table, cmds }
+    }
+}
+
+/// Does a new column get a default (explicit, generated, or serial's nextval)?
+unsafe fn has_default(def: *mut pg_sys::ColumnDef) -> bool {
+    // SAFETY: raw ColumnDef with Constraint nodes.
+    unsafe {
+        !(*def).raw_default.is_null()
+            || PgList::<pg_sys::Node>::from_pg((*def).constraints)
+                .iter_ptr()
+                .any(|c| {
+                    is_a(c, NodeTag::T_Constraint)
+                        && matches!(
+                            (*c.cast::<pg_sys::Constraint>()).contype,
+                            pg_sys::ConstrType::CONSTR_DEFAULT
+                                | pg_sys::ConstrType::CONSTR_GENERATED
+                        )
+                })
+            || analysis::is_serial(def)
     }
 }
 

@@ -286,6 +286,11 @@ pub unsafe fn add_column_rewrite(relkind: u8, def: *mut pg_sys::ColumnDef) -> Op
 }
 
 /// serial, bigserial, smallserial (and serial2/4/8), unqualified or in pg_catalog.
+pub unsafe fn is_serial(def: *mut pg_sys::ColumnDef) -> bool {
+    // SAFETY: as serial_type.
+    unsafe { serial_type(def).is_some() }
+}
+
 unsafe fn serial_type(def: *mut pg_sys::ColumnDef) -> Option<String> {
     // SAFETY: TypeName.names is a List of String nodes.
     unsafe {
@@ -363,23 +368,63 @@ pub fn not_null_proven(relid: u32, name: &CStr) -> bool {
     }
 }
 
-/// ATTACH PARTITION: will Postgres scan the new partition? None when validated constraints
-/// prove the partition bound (QueuePartitionConstraintValidation skips the scan then).
-pub unsafe fn attach_scan(
+/// ATTACH PARTITION: will Postgres scan the new partition (Some(why)), and the parent's default
+/// partition (Some(it))? A table is not scanned when its validated constraints prove what the
+/// scan would check (QueuePartitionConstraintValidation).
+pub unsafe fn attach_scans(
     parent: u32,
     partition: &crate::ddl::Target,
     bound: *mut pg_sys::PartitionBoundSpec,
-) -> Option<String> {
-    let part = partition.oid?;
+) -> (Option<String>, Option<crate::ddl::Target>) {
+    let Some(part) = partition.oid else {
+        return (None, None);
+    };
+    let attaching_default = bound.is_null() || unsafe { (*bound).is_default };
+    let default = if attaching_default {
+        None
+    } else {
+        default_partition(parent)
+    };
+    let default_oid = default.as_ref().and_then(|d| d.oid).map(pg_sys::Oid::from);
     // SAFETY: see partition_bound.rs.
-    match unsafe { super::partition_bound::bound_implied(parent, part, bound) } {
-        Some(true) => None,
-        Some(false) => Some(format!("reads every row of {} to check it fits the partition bound", partition.written)),
-        None => Some(format!(
-            "will read every row of {} to check the bound unless its constraints prove it (they could not be \
-             inspected now: the tables are locked by another session)",
-            partition.written
-        )),
+    let proofs = unsafe { super::partition_bound::proofs(parent, part, default_oid, bound) };
+    let locked =
+        "the tables are locked by another session, so their constraints could not be inspected";
+    match proofs {
+        Some((part_ok, default_ok)) => (
+            (!part_ok).then(|| "reads every row to check it fits the partition bound".to_string()),
+            default.filter(|_| default_ok == Some(false)),
+        ),
+        None => (
+            Some(format!(
+                "will read every row to check the bound unless constraints prove it ({locked})"
+            )),
+            default,
+        ),
+    }
+}
+
+/// SET ACCESS METHOD to the one the table already has is a no-op.
+pub fn same_access_method(relid: u32, name: &CStr) -> bool {
+    // SAFETY: catalog lookup; missing_ok.
+    let wanted = unsafe { pg_sys::get_table_am_oid(name.as_ptr(), true) };
+    let current = Spi::get_one_with_args::<pg_sys::Oid>(
+        "SELECT relam FROM pg_catalog.pg_class WHERE oid = $1",
+        &[pg_sys::Oid::from(relid).into()],
+    )
+    .ok()
+    .flatten();
+    current == Some(wanted)
+}
+
+/// SET TABLESPACE to the one the table is in is a no-op (ATExecSetTableSpace).
+pub fn same_tablespace(relid: u32, name: &CStr) -> bool {
+    // SAFETY: catalog lookups; missing_ok.
+    unsafe {
+        let wanted = pg_sys::get_tablespace_oid(name.as_ptr(), true);
+        let current = pg_sys::get_rel_tablespace(pg_sys::Oid::from(relid));
+        wanted == current
+            || (current == pg_sys::InvalidOid && wanted == pg_sys::MyDatabaseTableSpace)
     }
 }
 

@@ -53,12 +53,18 @@ pub unsafe fn describe_node(
         let tag = CStr::from_ptr(pg_sys::GetCommandTagName(pg_sys::CreateCommandTag(node)))
             .to_string_lossy()
             .into_owned();
-        Some(Statement {
+        let mut stmt = Statement {
             ddl,
             tag,
             lock,
             text: statement_text(full, location, len),
-        })
+            targets: vec![],
+        };
+        stmt.targets = stmt.relations();
+        if stmt.targets.is_empty() {
+            stmt.targets = other_targets(node);
+        }
+        Some(stmt)
     }
 }
 
@@ -97,7 +103,17 @@ unsafe fn classify_node(node: *mut pg_sys::Node, full: &str) -> Option<(Ddl, Opt
             let s = node.cast::<pg_sys::AlterTableStmt>();
             // Postgres' own computation of the lock this ALTER TABLE will take.
             let lock = LockMode::from_pg(pg_sys::AlterTableGetLockLevel((*s).cmds));
-            return Some((alter::describe(s, full), lock));
+            let ddl = alter::describe(s, full);
+            // ATTACH PARTITION takes SHARE UPDATE EXCLUSIVE on the parent but ACCESS EXCLUSIVE on
+            // the partition (and the default partition): bound that wait too.
+            let attaches = matches!(&ddl, Ddl::AlterTable { cmds, .. }
+                if cmds.iter().any(|c| matches!(c, crate::ddl::AlterCmd::AttachPartition { .. })));
+            let lock = if attaches {
+                lock.max(Some(AccessExclusive))
+            } else {
+                lock
+            };
+            return Some((ddl, lock));
         }
         if is_a(node, NodeTag::T_DropStmt) {
             return Some(drop(node.cast()));
@@ -373,5 +389,46 @@ unsafe fn create_table_lock(s: *mut pg_sys::CreateStmt) -> Option<LockMode> {
             }
         }
         fk.then_some(LockMode::ShareRowExclusive)
+    }
+}
+
+/// The relations a statement without a structured description locks (TRUNCATE, CREATE TRIGGER,
+/// LOCK TABLE, ...), for blocker reports.
+unsafe fn other_targets(node: *mut pg_sys::Node) -> Vec<u32> {
+    // SAFETY: casts follow tag checks; lists hold RangeVars.
+    unsafe {
+        let rangevars = |list: *mut pg_sys::List| -> Vec<u32> {
+            PgList::<pg_sys::Node>::from_pg(list)
+                .iter_ptr()
+                .filter(|n| is_a(*n, NodeTag::T_RangeVar))
+                .filter_map(|n| target(n.cast()).oid)
+                .collect()
+        };
+        let one = |rv: *mut pg_sys::RangeVar| target(rv).oid.into_iter().collect::<Vec<u32>>();
+        if is_a(node, NodeTag::T_TruncateStmt) {
+            rangevars((*node.cast::<pg_sys::TruncateStmt>()).relations)
+        } else if is_a(node, NodeTag::T_LockStmt) {
+            rangevars((*node.cast::<pg_sys::LockStmt>()).relations)
+        } else if is_a(node, NodeTag::T_CreateTrigStmt) {
+            one((*node.cast::<pg_sys::CreateTrigStmt>()).relation)
+        } else if is_a(node, NodeTag::T_CreatePolicyStmt) {
+            one((*node.cast::<pg_sys::CreatePolicyStmt>()).table)
+        } else if is_a(node, NodeTag::T_AlterPolicyStmt) {
+            one((*node.cast::<pg_sys::AlterPolicyStmt>()).table)
+        } else if is_a(node, NodeTag::T_RuleStmt) {
+            one((*node.cast::<pg_sys::RuleStmt>()).relation)
+        } else if is_a(node, NodeTag::T_RefreshMatViewStmt) {
+            one((*node.cast::<pg_sys::RefreshMatViewStmt>()).relation)
+        } else if is_a(node, NodeTag::T_AlterSeqStmt) {
+            one((*node.cast::<pg_sys::AlterSeqStmt>()).sequence)
+        } else if is_a(node, NodeTag::T_ViewStmt) {
+            one((*node.cast::<pg_sys::ViewStmt>()).view)
+        } else if is_a(node, NodeTag::T_AlterObjectSchemaStmt) {
+            one((*node.cast::<pg_sys::AlterObjectSchemaStmt>()).relation)
+        } else if is_a(node, NodeTag::T_CreateStmt) {
+            rangevars((*node.cast::<pg_sys::CreateStmt>()).inhRelations)
+        } else {
+            vec![]
+        }
     }
 }

@@ -31,6 +31,9 @@ struct PartitionKeyData {
 extern "C-unwind" {
     fn RelationGetPartitionKey(rel: pg_sys::Relation) -> *mut PartitionKeyData;
     fn RelationGetPartitionQual(rel: pg_sys::Relation) -> *mut pg_sys::List;
+    fn get_proposed_default_constraint(
+        new_part_constraints: *mut pg_sys::List,
+    ) -> *mut pg_sys::List;
     fn map_partition_varattnos(
         expr: *mut pg_sys::List,
         fromrel_varno: c_int,
@@ -42,17 +45,20 @@ extern "C-unwind" {
 const ACCESS_SHARE: pg_sys::LOCKMODE = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
 const NO_LOCK: pg_sys::LOCKMODE = pg_sys::NoLock as pg_sys::LOCKMODE;
 
-/// Some(true) proven, Some(false) not proven, None: could not find out without waiting for a lock.
+/// (is the new partition's bound proven by its constraints, is the default partition's new
+/// constraint proven by its constraints), or None when the tables could not be opened without
+/// waiting for a lock.
 ///
 /// # Safety
 /// `bound` must be the raw PartitionBoundSpec of an ATTACH PARTITION, inside a transaction.
-pub unsafe fn bound_implied(
+pub unsafe fn proofs(
     parent: u32,
     partition: u32,
+    default: Option<pg_sys::Oid>,
     bound: *mut pg_sys::PartitionBoundSpec,
-) -> Option<bool> {
+) -> Option<(bool, Option<bool>)> {
     if bound.is_null() {
-        return Some(false);
+        return Some((false, None));
     }
     let (parent, partition) = (pg_sys::Oid::from(parent), pg_sys::Oid::from(partition));
     // SAFETY (whole block): conditional locks never wait; relations are opened under them,
@@ -60,26 +66,46 @@ pub unsafe fn bound_implied(
     // pg_guard_ffi_boundary so an ERROR cannot unwind through Rust frames unguarded.
     unsafe {
         if pg_sys::get_rel_relkind(parent) as u8 != b'p' {
-            return Some(true); // not partitioned: Postgres rejects the statement itself
+            return Some((true, None)); // not partitioned: Postgres rejects the statement itself
         }
-        if !pg_sys::ConditionalLockRelationOid(parent, ACCESS_SHARE) {
-            return None;
-        }
-        if !pg_sys::ConditionalLockRelationOid(partition, ACCESS_SHARE) {
-            pg_sys::UnlockRelationOid(parent, ACCESS_SHARE);
-            return None;
+        let mut locked: Vec<pg_sys::Oid> = Vec::new();
+        for oid in [Some(parent), Some(partition), default]
+            .into_iter()
+            .flatten()
+        {
+            if !pg_sys::ConditionalLockRelationOid(oid, ACCESS_SHARE) {
+                locked
+                    .iter()
+                    .for_each(|o| pg_sys::UnlockRelationOid(*o, ACCESS_SHARE));
+                return None;
+            }
+            locked.push(oid);
         }
         let prel = pg_sys::relation_open(parent, NO_LOCK);
         let arel = pg_sys::relation_open(partition, NO_LOCK);
         let key = pg_sys::ffi::pg_guard_ffi_boundary(|| RelationGetPartitionKey(prel));
-        let implied = match transform(bound, key) {
-            None => false,
+        let result = match transform(bound, key) {
+            None => (false, default.map(|_| false)),
             Some(spec) => {
-                let mut constraint = pg_sys::get_qual_from_partbound(prel, spec);
+                let bound_qual = pg_sys::get_qual_from_partbound(prel, spec);
+                // The default partition must not hold rows of the new partition (ATExecAttachPartition).
+                let default_ok = default.map(|d| {
+                    let drel = pg_sys::relation_open(d, NO_LOCK);
+                    let copy = pg_sys::copyObjectImpl(bound_qual.cast()).cast::<pg_sys::List>();
+                    let c = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                        get_proposed_default_constraint(copy)
+                    });
+                    let c = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                        map_partition_varattnos(c, 1, drel, prel)
+                    });
+                    let ok = pg_sys::PartConstraintImpliedByRelConstraint(drel, c);
+                    pg_sys::relation_close(drel, NO_LOCK);
+                    ok
+                });
                 let inherited =
                     pg_sys::ffi::pg_guard_ffi_boundary(|| RelationGetPartitionQual(prel));
-                constraint = pg_sys::list_concat(constraint, inherited);
-                if constraint.is_null() {
+                let constraint = pg_sys::list_concat(bound_qual, inherited);
+                let part_ok = if constraint.is_null() {
                     true
                 } else {
                     let c = pg_sys::eval_const_expressions(std::ptr::null_mut(), constraint.cast());
@@ -90,14 +116,17 @@ pub unsafe fn bound_implied(
                         map_partition_varattnos(list, 1, arel, prel)
                     });
                     pg_sys::PartConstraintImpliedByRelConstraint(arel, list)
-                }
+                };
+                (part_ok, default_ok)
             }
         };
         pg_sys::relation_close(arel, NO_LOCK);
         pg_sys::relation_close(prel, NO_LOCK);
-        pg_sys::UnlockRelationOid(partition, ACCESS_SHARE);
-        pg_sys::UnlockRelationOid(parent, ACCESS_SHARE);
-        Some(implied)
+        locked
+            .iter()
+            .rev()
+            .for_each(|o| pg_sys::UnlockRelationOid(*o, ACCESS_SHARE));
+        Some(result)
     }
 }
 

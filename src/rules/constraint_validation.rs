@@ -24,8 +24,9 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
             AlterCmd::AddColumn {
                 constraints,
                 column,
+                type_text,
                 ..
-            } => (constraints.as_slice(), Some(column)),
+            } => (constraints.as_slice(), Some((column, type_text))),
             _ => continue,
         };
         for c in constraints {
@@ -43,12 +44,12 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
 fn finding(
     t: &TableFacts,
     c: &NewConstraint,
-    new_column: Option<&String>,
+    new_column: Option<(&String, &String)>,
     referenced: Option<&TableFacts>,
 ) -> Finding {
     let name = &t.qualified_name;
     let fk = c.kind == ConstraintKind::ForeignKey;
-    let columns: Vec<String> = match new_column {
+    let columns: Vec<String> = match new_column.map(|(c, _)| c) {
         Some(col) if c.columns.is_empty() => vec![col.clone()],
         _ => c.columns.clone(),
     };
@@ -81,15 +82,24 @@ fn finding(
         )
     };
     let first = match new_column {
-        Some(col) => {
-            format!("ALTER TABLE {name} ADD COLUMN {col} <type>;  -- without the constraint\n  ")
+        Some((col, ty)) => {
+            format!("ALTER TABLE {name} ADD COLUMN {col} {ty};  -- without the constraint\n  ")
         }
         None => String::new(),
     };
-    let lock = if fk {
+    // ADD FOREIGN KEY takes SHARE ROW EXCLUSIVE; ADD CHECK and anything with ADD COLUMN take
+    // ACCESS EXCLUSIVE (AlterTableGetLockLevel).
+    let lock = if fk && new_column.is_none() {
         LockMode::ShareRowExclusive
     } else {
         LockMode::AccessExclusive
+    };
+    let partitioned_fk = if fk && t.is_partitioned() {
+        "\nOn a partitioned table NOT VALID foreign keys are not supported: add the constraint NOT VALID to each \
+         partition and VALIDATE it there, then add it to the partitioned table, which reuses the partitions' \
+         validated constraints."
+    } else {
+        ""
     };
     let also = match (fk, &ref_name) {
         (true, Some(r)) => format!(
@@ -113,7 +123,7 @@ fn finding(
             "Add it NOT VALID (instant; enforced for new rows at once), then validate it in its own transaction, \
              which takes only a SHARE UPDATE EXCLUSIVE lock (no reads or writes blocked):\n  \
              {first}ALTER TABLE {name} ADD CONSTRAINT {cname} {body} NOT VALID;\n  \
-             ALTER TABLE {name} VALIDATE CONSTRAINT {cname};\n{}",
+                          ALTER TABLE {name} VALIDATE CONSTRAINT {cname};{partitioned_fk}\n{}",
             override_text(H, true)
         ),
     )

@@ -31,7 +31,8 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                 ),
                 format!(
                     "First make sure nothing reads or writes it any more (pg_stat_user_tables.seq_scan, idx_scan \
-                     and n_tup_ins/upd/del stop growing; rename it out of the way for a while if in doubt), then:\n  \
+                     and n_tup_ins/upd/del stop growing; if in doubt, REVOKE the application's privileges on it for a while and \
+                     watch for errors), then:\n  \
                      BEGIN; SET LOCAL safe_ddl.allow = 'drop_table'; DROP TABLE {name}; COMMIT;\nSee {}",
                     H.doc_page()
                 ),

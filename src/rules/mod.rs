@@ -172,6 +172,7 @@ pub(crate) mod test_support {
             tag: String::new(),
             lock: None,
             text: sql.into(),
+            targets: vec![],
         }
     }
 }

@@ -29,7 +29,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                 format!("DETACH PARTITION {part} locks the partitioned table {name} against all reads and writes"),
                 format!(
                     "DETACH PARTITION {} and on {part}: while it waits for running queries, every later query on \
-                     any partition queues behind it.",
+                     the partitioned table queues behind it.",
                     holds(LockMode::AccessExclusive, name)
                 ),
                 format!(

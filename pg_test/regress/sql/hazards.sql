@@ -45,6 +45,13 @@ SELECT filenode('acct') = :acct_file AS same_file,
        (SELECT count(*) FROM pg_attribute WHERE attrelid = 'acct'::regclass AND atthasmissing) AS missing_values;
 -- SET LOGGED/UNLOGGED, SET ACCESS METHOD, SET TABLESPACE, VACUUM FULL, CLUSTER: refused.
 ALTER TABLE acct SET UNLOGGED;
+CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
+ALTER TABLE acct SET ACCESS METHOD heap2;
+SET allow_in_place_tablespaces = on;
+CREATE TABLESPACE safe_ddl_ts LOCATION '';
+ALTER TABLE acct SET TABLESPACE safe_ddl_ts;
+-- The same forms change nothing when the table is already so: Postgres does nothing, allowed.
+ALTER TABLE acct SET LOGGED;
 ALTER TABLE acct SET ACCESS METHOD heap;
 ALTER TABLE acct SET TABLESPACE pg_default;
 VACUUM FULL acct;
@@ -93,7 +100,10 @@ ALTER TABLE acct ALTER COLUMN customer_id SET NOT NULL;
 ---------------------------------------------------------------- constraint_validation
 ALTER TABLE acct ADD CONSTRAINT acct_amount_positive CHECK (amount > 0);
 ALTER TABLE acct ADD CONSTRAINT acct_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id);
-ALTER TABLE acct ADD COLUMN customer2 int REFERENCES customers (id);
+ALTER TABLE acct ADD COLUMN customer2 int DEFAULT 1 REFERENCES customers (id);
+-- Without a default the new column is all NULL: Postgres skips the validation, allowed.
+ALTER TABLE acct ADD COLUMN customer3 int REFERENCES customers (id);
+SELECT convalidated FROM pg_constraint WHERE conrelid = 'acct'::regclass AND conname = 'acct_customer3_fkey';
 ALTER TABLE acct ADD COLUMN qty int CHECK (qty > 0);
 SELECT count(*) AS constraints FROM pg_constraint WHERE conname IN ('acct_amount_positive', 'acct_customer_fk');
 -- The recipe: NOT VALID (instant), then VALIDATE (SHARE UPDATE EXCLUSIVE).
@@ -256,5 +266,7 @@ SET safe_ddl.allow = 'drop_table';
 DROP TABLE pairs, acct, events, events_2025, regions, regions_us, regions_ca, clients CASCADE;
 RESET safe_ddl.allow;
 DROP TYPE pair;
+DROP TABLESPACE safe_ddl_ts;
+DROP ACCESS METHOD heap2;
 DROP DOMAIN plain_text, positive_int;
 DROP FUNCTION filenode(regclass);

@@ -1,0 +1,258 @@
+//! Running a guarded DDL statement without stalling the application: bounded lock waits,
+//! stall-free waiting while old transactions hold conflicting locks, retries with backoff in a
+//! subtransaction, and an error that names the blockers when it gives up.
+//!
+//! Each attempt first looks at who holds (or waits for) a conflicting lock on the statement's
+//! relations. While one of them has been in its transaction for longer than the lock timeout,
+//! queueing would only make every later query wait behind us, so we do not queue: we sleep and
+//! look again. Only when the conflicting holders are young do we queue, bounded by lock_timeout,
+//! inside a subtransaction, so a timeout can be retried without losing the caller's transaction.
+
+use std::time::{Duration, Instant};
+
+use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
+use pgrx::pg_sys::{self};
+use pgrx::prelude::*;
+
+use crate::blockers::{self, Blocker};
+use crate::ddl::{LockMode, Statement};
+use crate::gucs;
+
+/// The delay before attempt `n` (n >= 2): base * 2^(n-2), capped at 10 x base, +-25% jitter.
+pub fn backoff(base_ms: i32, n: u32, jitter: f64) -> Duration {
+    let base = f64::from(base_ms.max(1));
+    let raw = base * 2f64.powi(n.saturating_sub(2).min(30) as i32);
+    let capped = raw.min(base * 10.0);
+    Duration::from_micros((capped * (0.75 + 0.5 * jitter.clamp(0.0, 1.0)) * 1000.0) as u64)
+}
+
+/// A cheap pseudo-random number in [0, 1) for jitter (no shared state across backends needed).
+fn jitter() -> f64 {
+    let seed = Instant::now().elapsed().as_nanos() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(7)
+        ^ (u64::from(std::process::id()) << 32);
+    let mut x = seed | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    (x % 10_000) as f64 / 10_000.0
+}
+
+/// Sleep for `d`, waking up for cancel requests, and every 200 ms asking `done` whether to stop
+/// early.
+fn sleep_until(d: Duration, mut done: impl FnMut() -> bool) {
+    let end = Instant::now() + d;
+    let mut next_look = Instant::now() + Duration::from_millis(200);
+    while Instant::now() < end {
+        pgrx::check_for_interrupts!();
+        if Instant::now() >= next_look {
+            if done() {
+                return;
+            }
+            next_look = Instant::now() + Duration::from_millis(200);
+        }
+        let left = end
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_millis(20));
+        // SAFETY: plain sleep.
+        unsafe { pg_sys::pg_usleep(left.as_micros() as std::ffi::c_long) };
+    }
+}
+
+/// Returns when the successful attempt started (for the lock hold warning).
+pub fn run_guarded(stmt: &Statement, lock: LockMode, mut run: impl FnMut()) -> pg_sys::TimestampTz {
+    let retries = u32::try_from(gucs::lock_retries()).unwrap_or(0);
+    let attempts = retries + 1;
+    let base = gucs::lock_retry_delay_ms();
+    // SAFETY: LockTimeout is the current lock_timeout (already bounded by safe_ddl).
+    let timeout_ms = f64::from(unsafe { pg_sys::LockTimeout });
+    // Conflicting sessions that will not let go within our lock timeout. A prepared transaction
+    // never ends by itself; a session whose age we may not see (another user's, without
+    // pg_read_all_stats) is assumed young: queueing then still stalls nobody for longer than the
+    // lock timeout.
+    let old_blockers = || -> Vec<Blocker> {
+        blockers::conflicting(&stmt.targets, lock)
+            .into_iter()
+            .filter(|b| b.pid.is_none() || b.xact_age_ms.is_some_and(|age| age > timeout_ms))
+            .collect()
+    };
+    for attempt in 1..=attempts {
+        let last = attempt == attempts;
+        if retries > 0 && !last && timeout_ms > 0.0 {
+            // Stall-free: do not queue behind a transaction that will not end within our timeout.
+            let old = old_blockers();
+            if !old.is_empty() {
+                notice(
+                    &format!(
+                        "safe_ddl: attempt {attempt} of {attempts}: not queueing for {} behind a long transaction; \
+                         waiting for it to end",
+                        lock.name()
+                    ),
+                    &blockers::summary(&old),
+                );
+                // Wait for the oldest one's transaction to end (its virtual transaction lock: no
+                // table lock is requested, so nobody queues behind us), up to the next backoff
+                // delay; without one to wait on, look again every 200 ms.
+                let delay = backoff(base, attempt + 1, jitter());
+                match old.iter().find_map(|b| b.vxid) {
+                    Some(vxid) => wait_for_transaction_end(vxid, delay),
+                    None => sleep_until(delay, || old_blockers().is_empty()),
+                }
+                continue;
+            }
+        }
+        // SAFETY: plain clock read.
+        let started = unsafe { pg_sys::GetCurrentTimestamp() };
+        match try_once(&mut run) {
+            Ok(()) => return started,
+            Err(report) => {
+                let blockers = blockers::conflicting(&stmt.targets, lock);
+                if last {
+                    give_up(report, attempts, lock, &blockers);
+                }
+                notice(
+                    &format!(
+                        "safe_ddl: attempt {attempt} of {attempts}: lock timeout waiting for {}; retrying",
+                        lock.name()
+                    ),
+                    &blockers::summary(&blockers),
+                );
+                sleep_until(backoff(base, attempt + 1, jitter()), || false);
+            }
+        }
+    }
+    unreachable!("the last attempt returns or raises")
+}
+
+fn notice(message: &str, detail: &str) {
+    ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+        message.to_string(),
+        "safe_ddl",
+    )
+    .set_detail(detail.to_string())
+    .report(PgLogLevel::NOTICE);
+}
+
+/// The final 55P03, with the sessions that held or queued conflicting locks in DETAIL.
+fn give_up(
+    report: Box<pgrx::pg_sys::panic::ErrorReportWithLevel>,
+    attempts: u32,
+    lock: LockMode,
+    blockers: &[Blocker],
+) -> ! {
+    let detail = format!(
+        "{} after {attempts} attempt{}. Sessions holding or waiting for a lock that conflicts with {}:\n{}",
+        report.message(),
+        if attempts == 1 { "" } else { "s" },
+        lock.name(),
+        blockers::summary(blockers)
+    );
+    ErrorReport::new(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, report.message().to_string(), "safe_ddl")
+        .set_detail(detail)
+        .set_hint(
+            "Retry when the blocking transactions have ended (see SELECT * FROM safe_ddl.lock_report()), or end them \
+             with pg_cancel_backend(pid) / pg_terminate_backend(pid). Raise safe_ddl.lock_retries to wait longer; \
+             do not raise the lock timeout, which is how long the application stalls.",
+        )
+        .report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+/// Wait until the virtual transaction `vxid` ends, or `max` has passed (lock_timeout on the
+/// wait, in a subtransaction so the timeout is not an error for the caller).
+fn wait_for_transaction_end(vxid: (i32, u32), max: Duration) {
+    let ms = max.as_millis().clamp(1, i32::MAX as u128);
+    let value = std::ffi::CString::new(format!("{ms}ms")).expect("no NUL in a number");
+    let mut wait = || {
+        // SAFETY: GUC and lock manager calls inside the subtransaction try_once sets up.
+        unsafe {
+            let level = pg_sys::NewGUCNestLevel();
+            pg_sys::set_config_option(
+                c"lock_timeout".as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_USERSET,
+                pg_sys::GucSource::PGC_S_SESSION,
+                pg_sys::GucAction::GUC_ACTION_SAVE,
+                true,
+                0,
+                false,
+            );
+            pg_sys::VirtualXactLock(
+                pg_sys::VirtualTransactionId {
+                    backendId: vxid.0,
+                    localTransactionId: vxid.1,
+                },
+                true,
+            );
+            pg_sys::AtEOXact_GUC(true, level);
+        }
+    };
+    // A timeout just means "not yet"; the caller looks again.
+    let _ = try_once(&mut wait);
+}
+
+/// One attempt in a subtransaction. A lock timeout rolls back only the subtransaction and comes
+/// back as Err; any other error rolls back the subtransaction and propagates.
+fn try_once(run: &mut impl FnMut()) -> Result<(), Box<pgrx::pg_sys::panic::ErrorReportWithLevel>> {
+    // SAFETY: the subtransaction is begun and ended here on every path, restoring the memory
+    // context and resource owner as PL/pgSQL's exception blocks do.
+    unsafe {
+        let context = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(context);
+        let restore = move || {
+            pg_sys::MemoryContextSwitchTo(context);
+            pg_sys::CurrentResourceOwner = owner;
+        };
+        let outcome: Result<(), Box<CaughtError>> =
+            PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
+                run();
+                Ok(())
+            }))
+            .catch_others(|e| Err(Box::new(e)))
+            .execute();
+        match outcome {
+            Ok(()) => {
+                pg_sys::ReleaseCurrentSubTransaction();
+                restore();
+                Ok(())
+            }
+            Err(e) => {
+                pg_sys::RollbackAndReleaseCurrentSubTransaction();
+                restore();
+                match *e {
+                    CaughtError::PostgresError(r)
+                        if r.sql_error_code() == PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE =>
+                    {
+                        Err(Box::new(r))
+                    }
+                    other => other.rethrow(),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let mid = |n| backoff(500, n, 0.5);
+        assert_eq!(mid(2), Duration::from_millis(500));
+        assert_eq!(mid(3), Duration::from_millis(1000));
+        assert_eq!(mid(5), Duration::from_millis(4000));
+        assert_eq!(mid(6), Duration::from_millis(5000));
+        assert_eq!(mid(11), Duration::from_millis(5000));
+        assert_eq!(backoff(500, 2, 0.0), Duration::from_millis(375));
+        let total: Duration = (2..=11).map(mid).sum();
+        assert!(total >= Duration::from_secs(30), "{total:?}");
+    }
+}

@@ -1,0 +1,131 @@
+//! Who holds or waits for a lock on a relation that conflicts with the one a DDL needs: from
+//! pg_locks and pg_stat_activity, within what the caller may see there.
+
+use pgrx::{pg_sys, Spi};
+
+use crate::ddl::LockMode;
+
+#[derive(Clone, Debug)]
+pub struct Blocker {
+    pub pid: Option<i32>,
+    /// The virtual transaction holding the lock (backend id, local transaction id).
+    pub vxid: Option<(i32, u32)>,
+    pub relation: String,
+    pub mode: String,
+    pub granted: bool,
+    pub user: Option<String>,
+    pub application: Option<String>,
+    pub state: Option<String>,
+    /// How long its transaction has been running, in ms (None when not visible or a prepared
+    /// transaction).
+    pub xact_age_ms: Option<f64>,
+    pub query: Option<String>,
+}
+
+impl Blocker {
+    pub fn describe(&self) -> String {
+        let who = match self.pid {
+            Some(pid) => format!("pid {pid}"),
+            None => "a prepared transaction".into(),
+        };
+        let mut parts = vec![format!(
+            "{who} {} {} on {}",
+            if self.granted { "holds" } else { "waits for" },
+            self.mode,
+            self.relation
+        )];
+        if let Some(u) = &self.user {
+            parts.push(format!("user {u}"));
+        }
+        if let Some(a) = self.application.as_ref().filter(|a| !a.is_empty()) {
+            parts.push(format!("application {a}"));
+        }
+        if let Some(s) = &self.state {
+            parts.push(format!("state {s}"));
+        }
+        if let Some(age) = self.xact_age_ms {
+            parts.push(format!("in transaction for {:.1} s", age / 1000.0));
+        }
+        if let Some(q) = self.query.as_ref().filter(|q| !q.is_empty()) {
+            parts.push(format!("query: {q}"));
+        }
+        parts.join(", ")
+    }
+}
+
+/// Sessions (other than this one) holding or awaiting a lock on any of `relids` that conflicts
+/// with `mode`. Never errors: a failed look-up means "nobody known".
+pub fn conflicting(relids: &[u32], mode: LockMode) -> Vec<Blocker> {
+    if relids.is_empty() {
+        return vec![];
+    }
+    // pg_stat_activity is snapshotted once per transaction; look at the present.
+    // SAFETY: plain function call inside a transaction.
+    unsafe { pg_sys::pgstat_clear_snapshot() };
+    let oids: Vec<pg_sys::Oid> = relids.iter().map(|o| pg_sys::Oid::from(*o)).collect();
+    let rows = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT l.pid, l.relation::regclass::text, l.mode, l.granted, a.usename::text, a.application_name, \
+                    a.state, (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::float8, \
+                    left(regexp_replace(a.query, '\\s+', ' ', 'g'), 100), l.virtualtransaction \
+             FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'relation' \
+               AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) \
+               AND l.relation = ANY($1) AND l.pid IS DISTINCT FROM pg_backend_pid() \
+             ORDER BY l.granted DESC, a.xact_start NULLS FIRST",
+            None,
+            &[oids.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(Blocker {
+                pid: row.get::<i32>(1)?,
+                relation: row.get::<String>(2)?.unwrap_or_default(),
+                mode: row.get::<String>(3)?.unwrap_or_default(),
+                granted: row.get::<bool>(4)?.unwrap_or(false),
+                user: row.get::<String>(5)?,
+                application: row.get::<String>(6)?,
+                state: row.get::<String>(7)?,
+                xact_age_ms: row.get::<f64>(8)?,
+                query: row.get::<String>(9)?,
+                vxid: row.get::<String>(10)?.and_then(|v| parse_vxid(&v)),
+            });
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_default();
+    let mut seen = Vec::new();
+    rows.into_iter()
+        .filter(|b| LockMode::from_name(&b.mode).is_some_and(|m| m.conflicts_with(mode)))
+        .filter(|b| {
+            let key = (b.pid, b.relation.clone(), b.granted);
+            if seen.contains(&key) {
+                false
+            } else {
+                seen.push(key);
+                true
+            }
+        })
+        .collect()
+}
+
+/// "3/1234" -> (3, 1234); prepared transactions ("-1/...") have no live backend to wait for.
+fn parse_vxid(v: &str) -> Option<(i32, u32)> {
+    let (backend, local) = v.split_once('/')?;
+    let backend: i32 = backend.parse().ok()?;
+    let local: u32 = local.parse().ok()?;
+    (backend > 0 && local > 0).then_some((backend, local))
+}
+
+pub fn summary(blockers: &[Blocker]) -> String {
+    if blockers.is_empty() {
+        return "no conflicting session is visible any more".into();
+    }
+    let shown: Vec<String> = blockers.iter().take(5).map(Blocker::describe).collect();
+    let more = if blockers.len() > 5 {
+        format!("\n(and {} more)", blockers.len() - 5)
+    } else {
+        String::new()
+    };
+    format!("{}{more}", shown.join("\n"))
+}
