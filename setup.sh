@@ -63,11 +63,10 @@ fi
 
 # 4. Build (release) and install into the system PostgreSQL.
 say "building and installing safe_ddl into $("$PG_CONFIG" --pkglibdir)"
-if ! cargo pgrx install --release --pg-config "$PG_CONFIG" >target.install.log 2>&1; then
-    cat target.install.log >&2
-    exit 1
-fi
-rm -f target.install.log
+# shellcheck source=pg_test/lib/install.sh
+. pg_test/lib/install.sh
+mkdir -p target
+install_extension "$PG_CONFIG" target/install.log
 say "safe_ddl installed"
 
 case "$ACTION" in

@@ -36,7 +36,8 @@ rc=0; env -u RUST_BACKTRACE cargo pgrx test pg15 --runas postgres --pgdata "$TMP
 record $rc "cargo pgrx test"
 
 step "install the extension (replaces the pg_test build)"
-cargo pgrx install --release --pg-config "$PG_CONFIG" >"$TMP/install.log" 2>&1 || { cat "$TMP/install.log"; exit 1; }
+. pg_test/lib/install.sh
+install_extension "$PG_CONFIG" "$TMP/install.log"
 
 # run_suite NAME TOOL SUITE_DIR CLUSTER_DIR
 run_suite() {

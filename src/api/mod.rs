@@ -1,3 +1,5 @@
 //! SQL-callable functions, one file per concept.
 pub mod check;
+mod parse;
+pub mod rehearse;
 pub mod status;

@@ -1,0 +1,286 @@
+//! `safe_ddl.rehearse(sql text)`: run statements for real inside a subtransaction that is always
+//! rolled back, and report per statement the relations it locked and in which mode (from this
+//! backend's own pg_locks), whether each was rewritten (relfilenode before/after), the rows it
+//! read (pg_stat_xact_all_tables) and how long it ran, i.e. how long the lock would be held.
+//! Run it on a production-sized copy to time the locks of a migration.
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::time::Instant;
+
+use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
+use pgrx::pg_sys::{self, NodeTag};
+use pgrx::prelude::*;
+use pgrx::{is_a, PgList, Spi};
+
+type Row = (
+    i32,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<bool>,
+    Option<i64>,
+    f64,
+);
+
+#[pg_extern(volatile)]
+#[allow(clippy::type_complexity)]
+fn rehearse(
+    sql: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(n, i32),
+        name!(statement, String),
+        name!(relation, Option<String>),
+        name!(lock_mode, Option<String>),
+        name!(rewritten, Option<bool>),
+        name!(rows_scanned, Option<i64>),
+        name!(elapsed_ms, f64),
+    ),
+> {
+    let stmts = super::parse::parse(sql);
+    // Refuse what cannot be rehearsed before running anything.
+    for (node, location, len) in &stmts {
+        // SAFETY: nodes from raw_parser in this call.
+        if let Some(why) = unsafe { unrehearsable(*node) } {
+            let text = crate::describe::statement_text(sql, *location, *len);
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                format!("safe_ddl.rehearse cannot run {why}"),
+                "safe_ddl",
+            )
+            .set_detail(format!("Statement: {text}"))
+            .set_hint(
+                "rehearse runs the statements in a subtransaction it rolls back: CONCURRENTLY forms, VACUUM and \
+                 transaction control cannot run there. Rehearse the plain form to time its locks.",
+            )
+            .report(PgLogLevel::ERROR);
+        }
+    }
+    let rows = in_rolled_back_subtransaction(|| run_all(sql, &stmts));
+    TableIterator::new(rows)
+}
+
+/// Why a statement cannot be rehearsed, if it cannot.
+unsafe fn unrehearsable(node: *mut pg_sys::Node) -> Option<&'static str> {
+    // SAFETY: casts follow tag checks.
+    unsafe {
+        if is_a(node, NodeTag::T_TransactionStmt) {
+            return Some("transaction control (BEGIN, COMMIT, ROLLBACK, SAVEPOINT, ...)");
+        }
+        if is_a(node, NodeTag::T_VacuumStmt) {
+            return Some(
+                "VACUUM or ANALYZE as a separate command (VACUUM cannot run inside a transaction)",
+            );
+        }
+        if is_a(node, NodeTag::T_IndexStmt) && (*node.cast::<pg_sys::IndexStmt>()).concurrent {
+            return Some("CREATE INDEX CONCURRENTLY");
+        }
+        if is_a(node, NodeTag::T_DropStmt) && (*node.cast::<pg_sys::DropStmt>()).concurrent {
+            return Some("DROP INDEX CONCURRENTLY");
+        }
+        if is_a(node, NodeTag::T_RefreshMatViewStmt)
+            && (*node.cast::<pg_sys::RefreshMatViewStmt>()).concurrent
+        {
+            return Some("REFRESH MATERIALIZED VIEW CONCURRENTLY");
+        }
+        if is_a(node, NodeTag::T_ReindexStmt) {
+            let s = node.cast::<pg_sys::ReindexStmt>();
+            let concurrent = PgList::<pg_sys::DefElem>::from_pg((*s).params)
+                .iter_ptr()
+                .any(|o| {
+                    CStr::from_ptr((*o).defname).to_bytes() == b"concurrently"
+                        && pg_sys::defGetBoolean(o)
+                });
+            if concurrent {
+                return Some("REINDEX CONCURRENTLY");
+            }
+        }
+        if is_a(node, NodeTag::T_AlterTableStmt) {
+            let s = node.cast::<pg_sys::AlterTableStmt>();
+            for cmd in PgList::<pg_sys::AlterTableCmd>::from_pg((*s).cmds).iter_ptr() {
+                let def = (*cmd).def;
+                if (*cmd).subtype == pg_sys::AlterTableType::AT_DetachPartition
+                    && is_a(def, NodeTag::T_PartitionCmd)
+                    && (*def.cast::<pg_sys::PartitionCmd>()).concurrent
+                {
+                    return Some("DETACH PARTITION CONCURRENTLY");
+                }
+            }
+        }
+        None
+    }
+}
+
+fn run_all(sql: &str, stmts: &[(*mut pg_sys::Node, i32, i32)]) -> Vec<Row> {
+    // The guard would refuse the hazards being rehearsed: allow them inside the rehearsal only
+    // (SET LOCAL, undone with the subtransaction).
+    Spi::run("SET LOCAL safe_ddl.allow = 'all'").expect("SET LOCAL");
+    let mut rows = Vec::new();
+    for (i, (node, location, len)) in stmts.iter().enumerate() {
+        let n = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        let text = crate::describe::statement_text(sql, *location, *len);
+        // The relations the statement names, resolved now (after the earlier statements ran).
+        // SAFETY: node is a raw parse tree from this call; we are in a transaction.
+        let targets = unsafe { crate::describe::describe_node(*node, sql, *location, *len) }
+            .map(|s| s.targets)
+            .unwrap_or_default();
+        let files = relfilenodes();
+        let locks_before = my_locks();
+        let reads_before = reads();
+        let start = Instant::now();
+        if let Err(e) = Spi::run(&text) {
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("safe_ddl.rehearse: statement {n} failed: {e}"),
+                "safe_ddl",
+            )
+            .report(PgLogLevel::ERROR);
+        }
+        let elapsed = (start.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        let locks_after = my_locks();
+        let reads_after = reads();
+        let files_after = relfilenodes();
+        // The relations this statement touched: newly locked, read or rewritten. For each, the
+        // strongest lock the rehearsal's transaction holds after it: in one migration transaction,
+        // that is what stays held while the statement runs and until COMMIT.
+        let mut touched: Vec<u32> = locks_after
+            .iter()
+            .filter(|l| !locks_before.contains(l))
+            .map(|l| l.0)
+            .collect();
+        touched.extend(
+            reads_after
+                .iter()
+                .filter(|(r, v)| **v > reads_before.get(*r).copied().unwrap_or(0))
+                .map(|(r, _)| *r),
+        );
+        touched.extend(
+            files
+                .iter()
+                .filter(|(r, f)| files_after.get(*r).is_some_and(|g| g != *f))
+                .map(|(r, _)| *r),
+        );
+        touched.extend(targets);
+        touched.sort_unstable();
+        touched.dedup();
+        let mut any = false;
+        for relid in touched {
+            let held = locks_after
+                .iter()
+                .filter(|l| l.0 == relid)
+                .filter_map(|l| crate::ddl::LockMode::from_name(&l.2).map(|m| (m, l)))
+                .max_by_key(|(m, _)| *m);
+            // Relations gone again (the transient heap of a rewrite) and TOAST tables are noise.
+            let Some((mode, (_, name, _))) = held else {
+                continue;
+            };
+            if !files_after.contains_key(&relid) || name.starts_with("pg_toast.") {
+                continue;
+            }
+            let rewritten = match (files.get(&relid), files_after.get(&relid)) {
+                (Some(a), Some(b)) => Some(a != b),
+                _ => None,
+            };
+            let scanned = reads_after
+                .get(&relid)
+                .map(|r| r - reads_before.get(&relid).copied().unwrap_or(0))
+                .filter(|d| *d > 0);
+            rows.push((
+                n,
+                text.clone(),
+                Some(name.clone()),
+                Some(mode.name().to_string()),
+                rewritten,
+                scanned,
+                elapsed,
+            ));
+            any = true;
+        }
+        if !any {
+            rows.push((n, text.clone(), None, None, None, None, elapsed));
+        }
+    }
+    rows
+}
+
+/// Relation locks this backend holds on user relations: (oid, name, mode).
+fn my_locks() -> Vec<(u32, String, String)> {
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT l.relation, l.relation::regclass::text, l.mode FROM pg_catalog.pg_locks l \
+             WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
+               AND l.relation >= 16384 \
+               AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) \
+             ORDER BY l.relation::regclass::text, l.mode",
+            None,
+            &[],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let oid = row.get::<pg_sys::Oid>(1)?.map(|o| o.to_u32()).unwrap_or(0);
+            out.push((oid, row.get::<String>(2)?.unwrap_or_default(), row.get::<String>(3)?.unwrap_or_default()));
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_default()
+}
+
+fn relfilenodes() -> HashMap<u32, u32> {
+    pairs("SELECT oid, relfilenode::int8 FROM pg_catalog.pg_class WHERE oid >= 16384")
+        .into_iter()
+        .map(|(a, b)| (a, u32::try_from(b).unwrap_or(0)))
+        .collect()
+}
+
+/// Rows read per relation in this transaction so far (sequential tuples read + index fetches).
+fn reads() -> HashMap<u32, i64> {
+    // SAFETY: plain function call; the per-transaction counters are read fresh.
+    unsafe { pg_sys::pgstat_clear_snapshot() };
+    pairs(
+        "SELECT relid, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) \
+         FROM pg_catalog.pg_stat_xact_all_tables WHERE relid >= 16384",
+    )
+    .into_iter()
+    .map(|(a, b)| (a, b))
+    .collect()
+}
+
+fn pairs(query: &str) -> Vec<(u32, i64)> {
+    Spi::connect(|client| {
+        let rows = client.select(query, None, &[])?;
+        let mut out = Vec::new();
+        for row in rows {
+            let a = row.get::<pg_sys::Oid>(1)?.map(|o| o.to_u32()).unwrap_or(0);
+            let b = row.get::<i64>(2)?.unwrap_or(0);
+            out.push((a, b));
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_default()
+}
+
+/// Run `f` in a subtransaction that is rolled back whatever happens; errors propagate after the
+/// rollback.
+fn in_rolled_back_subtransaction<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: the subtransaction is begun and rolled back here on every path, restoring the
+    // memory context and resource owner as PL/pgSQL's exception blocks do.
+    unsafe {
+        let context = pg_sys::CurrentMemoryContext;
+        let owner = pg_sys::CurrentResourceOwner;
+        pg_sys::BeginInternalSubTransaction(std::ptr::null());
+        pg_sys::MemoryContextSwitchTo(context);
+        let outcome: Result<R, Box<CaughtError>> =
+            PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(f())))
+                .catch_others(|e| Err(Box::new(e)))
+                .execute();
+        pg_sys::RollbackAndReleaseCurrentSubTransaction();
+        pg_sys::MemoryContextSwitchTo(context);
+        pg_sys::CurrentResourceOwner = owner;
+        match outcome {
+            Ok(r) => r,
+            Err(e) => e.rethrow(),
+        }
+    }
+}
