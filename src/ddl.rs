@@ -285,6 +285,12 @@ pub enum Ddl {
         new_name: String,
         column_created_in_transaction: bool,
     },
+    /// CREATE TABLE ... PARTITION OF `parent`; `default_partition` is set when Postgres will scan
+    /// the parent's default partition.
+    CreatePartition {
+        parent: Target,
+        default_partition: Option<Target>,
+    },
     /// VACUUM FULL or CLUSTER of the listed tables, or of every table (`all`).
     Rewrite {
         tables: Vec<Target>,
@@ -354,6 +360,15 @@ impl Statement {
                 objects, tables, ..
             } => objects.iter().chain(tables).for_each(add),
             Ddl::Rename { table, .. } => add(table),
+            Ddl::CreatePartition {
+                parent,
+                default_partition,
+            } => {
+                add(parent);
+                if let Some(d) = default_partition {
+                    add(d);
+                }
+            }
             Ddl::Rewrite { tables, .. } => tables.iter().for_each(add),
             Ddl::Reindex { table: None, .. } | Ddl::Other => {}
         }

@@ -387,7 +387,7 @@ pub unsafe fn attach_scans(
     };
     let default_oid = default.as_ref().and_then(|d| d.oid).map(pg_sys::Oid::from);
     // SAFETY: see partition_bound.rs.
-    let proofs = unsafe { super::partition_bound::proofs(parent, part, default_oid, bound) };
+    let proofs = unsafe { super::partition_bound::proofs(parent, Some(part), default_oid, bound) };
     let locked =
         "the tables are locked by another session, so their constraints could not be inspected";
     match proofs {
@@ -440,4 +440,22 @@ pub fn default_partition(parent: u32) -> Option<crate::ddl::Target> {
         oid: Some(oid.to_u32()),
         written: String::new(),
     })
+}
+
+/// CREATE TABLE ... PARTITION OF: the parent's default partition, if Postgres will scan it to
+/// check that none of its rows belong to the new partition (check_default_partition_contents).
+pub unsafe fn create_partition_default_scan(
+    parent: u32,
+    bound: *mut pg_sys::PartitionBoundSpec,
+) -> Option<crate::ddl::Target> {
+    if bound.is_null() || unsafe { (*bound).is_default } {
+        return None;
+    }
+    let default = default_partition(parent)?;
+    let oid = default.oid.map(pg_sys::Oid::from);
+    // SAFETY: see partition_bound.rs.
+    match unsafe { super::partition_bound::proofs(parent, None, oid, bound) } {
+        Some((_, Some(true))) => None,
+        _ => Some(default),
+    }
 }

@@ -169,7 +169,27 @@ unsafe fn classify_node(node: *mut pg_sys::Node, full: &str) -> Option<(Ddl, Opt
             let s = node.cast::<pg_sys::ViewStmt>();
             (*s).replace.then_some(AccessExclusive)
         } else if is_a(node, NodeTag::T_CreateStmt) {
-            create_table_lock(node.cast())
+            let s = node.cast::<pg_sys::CreateStmt>();
+            let lock = create_table_lock(s);
+            if !(*s).partbound.is_null() {
+                let parent = PgList::<pg_sys::Node>::from_pg((*s).inhRelations)
+                    .iter_ptr()
+                    .find(|n| is_a(*n, NodeTag::T_RangeVar))
+                    .map(|n| target(n.cast()));
+                if let Some(parent) = parent {
+                    let default_partition = parent
+                        .oid
+                        .and_then(|p| analysis::create_partition_default_scan(p, (*s).partbound));
+                    return Some((
+                        Ddl::CreatePartition {
+                            parent,
+                            default_partition,
+                        },
+                        lock,
+                    ));
+                }
+            }
+            lock
         } else {
             return None;
         };

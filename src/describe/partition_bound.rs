@@ -53,14 +53,15 @@ const NO_LOCK: pg_sys::LOCKMODE = pg_sys::NoLock as pg_sys::LOCKMODE;
 /// `bound` must be the raw PartitionBoundSpec of an ATTACH PARTITION, inside a transaction.
 pub unsafe fn proofs(
     parent: u32,
-    partition: u32,
+    partition: Option<u32>,
     default: Option<pg_sys::Oid>,
     bound: *mut pg_sys::PartitionBoundSpec,
 ) -> Option<(bool, Option<bool>)> {
     if bound.is_null() {
         return Some((false, None));
     }
-    let (parent, partition) = (pg_sys::Oid::from(parent), pg_sys::Oid::from(partition));
+    // partition is None for CREATE TABLE ... PARTITION OF: only the default partition is checked.
+    let (parent, partition) = (pg_sys::Oid::from(parent), partition.map(pg_sys::Oid::from));
     // SAFETY (whole block): conditional locks never wait; relations are opened under them,
     // closed before the locks are released; raw C functions are called through
     // pg_guard_ffi_boundary so an ERROR cannot unwind through Rust frames unguarded.
@@ -69,10 +70,7 @@ pub unsafe fn proofs(
             return Some((true, None)); // not partitioned: Postgres rejects the statement itself
         }
         let mut locked: Vec<pg_sys::Oid> = Vec::new();
-        for oid in [Some(parent), Some(partition), default]
-            .into_iter()
-            .flatten()
-        {
+        for oid in [Some(parent), partition, default].into_iter().flatten() {
             if !pg_sys::ConditionalLockRelationOid(oid, ACCESS_SHARE) {
                 locked
                     .iter()
@@ -82,7 +80,7 @@ pub unsafe fn proofs(
             locked.push(oid);
         }
         let prel = pg_sys::relation_open(parent, NO_LOCK);
-        let arel = pg_sys::relation_open(partition, NO_LOCK);
+        let arel = partition.map(|p| pg_sys::relation_open(p, NO_LOCK));
         let key = pg_sys::ffi::pg_guard_ffi_boundary(|| RelationGetPartitionKey(prel));
         let result = match transform(bound, key) {
             None => (false, default.map(|_| false)),
@@ -105,9 +103,7 @@ pub unsafe fn proofs(
                 let inherited =
                     pg_sys::ffi::pg_guard_ffi_boundary(|| RelationGetPartitionQual(prel));
                 let constraint = pg_sys::list_concat(bound_qual, inherited);
-                let part_ok = if constraint.is_null() {
-                    true
-                } else {
+                let part_ok = if let (false, Some(arel)) = (constraint.is_null(), arel) {
                     let c = pg_sys::eval_const_expressions(std::ptr::null_mut(), constraint.cast());
                     let c = pg_sys::canonicalize_qual(c.cast(), true);
                     let c = pg_sys::make_ands_explicit(c.cast());
@@ -116,11 +112,15 @@ pub unsafe fn proofs(
                         map_partition_varattnos(list, 1, arel, prel)
                     });
                     pg_sys::PartConstraintImpliedByRelConstraint(arel, list)
+                } else {
+                    true
                 };
                 (part_ok, default_ok)
             }
         };
-        pg_sys::relation_close(arel, NO_LOCK);
+        if let Some(arel) = arel {
+            pg_sys::relation_close(arel, NO_LOCK);
+        }
         pg_sys::relation_close(prel, NO_LOCK);
         locked
             .iter()

@@ -10,6 +10,13 @@ use crate::rules::{holds, made_name, override_text, Draft};
 const H: Hazard = Hazard::PartitionScan;
 
 pub fn check(input: &RuleInput) -> Vec<Finding> {
+    if let Ddl::CreatePartition {
+        parent,
+        default_partition: Some(d),
+    } = &input.stmt.ddl
+    {
+        return default_scan(input, parent, d).into_iter().collect();
+    }
     let Ddl::AlterTable { table, cmds } = &input.stmt.ddl else {
         return vec![];
     };
@@ -74,6 +81,41 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// CREATE TABLE ... PARTITION OF scans a non-empty default partition.
+fn default_scan(
+    input: &RuleInput,
+    parent: &crate::ddl::Target,
+    default: &crate::ddl::Target,
+) -> Option<Finding> {
+    let d = input
+        .guarded(default)
+        .filter(|d| !(d.size_exact && d.size_bytes == 0))?;
+    let parent = input
+        .facts(parent)
+        .map(|f| f.qualified_name.clone())
+        .unwrap_or_else(|| parent.written.clone());
+    let name = &d.qualified_name;
+    Some(Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: true }.finding(
+        H,
+        d,
+        format!("CREATE TABLE ... PARTITION OF {parent} scans the default partition {name}"),
+        format!(
+            "Postgres reads every row of the default partition {name} to check that none belongs to the new partition, \
+             while it holds an ACCESS EXCLUSIVE lock on {parent} (blocks all reads and writes on every partition); \
+             the default partition is {}.",
+            d.size_text()
+        ),
+        format!(
+            "Create the table on its own and attach it (ATTACH PARTITION takes only SHARE UPDATE EXCLUSIVE on the \
+             parent), after giving the default partition a validated CHECK constraint that excludes the new range \
+             (NOT VALID, then VALIDATE CONSTRAINT), so no scan is needed:\n  \
+             CREATE TABLE <partition> (LIKE {parent} INCLUDING ALL);\n  \
+             ALTER TABLE {parent} ATTACH PARTITION <partition> FOR VALUES ...;\n{}",
+            override_text(H, true)
+        ),
+    ))
 }
 
 #[cfg(test)]

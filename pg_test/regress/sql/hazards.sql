@@ -183,6 +183,12 @@ CREATE TABLE regions_other PARTITION OF regions DEFAULT;
 INSERT INTO regions VALUES (2, 'jp');
 CREATE TABLE regions_ca (id int, region text NOT NULL CHECK (region = 'ca'));
 ALTER TABLE regions ATTACH PARTITION regions_ca FOR VALUES IN ('ca');
+-- CREATE TABLE ... PARTITION OF scans it too, under ACCESS EXCLUSIVE on the parent.
+CREATE TABLE regions_mx PARTITION OF regions FOR VALUES IN ('mx');
+-- Proven by a validated CHECK on the default partition: allowed (Postgres skips the scan then).
+ALTER TABLE regions_other ADD CONSTRAINT regions_other_not_mx CHECK (region <> 'mx') NOT VALID;
+ALTER TABLE regions_other VALIDATE CONSTRAINT regions_other_not_mx;
+CREATE TABLE regions_mx PARTITION OF regions FOR VALUES IN ('mx');
 -- DETACH without CONCURRENTLY: refused; CONCURRENTLY works.
 ALTER TABLE events DETACH PARTITION events_2025;
 ALTER TABLE events DETACH PARTITION events_2025 CONCURRENTLY;
