@@ -107,7 +107,13 @@ mkdir -p "$BASE/lib"
 # test`/`install` copy the library in place) cannot crash the running server with SIGBUS. Only
 # the hook is needed here, so CREATE EXTENSION (which would load $libdir/safe_ddl a second time)
 # is not run.
-install -m 0644 "$("$PGBIN/../../lib/postgresql/15/bin/pg_config" --pkglibdir 2>/dev/null || pg_config --pkglibdir)/safe_ddl.so" "$LIB"
+INSTALLED="$(pg_config --pkglibdir)/safe_ddl.so"
+for _ in 1 2 3 4 5; do   # retry if a reinstall is writing the file while we copy it
+    before=$(stat -c '%s %Y' "$INSTALLED")
+    install -m 0644 "$INSTALLED" "$LIB"
+    sleep 1
+    [ "$(stat -c '%s %Y' "$INSTALLED")" != "$before" ] || break
+done
 export SAFE_DDL_PRELOAD="$LIB"
 OUT="$BASE/out_$(date +%Y%m%d_%H%M%S)"
 mkdir -p "$OUT"
@@ -119,7 +125,7 @@ chown postgres:postgres "$BASE" "$OUT"
     echo "nproc: $(nproc)"
     echo "memory (free -g):"; free -g
     echo "postgres --version: $("$PGBIN/postgres" --version)"
-    echo "safe_ddl.so: md5 $(md5sum <"$LIB" | cut -c1-32), installed $(date -u -r "$(pg_config --pkglibdir)/safe_ddl.so" '+%Y-%m-%d %H:%M:%S UTC'); repo HEAD $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
+    echo "safe_ddl.so: md5 $(md5sum <"$LIB" | cut -c1-32), installed $(date -u -r "$INSTALLED" '+%Y-%m-%d %H:%M:%S UTC'); repo HEAD $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "pgbench: $CLIENTS clients, $THREADS threads, -T $DURATION, $ROWS rows; report BEGIN t=${LONG_AT}s COMMIT t=${LONG_END}s; ALTER t=${ALTER_AT}s"
 } | tee "$OUT/machine.txt"
 
@@ -311,7 +317,11 @@ res = {
     "alter_end_s": round(a_end, 3), "alter_statement_ms": alter_ms,
     "alter_end_minus_commit_s": round(a_end - commit_rel, 3) if commit_rel is not None else None,
     "safe_ddl_notices": notices,
+    "slowest": [[round(st, 3), round(l / 1000, 1)] for st, _, l in sorted(pairs, key=lambda x: -x[2])[:5]],
+    "server_crashed": "terminated by signal" in open(os.path.join(d, "server.log")).read(),
 }
+if res["server_crashed"]:
+    print(f"WARNING: the server crashed during run {run}; see {d}/server.log", file=sys.stderr)
 json.dump(res, open(os.path.join(d, "result.json"), "w"), indent=1)
 print(json.dumps(res, indent=1))
 PY

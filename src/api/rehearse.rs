@@ -243,7 +243,6 @@ fn reads() -> HashMap<u32, i64> {
          FROM pg_catalog.pg_stat_xact_all_tables WHERE relid >= 16384",
     )
     .into_iter()
-    .map(|(a, b)| (a, b))
     .collect()
 }
 
