@@ -32,6 +32,8 @@ mod timeout;
 pgrx::pg_module_magic!();
 
 extension_sql_file!("../sql/lock_report.sql", name = "lock_report");
+extension_sql_file!("../sql/backfill.sql", name = "backfill");
+extension_sql_file!("../sql/health.sql", name = "health");
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

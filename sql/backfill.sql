@@ -1,0 +1,1 @@
+-- safe_ddl.backfill(): batched, resumable, throttled backfills (issue 6).

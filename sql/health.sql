@@ -1,0 +1,1 @@
+-- safe_ddl.health(): replication lag, dead tuples, xmin horizon, long transactions, invalid indexes.
