@@ -123,6 +123,7 @@ chown postgres:postgres "$BASE" "$OUT"
     echo "command: bash bench/stall_free.sh (BENCH_RUNS=\"$RUNS\")"
     echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "nproc: $(nproc)"
+    echo "load average (1/5/15 min) at start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "memory (free -g):"; free -g
     echo "postgres --version: $("$PGBIN/postgres" --version)"
     echo "safe_ddl.so: md5 $(md5sum <"$LIB" | cut -c1-32), installed $(date -u -r "$INSTALLED" '+%Y-%m-%d %H:%M:%S UTC'); repo HEAD $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
@@ -213,6 +214,7 @@ SQL
 
     local rc
     rc=0; wait "$pgbench_pid" || rc=$?
+    cut -d' ' -f1 /proc/loadavg >"$dir/loadavg"   # 1-minute load average at the end of the run
     [ "$rc" = 0 ] || echo "pgbench exited with $rc (see $dir/pgbench.out)" >&2
     wait "$long_pid" || echo "report session failed (see $dir/long_txn.out)" >&2
     wait "$alter_pid" || true
@@ -318,6 +320,7 @@ res = {
     "alter_end_minus_commit_s": round(a_end - commit_rel, 3) if commit_rel is not None else None,
     "safe_ddl_notices": notices,
     "slowest": [[round(st, 3), round(l / 1000, 1)] for st, _, l in sorted(pairs, key=lambda x: -x[2])[:5]],
+    "loadavg_1min_at_end": float(open(os.path.join(d, "loadavg")).read()),
     "server_crashed": "terminated by signal" in open(os.path.join(d, "server.log")).read(),
 }
 if res["server_crashed"]:
@@ -344,6 +347,9 @@ for r in runs:
     print(f'| {j["label"]} | {f(j["tps_pgbench"],0)} | {f(j["p50_ms"],2)} | {f(j["p99_ms"],2)} | {f(j["max_ms"],1)} '
           f'| {j["slow_gt_100ms"]} | {nz} | {f(j["longest_gap_ms"],1)} | {alter} '
           f'| {f(j["alter_server_start_s"],2)} | {f(j["alter_end_minus_commit_s"],3)} | {f(j["alter_statement_ms"],1)} |')
+print("\n1-minute load average at the end of each run (%s on %s CPUs): %s" % (
+    " ".join(runs), os.cpu_count(),
+    " / ".join(f(json.load(open(os.path.join(out, r, "result.json")))["loadavg_1min_at_end"], 2) for r in runs)))
 print("\nReport transaction: open at t=%s s, COMMIT at t=%s s (per run: %s)" % (
     "/".join(f(json.load(open(os.path.join(out, r, "result.json")))["report_open_s"], 2) for r in runs),
     "/".join(f(json.load(open(os.path.join(out, r, "result.json")))["report_commit_s"], 2) for r in runs),

@@ -71,7 +71,22 @@ static LOCK_RETRY_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(500);
 /// that wrap DDL in long transactions hold the lock until COMMIT.
 static MAX_LOCK_HOLD_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 
+/// `safe_ddl.max_dml_rows`, default 0 (off): an UPDATE or DELETE on an existing table whose plan
+/// estimates more rows than this is refused as `large_dml`. Opt-in, because many systems run
+/// legitimate large maintenance statements.
+static MAX_DML_ROWS: GucSetting<i32> = GucSetting::<i32>::new(0);
+
 pub fn init() {
+    GucRegistry::define_int_guc(
+        c"safe_ddl.max_dml_rows",
+        c"Refuse UPDATE/DELETE on an existing table estimated to touch more rows than this (0 = off).",
+        c"Hazard large_dml; use CALL safe_ddl.backfill(...) for batched updates.",
+        &MAX_DML_ROWS,
+        0,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_int_guc(
         c"safe_ddl.lock_retries",
         c"How many more times a guarded DDL looks for its lock after the first attempt (0 = no retries).",
@@ -206,6 +221,10 @@ pub fn allow_text() -> String {
 
 pub fn auto_concurrently() -> bool {
     AUTO_CONCURRENTLY.get()
+}
+
+pub fn max_dml_rows() -> f64 {
+    f64::from(MAX_DML_ROWS.get())
 }
 
 pub fn lock_retries() -> i32 {

@@ -25,6 +25,8 @@ pub enum Hazard {
     PartitionScan,
     /// DETACH PARTITION without CONCURRENTLY.
     PartitionDetach,
+    /// UPDATE/DELETE estimated above safe_ddl.max_dml_rows.
+    LargeDml,
 }
 
 impl Hazard {
@@ -39,6 +41,7 @@ impl Hazard {
         Hazard::DropTable,
         Hazard::PartitionScan,
         Hazard::PartitionDetach,
+        Hazard::LargeDml,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +56,7 @@ impl Hazard {
             Hazard::DropTable => "drop_table",
             Hazard::PartitionScan => "partition_scan",
             Hazard::PartitionDetach => "partition_detach",
+            Hazard::LargeDml => "large_dml",
         }
     }
 

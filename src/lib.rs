@@ -17,6 +17,7 @@ pub mod classify;
 mod created;
 pub mod ddl;
 mod describe;
+mod dml_guard;
 pub mod facts;
 mod guard;
 mod gucs;
@@ -42,6 +43,7 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     hook::install();
     hold::install();
+    dml_guard::install();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -123,6 +123,15 @@ pub fn insert_after(sql: &str, first: &str, after: &str, insert: &str) -> Option
     Some(format!("{} {}{}", &sql[..end], insert, &sql[end..]))
 }
 
+/// Byte offsets of the top-level (outside parentheses, quotes, comments) occurrences of `word`.
+pub fn top_level_word_starts(sql: &str, word: &str) -> Vec<usize> {
+    top_level_words(sql)
+        .into_iter()
+        .filter(|w| w.lower == word)
+        .map(|w| w.start)
+        .collect()
+}
+
 /// The text of the first top-level word after keyword `after`, e.g. the index name after INDEX.
 pub fn word_after(sql: &str, after: &str) -> Option<String> {
     let words = top_level_words(sql);
