@@ -81,9 +81,18 @@ pub fn run_guarded(stmt: &Statement, lock: LockMode, mut run: impl FnMut()) -> p
     };
     for attempt in 1..=attempts {
         let last = attempt == attempts;
-        if retries > 0 && !last && timeout_ms > 0.0 {
+        if retries > 0 && timeout_ms > 0.0 {
             // Stall-free: do not queue behind a transaction that will not end within our timeout.
             let old = old_blockers();
+            if !old.is_empty() && last {
+                // Queueing now would only stall the application for one more lock timeout.
+                give_up(
+                    "canceling statement: the tables are still locked by a long transaction",
+                    attempts,
+                    lock,
+                    &old,
+                );
+            }
             if !old.is_empty() {
                 notice(
                     &format!(
@@ -109,16 +118,21 @@ pub fn run_guarded(stmt: &Statement, lock: LockMode, mut run: impl FnMut()) -> p
         match try_once(&mut run) {
             Ok(()) => return started,
             Err(report) => {
-                let blockers = blockers::conflicting(&stmt.targets, lock);
+                // Sessions that hold a conflicting lock (those that merely queued behind us while
+                // we waited are not to blame).
+                let holders: Vec<Blocker> = blockers::conflicting(&stmt.targets, lock)
+                    .into_iter()
+                    .filter(|b| b.granted)
+                    .collect();
                 if last {
-                    give_up(report, attempts, lock, &blockers);
+                    give_up(report.message(), attempts, lock, &holders);
                 }
                 notice(
                     &format!(
                         "safe_ddl: attempt {attempt} of {attempts}: lock timeout waiting for {}; retrying",
                         lock.name()
                     ),
-                    &blockers::summary(&blockers),
+                    &blockers::summary(&holders),
                 );
                 sleep_until(backoff(base, attempt + 1, jitter()), || false);
             }
@@ -137,21 +151,15 @@ fn notice(message: &str, detail: &str) {
     .report(PgLogLevel::NOTICE);
 }
 
-/// The final 55P03, with the sessions that held or queued conflicting locks in DETAIL.
-fn give_up(
-    report: Box<pgrx::pg_sys::panic::ErrorReportWithLevel>,
-    attempts: u32,
-    lock: LockMode,
-    blockers: &[Blocker],
-) -> ! {
+/// The final 55P03, with the sessions that held conflicting locks in DETAIL.
+fn give_up(message: &str, attempts: u32, lock: LockMode, blockers: &[Blocker]) -> ! {
     let detail = format!(
-        "{} after {attempts} attempt{}. Sessions holding or waiting for a lock that conflicts with {}:\n{}",
-        report.message(),
+        "Gave up after {attempts} attempt{}. Sessions holding a lock that conflicts with {}:\n{}",
         if attempts == 1 { "" } else { "s" },
         lock.name(),
         blockers::summary(blockers)
     );
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, report.message().to_string(), "safe_ddl")
+    ErrorReport::new(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, message.to_string(), "safe_ddl")
         .set_detail(detail)
         .set_hint(
             "Retry when the blocking transactions have ended (see SELECT * FROM safe_ddl.lock_report()), or end them \
