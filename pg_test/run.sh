@@ -5,6 +5,7 @@
 #   3. pg_regress suites against a throwaway cluster with safe_ddl preloaded
 #   4. pg_isolation_regress specs (multi-session lock behaviour) on the same cluster
 #   5. the not_preloaded suite against a cluster without shared_preload_libraries
+#   6. pg_test/backfill_crash.sh: backfills killed and crashed mid-run, resumed exactly once
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +67,9 @@ step "pg_regress: pg_test/not_preloaded (library not preloaded)"
 SAFE_DDL_PRELOAD='' cluster_start "$TMP/plain" "$PORT"
 run_suite not_preloaded "$PGXS_TEST/regress/pg_regress" pg_test/not_preloaded "$TMP/plain"
 cluster_stop "$TMP/plain"
+
+step "backfill crash safety: pg_terminate_backend, immediate shutdown, cancel, throttling on a real standby"
+rc=0; bash pg_test/backfill_crash.sh "$((PORT + 1))" || rc=$?; record $rc "backfill_crash"
 
 step "server logs: no backend crashed"
 for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do

@@ -45,26 +45,46 @@ unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, e
 unsafe fn check(query_desc: *mut pg_sys::QueryDesc, limit: f64) {
     // SAFETY (whole function): a planned statement of the executor; casts follow tag checks.
     unsafe {
-        let op = (*query_desc).operation;
-        if op != pg_sys::CmdType::CMD_UPDATE && op != pg_sys::CmdType::CMD_DELETE {
-            return;
-        }
         let pstmt = (*query_desc).plannedstmt;
-        let plan = (*pstmt).planTree.cast::<pg_sys::Node>();
-        if plan.is_null() || !is_a(plan, NodeTag::T_ModifyTable) {
-            return;
+        // The ModifyTable nodes: the top of the plan, or data-modifying CTEs (WITH u AS (UPDATE
+        // ...) SELECT ...), which are planned as subplans.
+        let mut nodes: Vec<*mut pg_sys::ModifyTable> = Vec::new();
+        let top = (*pstmt).planTree.cast::<pg_sys::Node>();
+        if !top.is_null() && is_a(top, NodeTag::T_ModifyTable) {
+            nodes.push(top.cast());
         }
-        let mt = plan.cast::<pg_sys::ModifyTable>();
-        // Rows the ModifyTable will process: its input's estimate.
-        let input = (*mt).plan.lefttree;
-        let rows = if input.is_null() {
-            (*mt).plan.plan_rows
-        } else {
-            (*input).plan_rows
+        if (*pstmt).hasModifyingCTE {
+            for sub in PgList::<pg_sys::Node>::from_pg((*pstmt).subplans).iter_ptr() {
+                if !sub.is_null() && is_a(sub, NodeTag::T_ModifyTable) {
+                    nodes.push(sub.cast());
+                }
+            }
+        }
+        let Some((mt, rows)) = nodes
+            .into_iter()
+            .filter(|mt| {
+                matches!(
+                    (**mt).operation,
+                    pg_sys::CmdType::CMD_UPDATE | pg_sys::CmdType::CMD_DELETE
+                )
+            })
+            .map(|mt| {
+                // Rows the ModifyTable will process: its input's estimate.
+                let input = (*mt).plan.lefttree;
+                (
+                    mt,
+                    if input.is_null() {
+                        (*mt).plan.plan_rows
+                    } else {
+                        (*input).plan_rows
+                    },
+                )
+            })
+            .find(|(_, rows)| *rows > limit)
+        else {
+            return;
         };
-        if rows <= limit {
-            return;
-        }
+        let op = (*mt).operation;
         let rti = (*mt).nominalRelation;
         let rte = PgList::<pg_sys::RangeTblEntry>::from_pg((*pstmt).rtable)
             .get_ptr((rti as usize).saturating_sub(1));

@@ -38,3 +38,20 @@ RESET safe_ddl.max_dml_rows;
 SET safe_ddl.allow = 'drop_table';
 DROP TABLE events;
 RESET safe_ddl.allow;
+-- A data-modifying CTE is guarded too.
+BEGIN;
+CREATE TABLE events2 AS SELECT g AS id, 0 AS v FROM generate_series(1, 20000) g;
+ALTER TABLE events2 ADD PRIMARY KEY (id);
+COMMIT;
+VACUUM ANALYZE events2;
+SET safe_ddl.max_dml_rows = 1000;
+WITH u AS (UPDATE events2 SET v = 1 RETURNING id) SELECT count(*) FROM u;
+-- The backfill's batches stay below the limit: it caps its batch size at half of safe_ddl.max_dml_rows.
+SET client_min_messages = warning;
+CALL safe_ddl.backfill('events2', 'v = v + 1', batch_size => 5000);
+RESET client_min_messages;
+SELECT count(*) FILTER (WHERE v = 1) AS once, count(*) AS rows FROM events2;
+RESET safe_ddl.max_dml_rows;
+SET safe_ddl.allow = 'drop_table';
+DROP TABLE events2;
+RESET safe_ddl.allow;
