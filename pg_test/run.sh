@@ -6,6 +6,7 @@
 #   4. pg_isolation_regress specs (multi-session lock behaviour) on the same cluster
 #   5. the not_preloaded suite against a cluster without shared_preload_libraries
 #   6. pg_test/backfill_crash.sh: backfills killed and crashed mid-run, resumed exactly once
+#   7. pg_test/backfill_concurrency.sh: a backfill under concurrent application writes
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,6 +71,9 @@ cluster_stop "$TMP/plain"
 
 step "backfill crash safety: pg_terminate_backend, immediate shutdown, cancel, throttling on a real standby"
 rc=0; bash pg_test/backfill_crash.sh "$((PORT + 1))" || rc=$?; record $rc "backfill_crash"
+
+step "backfill under concurrent application writes: no errors, rows exactly once, no wait longer than about one batch"
+rc=0; bash pg_test/backfill_concurrency.sh "$((PORT + 2))" || rc=$?; record $rc "backfill_concurrency"
 
 step "server logs: no backend crashed"
 for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do
