@@ -173,22 +173,12 @@ fn give_up(message: &str, attempts: u32, lock: LockMode, blockers: &[Blocker]) -
 /// Wait until the virtual transaction `vxid` ends, or `max` has passed (lock_timeout on the
 /// wait, in a subtransaction so the timeout is not an error for the caller).
 fn wait_for_transaction_end(vxid: (i32, u32), max: Duration) {
-    let ms = max.as_millis().clamp(1, i32::MAX as u128);
-    let value = std::ffi::CString::new(format!("{ms}ms")).expect("no NUL in a number");
+    let ms = i32::try_from(max.as_millis()).unwrap_or(i32::MAX).max(1);
     let mut wait = || {
-        // SAFETY: GUC and lock manager calls inside the subtransaction try_once sets up.
+        let applied = crate::timeout::force(ms);
+        // SAFETY: a lock manager wait inside the subtransaction try_once sets up; the lock
+        // timeout bounds it.
         unsafe {
-            let level = pg_sys::NewGUCNestLevel();
-            pg_sys::set_config_option(
-                c"lock_timeout".as_ptr(),
-                value.as_ptr(),
-                pg_sys::GucContext::PGC_USERSET,
-                pg_sys::GucSource::PGC_S_SESSION,
-                pg_sys::GucAction::GUC_ACTION_SAVE,
-                true,
-                0,
-                false,
-            );
             pg_sys::VirtualXactLock(
                 pg_sys::VirtualTransactionId {
                     backendId: vxid.0,
@@ -196,8 +186,8 @@ fn wait_for_transaction_end(vxid: (i32, u32), max: Duration) {
                 },
                 true,
             );
-            pg_sys::AtEOXact_GUC(true, level);
         }
+        applied.restore();
     };
     // A timeout just means "not yet"; the caller looks again.
     let _ = try_once(&mut wait);

@@ -30,7 +30,11 @@ pub fn effective(session_ms: i32, guard_ms: i32) -> Option<i32> {
 pub fn apply(guard_ms: i32) -> Option<Applied> {
     // SAFETY: LockTimeout is the backend's current lock_timeout in ms.
     let session_ms = unsafe { pg_sys::LockTimeout };
-    let ms = effective(session_ms, guard_ms)?;
+    effective(session_ms, guard_ms).map(force)
+}
+
+/// Set lock_timeout to `ms` in a new GUC nest level, whatever the session's value.
+pub fn force(ms: i32) -> Applied {
     let value = CString::new(format!("{ms}ms")).expect("no NUL in a number");
     // SAFETY: standard GUC API use, as fmgr_security_definer does for proconfig.
     unsafe {
@@ -45,10 +49,10 @@ pub fn apply(guard_ms: i32) -> Option<Applied> {
             0,
             false,
         );
-        Some(Applied {
+        Applied {
             nest_level,
             lxid: local_transaction_id(),
-        })
+        }
     }
 }
 
