@@ -3,8 +3,6 @@
 //! classifier did not foresee is refused like any other `table_rewrite`, so a case it misses
 //! still cannot rewrite a table silently.
 
-use std::cell::RefCell;
-
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -12,32 +10,21 @@ use crate::classify::Finding;
 use crate::ddl::LockMode;
 use crate::gucs::{self, Mode};
 use crate::hazard::Hazard;
+use crate::xact::TransactionSet;
 use crate::{catalog, report};
 
 thread_local! {
-    /// Tables whose rewrite the hook already let through in this transaction (allowed and
-    /// logged, or exempt), keyed by local transaction id.
-    static EXPECTED: RefCell<Vec<(u32, u32)>> = const { RefCell::new(Vec::new()) };
-}
-
-fn lxid() -> u32 {
-    // SAFETY: MyProc is set for every backend that runs statements.
-    unsafe { (*pg_sys::MyProc).lxid }
+    /// Tables whose rewrite the hook already let through (allowed and logged) in this transaction.
+    static EXPECTED: TransactionSet<u32> = const { TransactionSet::new() };
 }
 
 /// The hook let a rewrite of `relid` through (allowed and logged).
 pub fn expect_rewrite(relid: u32) {
-    let x = lxid();
-    EXPECTED.with(|e| {
-        let mut e = e.borrow_mut();
-        e.retain(|(l, _)| *l == x);
-        e.push((x, relid));
-    });
+    EXPECTED.with(|e| e.insert(relid));
 }
 
 fn expected(relid: u32) -> bool {
-    let x = lxid();
-    EXPECTED.with(|e| e.borrow().iter().any(|(l, r)| *l == x && *r == relid))
+    EXPECTED.with(|e| e.contains(&relid))
 }
 
 /// pg_event_trigger_table_rewrite_reason() bits.

@@ -29,6 +29,7 @@ mod report;
 pub mod rules;
 pub mod sqltext;
 mod timeout;
+mod xact;
 
 pgrx::pg_module_magic!();
 

@@ -8,16 +8,13 @@ use std::ffi::CString;
 
 use pgrx::pg_sys;
 
+use crate::xact::local_transaction_id;
+
 pub struct Applied {
     nest_level: i32,
     /// The backend's local transaction id when the value was set. A statement that commits
     /// internally ends that transaction, and the commit already popped our value.
     lxid: u32,
-}
-
-fn local_transaction_id() -> u32 {
-    // SAFETY: MyProc is set for every backend that runs statements.
-    unsafe { (*pg_sys::MyProc).lxid }
 }
 
 /// The lock_timeout the statement should run with: ours when the session's is 0 (wait forever)
