@@ -315,6 +315,23 @@ pub struct Statement {
     pub targets: Vec<u32>,
 }
 
+impl AlterCmd {
+    /// The constraints this subcommand adds (ADD CONSTRAINT, or inline in ADD COLUMN), with the
+    /// new column's name and type as written when they are inline.
+    pub fn added_constraints(&self) -> (&[NewConstraint], Option<(&String, &String)>) {
+        match self {
+            AlterCmd::AddConstraint(c) => (std::slice::from_ref(c), None),
+            AlterCmd::AddColumn {
+                constraints,
+                column,
+                type_text,
+                ..
+            } => (constraints, Some((column, type_text))),
+            _ => (&[], None),
+        }
+    }
+}
+
 impl Statement {
     /// Every existing relation the rules may need facts about.
     pub fn relations(&self) -> Vec<u32> {
@@ -332,15 +349,12 @@ impl Statement {
             Ddl::AlterTable { table, cmds } => {
                 add(table);
                 for c in cmds {
+                    c.added_constraints()
+                        .0
+                        .iter()
+                        .filter_map(|k| k.referenced.as_ref())
+                        .for_each(&mut add);
                     match c {
-                        AlterCmd::AddConstraint(NewConstraint {
-                            referenced: Some(r),
-                            ..
-                        }) => add(r),
-                        AlterCmd::AddColumn { constraints, .. } => constraints
-                            .iter()
-                            .filter_map(|k| k.referenced.as_ref())
-                            .for_each(&mut add),
                         AlterCmd::AttachPartition {
                             partition,
                             default_partition,

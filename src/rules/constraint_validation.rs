@@ -3,7 +3,7 @@
 //! ALTER TABLE's lock; a foreign key also locks the referenced table SHARE ROW EXCLUSIVE.
 
 use crate::classify::{Finding, RuleInput};
-use crate::ddl::{AlterCmd, ConstraintKind, Ddl, LockMode, NewConstraint};
+use crate::ddl::{ConstraintKind, Ddl, LockMode, NewConstraint};
 use crate::facts::TableFacts;
 use crate::hazard::Hazard;
 use crate::rules::{holds, made_name, override_text, Draft};
@@ -19,16 +19,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
     };
     let mut out = Vec::new();
     for cmd in cmds {
-        let (constraints, new_column) = match cmd {
-            AlterCmd::AddConstraint(c) => (std::slice::from_ref(c), None),
-            AlterCmd::AddColumn {
-                constraints,
-                column,
-                type_text,
-                ..
-            } => (constraints.as_slice(), Some((column, type_text))),
-            _ => continue,
-        };
+        let (constraints, new_column) = cmd.added_constraints();
         for c in constraints {
             if !matches!(c.kind, ConstraintKind::Check | ConstraintKind::ForeignKey) || c.not_valid
             {
@@ -132,6 +123,7 @@ fn finding(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ddl::AlterCmd;
     use crate::rules::test_support::*;
 
     fn constraint(kind: ConstraintKind, not_valid: bool) -> NewConstraint {

@@ -7,7 +7,7 @@
 //! every query that plans on the table. Both last as long as a full scan and sort.
 
 use crate::classify::{Finding, RuleInput};
-use crate::ddl::{AlterCmd, ConstraintKind, Ddl, LockMode, NewConstraint, ReindexKind};
+use crate::ddl::{ConstraintKind, Ddl, LockMode, NewConstraint, ReindexKind};
 use crate::facts::TableFacts;
 use crate::hazard::Hazard;
 use crate::rules::{holds, made_name, override_text, Draft};
@@ -37,15 +37,8 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
             };
             let mut out = Vec::new();
             for cmd in cmds {
-                let (constraints, new_column) = match cmd {
-                    AlterCmd::AddConstraint(c) => (std::slice::from_ref(c), None),
-                    AlterCmd::AddColumn {
-                        constraints,
-                        column,
-                        ..
-                    } => (constraints.as_slice(), Some(column)),
-                    _ => continue,
-                };
+                let (constraints, new_column) = cmd.added_constraints();
+                let new_column = new_column.map(|(column, _)| column);
                 for c in constraints {
                     if let Some(f) = constraint_index(t, c, new_column) {
                         out.push(f);
@@ -275,6 +268,7 @@ fn reindex(input: &RuleInput, kind: ReindexKind, name: &str) -> Option<Finding> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ddl::AlterCmd;
     use crate::ddl::{Statement, Target};
     use crate::rules::test_support::*;
 
