@@ -253,19 +253,11 @@ pub unsafe fn add_column_rewrite(relkind: u8, def: *mut pg_sys::ColumnDef) -> Op
             // A domain's own default applies when the column has none.
             pg_sys::get_typdefault(typid)
         } else {
-            let pstate = pg_sys::make_parsestate(std::ptr::null_mut());
-            let raw = pg_sys::copyObjectImpl(raw_default.cast()).cast::<pg_sys::Node>();
-            let expr =
-                pg_sys::transformExpr(pstate, raw, pg_sys::ParseExprKind::EXPR_KIND_COLUMN_DEFAULT);
-            let expr = pg_sys::coerce_to_target_type(
-                pstate,
-                expr,
-                pg_sys::exprType(expr),
+            let (pstate, expr) = transform_assigned(
+                raw_default,
+                pg_sys::ParseExprKind::EXPR_KIND_COLUMN_DEFAULT,
                 typid,
                 typmod,
-                pg_sys::CoercionContext::COERCION_ASSIGNMENT,
-                pg_sys::CoercionForm::COERCE_IMPLICIT_CAST,
-                -1,
             );
             if !expr.is_null() {
                 pg_sys::assign_expr_collations(pstate, expr);
@@ -282,6 +274,35 @@ pub unsafe fn add_column_rewrite(relkind: u8, def: *mut pg_sys::ColumnDef) -> Op
             ));
         }
         None
+    }
+}
+
+/// Parse-analyse a copy of the raw expression `raw` (its parse tree stays untouched) and coerce it
+/// to `typid`/`typmod` by assignment, as cookDefault and transformPartitionBoundValue do. The
+/// expression is NULL when it cannot be coerced (Postgres reports that itself); collations are
+/// left to the caller, which the two callers assign differently.
+pub(super) unsafe fn transform_assigned(
+    raw: *mut pg_sys::Node,
+    kind: pg_sys::ParseExprKind::Type,
+    typid: pg_sys::Oid,
+    typmod: i32,
+) -> (*mut pg_sys::ParseState, *mut pg_sys::Node) {
+    // SAFETY: parser calls on a copy of a raw expression, inside a transaction.
+    unsafe {
+        let pstate = pg_sys::make_parsestate(std::ptr::null_mut());
+        let raw = pg_sys::copyObjectImpl(raw.cast()).cast::<pg_sys::Node>();
+        let expr = pg_sys::transformExpr(pstate, raw, kind);
+        let expr = pg_sys::coerce_to_target_type(
+            pstate,
+            expr,
+            pg_sys::exprType(expr),
+            typid,
+            typmod,
+            pg_sys::CoercionContext::COERCION_ASSIGNMENT,
+            pg_sys::CoercionForm::COERCE_IMPLICIT_CAST,
+            -1,
+        );
+        (pstate, expr)
     }
 }
 

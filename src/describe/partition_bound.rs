@@ -233,22 +233,11 @@ unsafe fn bound_value(
         let typid = *(*key).parttypid.add(i);
         let typmod = *(*key).parttypmod.add(i);
         let collation = *(*key).partcollation.add(i);
-        let pstate = pg_sys::make_parsestate(std::ptr::null_mut());
-        let raw = pg_sys::copyObjectImpl(raw.cast()).cast::<pg_sys::Node>();
-        let value = pg_sys::transformExpr(
-            pstate,
+        let (pstate, mut value) = super::analysis::transform_assigned(
             raw,
             pg_sys::ParseExprKind::EXPR_KIND_PARTITION_BOUND,
-        );
-        let mut value = pg_sys::coerce_to_target_type(
-            pstate,
-            value,
-            pg_sys::exprType(value),
             typid,
             typmod,
-            pg_sys::CoercionContext::COERCION_ASSIGNMENT,
-            pg_sys::CoercionForm::COERCE_IMPLICIT_CAST,
-            -1,
         );
         if value.is_null() {
             return None;
