@@ -84,6 +84,18 @@ demo_psql() {
 psql_value() {
     cluster_psql "$DIR" "$PORT" -At -v ON_ERROR_STOP=1 -c "$1"
 }
+# Wait until the background long transaction really holds its lock on accounts.
+wait_for_long_tx_lock() {
+    local held=0
+    for _ in $(seq 100); do
+        held=$(psql_value "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+            WHERE a.application_name = 'demo_long_tx' AND l.relation = 'accounts'::regclass AND l.granted")
+        [ "$held" = 1 ] && return 0
+        sleep 0.05
+    done
+    echo "the long transaction did not get its lock" >&2
+    exit 1
+}
 
 # Start a command as the postgres OS user in the background; $! is then sudo itself (or the
 # command), which passes a SIGTERM on to it.
@@ -173,14 +185,7 @@ chown -R postgres:postgres "$OUT" 2>/dev/null || true
 say "[background] long transaction: $(cat "$OUT/long_tx.sql")"
 bg_postgres "$PGBIN/psql" -X -q -h "$DIR/sock" -p "$PORT" -U postgres \
     -d "dbname=postgres application_name=demo_long_tx" -f "$OUT/long_tx.sql" >"$OUT/long_tx.out" 2>&1
-# Wait until it really holds its lock on accounts.
-for _ in $(seq 100); do
-    held=$(psql_value "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-        WHERE a.application_name = 'demo_long_tx' AND l.relation = 'accounts'::regclass AND l.granted")
-    [ "$held" = 1 ] && break
-    sleep 0.05
-done
-[ "$held" = 1 ] || { echo "the long transaction did not get its lock" >&2; exit 1; }
+wait_for_long_tx_lock
 
 say "[background] readers: pgbench, $READER_CLIENTS clients, ${READER_SECONDS} s of: SELECT balance FROM accounts WHERE id = :id (random id)"
 bg_postgres "$PGBIN/pgbench" -n -h "$DIR/sock" -p "$PORT" -U postgres \
@@ -240,13 +245,7 @@ say "Same situation, default settings. The report's transaction is older than th
 echo
 bg_postgres "$PGBIN/psql" -X -q -h "$DIR/sock" -p "$PORT" -U postgres \
     -d "dbname=postgres application_name=demo_long_tx" -f "$OUT/long_tx.sql" >"$OUT/long_tx2.out" 2>&1
-for _ in $(seq 100); do
-    held=$(psql_value "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-        WHERE a.application_name = 'demo_long_tx' AND l.relation = 'accounts'::regclass AND l.granted")
-    [ "$held" = 1 ] && break
-    sleep 0.05
-done
-[ "$held" = 1 ] || { echo "the long transaction did not get its lock" >&2; exit 1; }
+wait_for_long_tx_lock
 rm -f "$OUT"/reader2.*
 bg_postgres "$PGBIN/pgbench" -n -h "$DIR/sock" -p "$PORT" -U postgres \
     -c "$READER_CLIENTS" -j 2 -T "$READER_SECONDS" -f "$OUT/reader.sql" \
