@@ -727,6 +727,31 @@ $$;
 COMMENT ON PROCEDURE @extschema@._backfill_run(bigint) IS
   'Internal: the batch loop of safe_ddl.backfill(); CALL safe_ddl.backfill_resume(job_id) instead.';
 
+-- Refuse to go on unless the calling procedure may COMMIT, i.e. it was CALLed as a statement of
+-- its own. In an exception block COMMIT always fails; the message says whether it is because of
+-- the block (fine) or because the CALL runs in a transaction block (atomic context, which a
+-- nested CALL inherits).
+CREATE PROCEDURE @extschema@._require_own_transaction(caller text)
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    in_block boolean := false;
+BEGIN
+    BEGIN
+        COMMIT;
+    EXCEPTION WHEN invalid_transaction_termination THEN
+        in_block := SQLERRM = 'invalid transaction termination';
+    END;
+    IF in_block THEN
+        RAISE EXCEPTION '% cannot run inside a transaction block', caller
+        USING ERRCODE = 'active_sql_transaction',
+              DETAIL = 'It commits after every batch, which a procedure can only do when CALLed as a statement of its own: '
+                       'not inside BEGIN ... COMMIT, not in a multi-statement query string, not from a function.',
+              HINT = 'CALL it outside BEGIN ... COMMIT (in autocommit mode).';
+    END IF;
+END
+$$;
+
 CREATE PROCEDURE @extschema@.backfill(
     relation             pg_catalog.regclass,
     set_clause           text,
@@ -741,28 +766,14 @@ LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
-    in_block boolean := false;
     set_text text := pg_catalog.btrim(backfill.set_clause);
     where_text text := NULLIF(pg_catalog.btrim(backfill.where_clause), '');
     prev     record;
     keys     text[];
     job      bigint;
 BEGIN
-    -- Before anything else: it commits after every batch, which a procedure can only do when
-    -- CALLed on its own. In an exception block COMMIT always fails; the message says whether
-    -- it is because of the block (fine) or because the CALL runs in a transaction block.
-    BEGIN
-        COMMIT;
-    EXCEPTION WHEN invalid_transaction_termination THEN
-        in_block := SQLERRM = 'invalid transaction termination';
-    END;
-    IF in_block THEN
-        RAISE EXCEPTION 'safe_ddl.backfill cannot run inside a transaction block'
-        USING ERRCODE = 'active_sql_transaction',
-              DETAIL = 'It commits after every batch, which a procedure can only do when CALLed as a statement of its own: '
-                       'not inside BEGIN ... COMMIT, not in a multi-statement query string, not from a function.',
-              HINT = 'CALL it outside BEGIN ... COMMIT (in autocommit mode).';
-    END IF;
+    -- Before anything else: it commits after every batch.
+    CALL @extschema@._require_own_transaction('safe_ddl.backfill');
     COMMIT;   -- (raises "invalid transaction termination" if the check above could not tell)
 
     PERFORM @extschema@._backfill_check_settings(backfill.batch_size, backfill.target_batch_time, backfill.pause,
@@ -827,21 +838,9 @@ LANGUAGE plpgsql
 AS $$
 #variable_conflict use_column
 DECLARE
-    in_block boolean := false;
     j        record;
 BEGIN
-    BEGIN
-        COMMIT;
-    EXCEPTION WHEN invalid_transaction_termination THEN
-        in_block := SQLERRM = 'invalid transaction termination';
-    END;
-    IF in_block THEN
-        RAISE EXCEPTION 'safe_ddl.backfill_resume cannot run inside a transaction block'
-        USING ERRCODE = 'active_sql_transaction',
-              DETAIL = 'It commits after every batch, which a procedure can only do when CALLed as a statement of its own: '
-                       'not inside BEGIN ... COMMIT, not in a multi-statement query string, not from a function.',
-              HINT = 'CALL it outside BEGIN ... COMMIT (in autocommit mode).';
-    END IF;
+    CALL @extschema@._require_own_transaction('safe_ddl.backfill_resume');
     COMMIT;
 
     SELECT * INTO j FROM @extschema@.backfill_jobs AS b WHERE b.job_id = backfill_resume.job_id;
