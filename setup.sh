@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 
 ACTION="${1:-demo}"
 PGRX_VERSION=0.18.1
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 libclang-dev clang sudo)
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 libclang-dev clang sudo python3 python3-venv gnuplot-nox)
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 

@@ -580,6 +580,9 @@ BEGIN
         failed := false;
         retryable := false;
         t0 := pg_catalog.clock_timestamp();
+        -- The backfill's reads and writes are a migration's, not the application's: keep them
+        -- out of the column usage that drop/rename decisions rest on (this transaction only).
+        PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
         BEGIN
             EXECUTE pg_catalog.format(
                 'WITH b AS MATERIALIZED (SELECT %1$s FROM %2$s WHERE %3$s ORDER BY %1$s LIMIT $1), '
@@ -758,9 +761,9 @@ CREATE PROCEDURE @extschema@.backfill(
     where_clause         text     DEFAULT NULL,
     batch_size           int      DEFAULT 1000,
     target_batch_time    interval DEFAULT '200ms',
-    pause                interval DEFAULT '50ms',
+    pause                interval DEFAULT '10ms',
     max_replication_lag  bigint   DEFAULT 67108864,   -- 64 MB of WAL not yet replayed
-    max_dead_tuple_ratio float8   DEFAULT 0.2
+    max_dead_tuple_ratio float8   DEFAULT 0.5         -- more dead than live rows: vacuum is behind
 )
 LANGUAGE plpgsql
 AS $$

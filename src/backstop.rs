@@ -80,6 +80,7 @@ fn _rewrite_backstop_check(relid: pg_sys::Oid, reason: i32, tag: &str) {
         rewrites: true,
         scans: true,
         size_bytes: Some(t.size_bytes),
+        in_use: None,
     };
     let findings = [finding];
     if gucs::allow().allows(Hazard::TableRewrite) {

@@ -53,6 +53,7 @@ pub fn table_facts(oid: pg_sys::Oid) -> Option<TableFacts> {
         created_in_transaction,
         size_bytes,
         size_exact,
+        usage: None,
     })
 }
 

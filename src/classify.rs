@@ -55,6 +55,9 @@ pub struct Finding {
     pub scans: bool,
     /// The table's size in bytes, when known.
     pub size_bytes: Option<i64>,
+    /// Why the dropped or renamed object counts as in use (usage tracking); such a finding is
+    /// only allowed when safe_ddl.allow also names `in_use`.
+    pub in_use: Option<String>,
 }
 
 pub fn classify(input: &RuleInput) -> Vec<Finding> {

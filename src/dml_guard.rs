@@ -159,6 +159,7 @@ pub fn finding(table: &str, update: bool, rows: f64, limit: f64, sql: &str) -> F
         rewrites: false,
         scans: true,
         size_bytes: None,
+        in_use: None,
     }
 }
 

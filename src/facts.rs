@@ -18,6 +18,8 @@ pub struct TableFacts {
     /// false when the size comes from pg_class.relpages (the table was locked by someone else,
     /// so it was not measured) rather than from the file itself.
     pub size_exact: bool,
+    /// Recorded reads and writes of the table and its columns (None: tracking not running).
+    pub usage: Option<crate::usage::verdict::RelationUsage>,
 }
 
 impl TableFacts {
@@ -80,6 +82,7 @@ mod tests {
             created_in_transaction: false,
             size_bytes: 50 << 20,
             size_exact: true,
+            usage: None,
         }
     }
 

@@ -7,6 +7,7 @@ use crate::catalog;
 use crate::classify::{classify, Finding, RuleInput};
 use crate::ddl::Statement;
 use crate::gucs;
+use crate::usage;
 
 pub struct Judgement {
     /// Hazards that `safe_ddl.allow` lets through.
@@ -20,7 +21,13 @@ pub fn judge(stmt: &Statement) -> Judgement {
     let tables: Vec<_> = stmt
         .relations()
         .into_iter()
-        .filter_map(|oid| catalog::table_facts(pg_sys::Oid::from(oid)))
+        .filter_map(|oid| {
+            let oid = pg_sys::Oid::from(oid);
+            catalog::table_facts(oid).map(|mut f| {
+                f.usage = usage::relation_usage(oid);
+                f
+            })
+        })
         .collect();
     let findings = classify(&RuleInput {
         stmt,
@@ -28,6 +35,8 @@ pub fn judge(stmt: &Statement) -> Judgement {
         min_table_size: gucs::min_table_size_bytes(),
     });
     let allow = gucs::allow();
-    let (allowed, refused) = findings.into_iter().partition(|f| allow.allows(f.hazard));
+    let (allowed, refused) = findings
+        .into_iter()
+        .partition(|f| allow.allows(f.hazard) && (f.in_use.is_none() || allow.in_use()));
     Judgement { allowed, refused }
 }

@@ -76,6 +76,20 @@ static MAX_LOCK_HOLD_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
 /// legitimate large maintenance statements.
 static MAX_DML_ROWS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
+/// `safe_ddl.track_usage`, default on: record this session's reads and writes of tables and
+/// columns in the shared usage table (`safe_ddl.column_usage`). safe_ddl's own helpers turn it
+/// off for their queries, so a backfill does not make a column look used by the application.
+static TRACK_USAGE: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+/// `safe_ddl.usage_window`, default 1 day: a table or column read or written within this window
+/// (or not tracked for a whole window yet) is "in use": dropping or renaming it needs
+/// `in_use` in safe_ddl.allow as well as the hazard.
+static USAGE_WINDOW_S: GucSetting<i32> = GucSetting::<i32>::new(86_400);
+
+/// `safe_ddl.usage_max_entries`, default 65536 (server start only): slots of the shared usage
+/// table, one per (database, relation, column) used; 32 bytes each. 0 disables tracking.
+static USAGE_MAX_ENTRIES: GucSetting<i32> = GucSetting::<i32>::new(65_536);
+
 pub fn init() {
     GucRegistry::define_int_guc(
         c"safe_ddl.max_dml_rows",
@@ -167,6 +181,34 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::UNIT_KB,
     );
+    GucRegistry::define_bool_guc(
+        c"safe_ddl.track_usage",
+        c"Record this session's reads and writes of tables and columns (safe_ddl.column_usage).",
+        c"Needs shared_preload_libraries. safe_ddl's own helpers turn it off for their queries.",
+        &TRACK_USAGE,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"safe_ddl.usage_window",
+        c"Tables and columns used within this window count as in use: dropping or renaming them needs allow in_use.",
+        c"Also in use: anything while tracking has run for less than the window (after a restart).",
+        &USAGE_WINDOW_S,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"safe_ddl.usage_max_entries",
+        c"Slots of the shared column usage table (32 bytes each); 0 disables usage tracking.",
+        c"One slot per database, relation and column used. Server start only.",
+        &USAGE_MAX_ENTRIES,
+        0,
+        1 << 24,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
     // SAFETY: called from _PG_init with a static, NUL-terminated name.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"safe_ddl".as_ptr()) };
 }
@@ -245,4 +287,17 @@ pub fn lock_timeout_ms() -> i32 {
 
 pub fn min_table_size_bytes() -> i64 {
     i64::from(MIN_TABLE_SIZE_KB.get()) * 1024
+}
+
+pub fn track_usage() -> bool {
+    TRACK_USAGE.get()
+}
+
+/// `safe_ddl.usage_window` in microseconds.
+pub fn usage_window_us() -> i64 {
+    i64::from(USAGE_WINDOW_S.get()) * 1_000_000
+}
+
+pub fn usage_max_entries() -> usize {
+    usize::try_from(USAGE_MAX_ENTRIES.get()).unwrap_or(0)
 }

@@ -80,6 +80,8 @@ impl fmt::Display for Hazard {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AllowList {
     all: bool,
+    /// `in_use`: drops and renames of objects usage tracking saw in use (not covered by all).
+    in_use: bool,
     hazards: Vec<Hazard>,
 }
 
@@ -95,6 +97,8 @@ impl AllowList {
             }
             if item == "all" {
                 list.all = true;
+            } else if item == "in_use" {
+                list.in_use = true;
             } else if let Some(h) = Hazard::from_name(&item) {
                 if !list.hazards.contains(&h) {
                     list.hazards.push(h);
@@ -102,12 +106,16 @@ impl AllowList {
             } else {
                 let known: Vec<&str> = Hazard::ALL.iter().map(|h| h.name()).collect();
                 return Err(format!(
-                    "Unknown hazard \"{item}\". Known hazards: {}, or all.",
+                    "Unknown hazard \"{item}\". Known hazards: {}, or all; plus in_use (drops and renames of objects in use).",
                     known.join(", ")
                 ));
             }
         }
         Ok(list)
+    }
+
+    pub fn in_use(&self) -> bool {
+        self.in_use
     }
 
     pub fn allows(&self, h: Hazard) -> bool {

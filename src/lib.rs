@@ -29,6 +29,7 @@ mod report;
 pub mod rules;
 pub mod sqltext;
 mod timeout;
+mod usage;
 mod xact;
 
 pgrx::pg_module_magic!();
@@ -36,6 +37,12 @@ pgrx::pg_module_magic!();
 extension_sql_file!("../sql/lock_report.sql", name = "lock_report");
 extension_sql_file!("../sql/backfill.sql", name = "backfill");
 extension_sql_file!("../sql/health.sql", name = "health");
+extension_sql_file!(
+    "../sql/usage.sql",
+    name = "usage",
+    requires = [usage::api::_usage_entries, usage::api::_reset_usage]
+);
+extension_sql_file!("../sql/expand_contract.sql", name = "expand_contract");
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
@@ -45,6 +52,7 @@ pub extern "C-unwind" fn _PG_init() {
     hook::install();
     hold::install();
     dml_guard::install();
+    usage::install();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

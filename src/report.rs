@@ -110,6 +110,7 @@ mod tests {
             rewrites: false,
             scans: false,
             size_bytes: None,
+            in_use: None,
         }
     }
 

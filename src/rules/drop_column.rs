@@ -4,7 +4,7 @@
 use crate::classify::{Finding, RuleInput};
 use crate::ddl::{AlterCmd, Ddl, LockMode};
 use crate::hazard::Hazard;
-use crate::rules::Draft;
+use crate::rules::{mark_in_use, Draft};
 
 const H: Hazard = Hazard::DropColumn;
 
@@ -22,7 +22,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
             _ => None,
         })
         .map(|column| {
-            Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: false }.finding(
+            let f = Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: false }.finding(
                 H,
                 t,
                 format!("DROP COLUMN {column} of table {name} needs an explicit allow"),
@@ -37,7 +37,8 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                      See {}",
                     H.doc_page()
                 ),
-            )
+            );
+            mark_in_use(f, t, Some(column))
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 use crate::classify::{Finding, RuleInput};
 use crate::ddl::{Ddl, DropKind, LockMode};
 use crate::hazard::Hazard;
-use crate::rules::Draft;
+use crate::rules::{mark_in_use, Draft};
 
 const H: Hazard = Hazard::DropTable;
 
@@ -21,7 +21,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
         .filter_map(|o| input.visible(o))
         .map(|t| {
             let name = &t.qualified_name;
-            Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: false }.finding(
+            let f = Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: false }.finding(
                 H,
                 t,
                 format!("DROP TABLE {name} needs an explicit allow"),
@@ -36,7 +36,8 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                      BEGIN; SET LOCAL safe_ddl.allow = 'drop_table'; DROP TABLE {name}; COMMIT;\nSee {}",
                     H.doc_page()
                 ),
-            )
+            );
+            mark_in_use(f, t, None)
         })
         .collect()
 }

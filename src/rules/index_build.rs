@@ -245,6 +245,7 @@ fn reindex(input: &RuleInput, kind: ReindexKind, name: &str) -> Option<Finding> 
             rewrites: false,
             scans: true,
             size_bytes: None,
+            in_use: None,
         }),
         ReindexKind::System => Some(Finding {
             hazard: H,
@@ -261,6 +262,7 @@ fn reindex(input: &RuleInput, kind: ReindexKind, name: &str) -> Option<Finding> 
             rewrites: false,
             scans: true,
             size_bytes: None,
+            in_use: None,
         }),
     }
 }

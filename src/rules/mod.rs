@@ -69,8 +69,32 @@ impl Draft {
             rewrites: self.rewrites,
             scans: self.scans || self.rewrites,
             size_bytes: Some(t.size_bytes),
+            in_use: None,
         }
     }
+}
+
+/// Marks a drop or rename finding of `column` of `t` (or of `t` itself) as in use when usage
+/// tracking says so: DETAIL says when it was last used, HINT how to wait or override.
+pub(crate) fn mark_in_use(mut f: Finding, t: &TableFacts, column: Option<&str>) -> Finding {
+    let Some(why) = t
+        .usage
+        .as_ref()
+        .and_then(|u| u.in_use(&t.qualified_name, column))
+    else {
+        return f;
+    };
+    let name = &t.qualified_name;
+    f.detail = format!("{}\n{why}", f.detail);
+    f.hint = format!(
+        "Wait until nothing has used it for safe_ddl.usage_window; see \
+         SELECT * FROM safe_ddl.column_usage WHERE relation = '{name}'::regclass;\n\
+         Then the plain allow below works. To override while it is in use: \
+         BEGIN; SET LOCAL safe_ddl.allow = '{}, in_use'; <statement>; COMMIT;\n{}",
+        f.hazard, f.hint
+    );
+    f.in_use = Some(why);
+    f
 }
 
 /// "holds an ACCESS EXCLUSIVE lock on public.t (blocks all reads and writes)"
@@ -156,6 +180,7 @@ pub(crate) mod test_support {
             created_in_transaction: false,
             size_bytes: 42 << 20,
             size_exact: true,
+            usage: None,
         }
     }
 

@@ -5,7 +5,7 @@
 use crate::classify::{Finding, RuleInput};
 use crate::ddl::{Ddl, LockMode};
 use crate::hazard::Hazard;
-use crate::rules::{override_text, Draft};
+use crate::rules::{mark_in_use, override_text, Draft};
 
 const H: Hazard = Hazard::Rename;
 
@@ -60,9 +60,10 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                  the old table fails."
                     .to_string(),
                 format!(
-                    "Rename it and leave an updatable view under the old name, in one transaction:\n  \
+                    "Rename it and leave an updatable view under the old name, in one transaction \
+                     (SELECT safe_ddl.rename_table('{old}', '{new_name}') does exactly this):\n  \
                      BEGIN;\n  \
-                     SET LOCAL safe_ddl.allow = 'rename';\n  \
+                     SET LOCAL safe_ddl.allow = 'rename, in_use';  -- the view keeps the old name working\n  \
                      ALTER TABLE {old} RENAME TO {new_name};\n  \
                      CREATE VIEW {old} AS SELECT * FROM {new_name};  -- simple views are updatable\n  \
                      COMMIT;\n\
@@ -72,7 +73,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
             )
         }
     };
-    vec![finding]
+    vec![mark_in_use(finding, t, column.as_deref())]
 }
 
 #[cfg(test)]

@@ -220,6 +220,7 @@ fn everything(verb: &str) -> Finding {
         rewrites: true,
         scans: true,
         size_bytes: None,
+        in_use: None,
     }
 }
 

@@ -1,0 +1,2 @@
+-- Expand/contract helpers (issue 7): column changes with dual writes, multi-transaction recipes
+-- (set_not_null, add_foreign_key, add_check) and rename_table with a compatibility view.

@@ -1,0 +1,146 @@
+//! SQL side of usage tracking: the rows behind `safe_ddl.column_usage`, `reset_usage()`, and the
+//! per-relation facts the drop/rename rules judge with.
+
+use std::ffi::CStr;
+
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+
+use super::store::{self, Entry};
+use super::verdict::{Instant, ObjectUse, RelationUsage};
+use crate::gucs;
+
+fn db() -> u32 {
+    // SAFETY: a plain global of the backend.
+    u32::from(unsafe { pg_sys::MyDatabaseId })
+}
+
+fn ts(at: i64) -> Option<TimestampWithTimeZone> {
+    (at > 0)
+        .then(|| TimestampWithTimeZone::try_from(at).ok())
+        .flatten()
+}
+
+fn instant(at: i64) -> Option<Instant> {
+    if at <= 0 {
+        return None;
+    }
+    // SAFETY: timestamptz_to_str returns a static buffer, copied before anything else runs.
+    let text = unsafe { CStr::from_ptr(pg_sys::timestamptz_to_str(at)) }
+        .to_string_lossy()
+        .into_owned();
+    Some(Instant { at, text })
+}
+
+fn object_use(e: &Entry) -> ObjectUse {
+    ObjectUse {
+        last_read: instant(e.last_read),
+        last_write: instant(e.last_write),
+    }
+}
+
+/// Every recorded use in this database: relid, attnum (-32768 = the relation as a whole,
+/// 0 = whole-row reference), last read, last write, and since when the relation is tracked.
+/// Backs the view safe_ddl.column_usage.
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile, parallel_safe)]
+fn _usage_entries() -> TableIterator<
+    'static,
+    (
+        name!(relid, pg_sys::Oid),
+        name!(attnum, i16),
+        name!(last_read, Option<TimestampWithTimeZone>),
+        name!(last_write, Option<TimestampWithTimeZone>),
+        name!(tracking_since, Option<TimestampWithTimeZone>),
+    ),
+> {
+    let db = db();
+    let rows: Vec<_> = store::entries(db, None)
+        .into_iter()
+        .map(|e| {
+            let since = store::tracking_since(db, e.rel).and_then(ts);
+            (
+                pg_sys::Oid::from(e.rel),
+                e.attnum,
+                ts(e.last_read),
+                ts(e.last_write),
+                since,
+            )
+        })
+        .collect();
+    TableIterator::new(rows)
+}
+
+/// Forget the recorded uses of `relation` (tracking of it restarts now), or with NULL of every
+/// relation in the cluster. Never makes anything look unused: afterwards nothing it covers is
+/// proven unused until a whole safe_ddl.usage_window has passed. Wrapped by reset_usage(regclass).
+#[pg_extern(volatile)]
+fn _reset_usage(relation: Option<pg_sys::Oid>) -> bool {
+    if !store::available() {
+        return false;
+    }
+    // SAFETY: plain backend call.
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    store::reset(db(), relation.map(u32::from), now);
+    true
+}
+
+/// Tracking itself: since when, slots used of how many, uses lost because the table was full.
+#[pg_extern(volatile)]
+fn usage_tracking() -> TableIterator<
+    'static,
+    (
+        name!(tracking, bool),
+        name!(since, Option<TimestampWithTimeZone>),
+        name!(slots_used, i64),
+        name!(slots, i64),
+        name!(uses_dropped, i64),
+    ),
+> {
+    let row = match store::stats() {
+        Some(s) => (
+            true,
+            ts(s.since),
+            s.used as i64,
+            s.capacity as i64,
+            s.dropped as i64,
+        ),
+        None => (false, None, 0, 0, 0),
+    };
+    TableIterator::once(row)
+}
+
+/// The facts the drop_column, drop_table and rename rules need about `relid`.
+pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
+    let db = db();
+    let rel = u32::from(relid);
+    let since = instant(store::tracking_since(db, rel)?)?;
+    // SAFETY: plain backend call.
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    let mut usage = RelationUsage {
+        now,
+        window_us: gucs::usage_window_us(),
+        tracking_since: since,
+        table: ObjectUse::default(),
+        columns: vec![],
+        whole_row: ObjectUse::default(),
+    };
+    for e in store::entries(db, Some(rel)) {
+        match e.attnum {
+            store::TABLE => usage.table = object_use(&e),
+            store::WHOLE_ROW => usage.whole_row = object_use(&e),
+            attnum => {
+                // SAFETY: syscache lookup; missing_ok, so a dropped column gives NULL.
+                let name = unsafe { pg_sys::get_attname(relid, attnum, true) };
+                if !name.is_null() {
+                    // SAFETY: a palloc'd NUL-terminated name.
+                    let name = unsafe { CStr::from_ptr(name) }
+                        .to_string_lossy()
+                        .into_owned();
+                    usage.columns.push((name, object_use(&e)));
+                }
+            }
+        }
+    }
+    Some(usage)
+}

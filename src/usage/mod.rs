@@ -1,0 +1,32 @@
+//! Column usage tracking: when each table and column was last read and last written by any
+//! query, kept in shared memory (`store`), fed by an ExecutorStart hook (`record`), read by
+//! `safe_ddl.column_usage` (`api`) and by the drop/rename rules through `verdict` (pure).
+//!
+//! Needs shared_preload_libraries (shared memory is sized at server start). Without it nothing
+//! is tracked and the rules behave as if tracking did not exist.
+
+pub mod api;
+mod record;
+mod store;
+pub mod verdict;
+
+use pgrx::pg_sys;
+
+use crate::gucs;
+
+/// From _PG_init: request the shared table and start recording, when preloaded.
+pub fn install() {
+    // SAFETY: a plain global of the postmaster, read in _PG_init.
+    let preloading = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
+    let capacity = gucs::usage_max_entries();
+    if preloading && capacity > 0 {
+        store::request(capacity);
+        record::install();
+    }
+}
+
+/// The usage of relation `relid` in this database, with column names, for the rules; None when
+/// tracking is not running.
+pub fn relation_usage(relid: pg_sys::Oid) -> Option<verdict::RelationUsage> {
+    api::relation_usage(relid)
+}

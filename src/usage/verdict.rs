@@ -1,0 +1,176 @@
+//! Is a table or column in use? Pure: the facts come from the shared usage table (`api`), the
+//! answer feeds the drop_column, drop_table and rename rules.
+
+/// A point in time: microseconds since 2000-01-01 (TimestampTz) and its text for messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Instant {
+    pub at: i64,
+    pub text: String,
+}
+
+/// Last recorded read and write of one object (None: none since tracking started).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectUse {
+    pub last_read: Option<Instant>,
+    pub last_write: Option<Instant>,
+}
+
+/// What the usage table knows about one relation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelationUsage {
+    pub now: i64,
+    /// `safe_ddl.usage_window` in microseconds.
+    pub window_us: i64,
+    /// Since when uses of this relation have been recorded without a gap.
+    pub tracking_since: Instant,
+    /// The relation as a whole (any query that touched it).
+    pub table: ObjectUse,
+    /// Columns with a recorded use.
+    pub columns: Vec<(String, ObjectUse)>,
+    /// Whole-row references (`SELECT t FROM t`): a use of every column.
+    pub whole_row: ObjectUse,
+}
+
+fn later(a: &Option<Instant>, b: &Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if x.at >= y.at { x.clone() } else { y.clone() }),
+        (x, y) => x.clone().or_else(|| y.clone()),
+    }
+}
+
+impl RelationUsage {
+    /// Why `column` (or the table, for None) of `table_name` counts as in use, or None when it is
+    /// proven unused: no read or write within the window, and tracking has run at least as long.
+    pub fn in_use(&self, table_name: &str, column: Option<&str>) -> Option<String> {
+        let (what, used) = match column {
+            Some(c) => {
+                let own = self
+                    .columns
+                    .iter()
+                    .find(|(name, _)| name == c)
+                    .map(|(_, u)| u.clone())
+                    .unwrap_or_default();
+                let merged = ObjectUse {
+                    last_read: later(&own.last_read, &self.whole_row.last_read),
+                    last_write: later(&own.last_write, &self.whole_row.last_write),
+                };
+                (format!("column {c} of {table_name}"), merged)
+            }
+            None => (table_name.to_string(), self.table.clone()),
+        };
+        let cutoff = self.now - self.window_us;
+        let window = duration_text(self.window_us);
+        let recent: Vec<String> = [("read", &used.last_read), ("written", &used.last_write)]
+            .into_iter()
+            .filter_map(|(verb, t)| {
+                let t = t.as_ref()?;
+                (t.at >= cutoff)
+                    .then(|| format!("{verb} {} ago ({})", duration_text(self.now - t.at), t.text))
+            })
+            .collect();
+        if !recent.is_empty() {
+            return Some(format!(
+                "It is in use: safe_ddl saw {what} {}, within safe_ddl.usage_window ({window}).",
+                recent.join(" and last ")
+            ));
+        }
+        if self.tracking_since.at > cutoff {
+            return Some(format!(
+                "It is not proven unused: safe_ddl has tracked the use of {table_name} only since {} ({} ago), \
+                 less than safe_ddl.usage_window ({window}).",
+                self.tracking_since.text,
+                duration_text(self.now - self.tracking_since.at)
+            ));
+        }
+        None
+    }
+}
+
+/// "3 s", "12 min", "5 h", "2 days": the largest unit that fits, rounded down.
+pub fn duration_text(us: i64) -> String {
+    let s = us.max(0) / 1_000_000;
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7_199 => format!("{} min", s / 60),
+        7_200..=172_799 => format!("{} h", s / 3_600),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000_000;
+
+    fn at(minutes_ago: i64) -> Option<Instant> {
+        Some(Instant {
+            at: 10_000 * MIN - minutes_ago * MIN,
+            text: format!("T-{minutes_ago}"),
+        })
+    }
+
+    fn usage(since_minutes_ago: i64, email: ObjectUse) -> RelationUsage {
+        RelationUsage {
+            now: 10_000 * MIN,
+            window_us: 60 * MIN,
+            tracking_since: at(since_minutes_ago).unwrap(),
+            table: email.clone(),
+            columns: vec![("email".into(), email)],
+            whole_row: ObjectUse::default(),
+        }
+    }
+
+    #[test]
+    fn recent_read_or_write_is_in_use() {
+        let u = usage(
+            600,
+            ObjectUse {
+                last_read: at(5),
+                last_write: at(90),
+            },
+        );
+        let why = u.in_use("public.t", Some("email")).unwrap();
+        assert!(
+            why.contains("column email of public.t read 5 min ago (T-5)"),
+            "{why}"
+        );
+        assert!(!why.contains("written"), "{why}");
+        assert!(u.in_use("public.t", None).is_some());
+    }
+
+    #[test]
+    fn unused_for_the_window_is_free_only_when_tracked_long_enough() {
+        let old = ObjectUse {
+            last_read: at(61),
+            last_write: None,
+        };
+        assert_eq!(
+            usage(600, old.clone()).in_use("public.t", Some("email")),
+            None
+        );
+        // never seen, but tracking has run 30 min of a 60 min window
+        let why = usage(30, ObjectUse::default())
+            .in_use("public.t", Some("other"))
+            .unwrap();
+        assert!(why.contains("not proven unused"), "{why}");
+        assert!(why.contains("30 min ago"), "{why}");
+        // a column with no recorded use at all, tracked long enough
+        assert_eq!(usage(600, old).in_use("public.t", Some("other")), None);
+    }
+
+    #[test]
+    fn whole_row_reads_use_every_column() {
+        let mut u = usage(600, ObjectUse::default());
+        u.whole_row.last_read = at(1);
+        let why = u.in_use("public.t", Some("anything")).unwrap();
+        assert!(why.contains("read 1 min ago"), "{why}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_text(5_000_000), "5 s");
+        assert_eq!(duration_text(86_400_000_000), "24 h");
+        assert_eq!(duration_text(3 * 86_400_000_000), "3 days");
+    }
+}
