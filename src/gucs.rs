@@ -199,6 +199,18 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::UNIT_S,
     );
+    // A server-start setting can only be defined while shared_preload_libraries loads us
+    // (Postgres refuses PGC_POSTMASTER variables later); without preloading there is no
+    // tracking anyway, and usage_max_entries() reads the default.
+    // SAFETY: a plain global of the postmaster.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        define_usage_max_entries();
+    }
+    // SAFETY: called from _PG_init with a static, NUL-terminated name.
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"safe_ddl".as_ptr()) };
+}
+
+fn define_usage_max_entries() {
     GucRegistry::define_int_guc(
         c"safe_ddl.usage_max_entries",
         c"Slots of the shared column usage table (32 bytes each); 0 disables usage tracking.",
@@ -209,8 +221,6 @@ pub fn init() {
         GucContext::Postmaster,
         GucFlags::default(),
     );
-    // SAFETY: called from _PG_init with a static, NUL-terminated name.
-    unsafe { pg_sys::MarkGUCPrefixReserved(c"safe_ddl".as_ptr()) };
 }
 
 /// GUC check hook: reject unknown hazard names at SET time.
