@@ -1,0 +1,4 @@
+# Shared with the safe chain: the same migration, re-exported.
+from importlib import import_module
+
+Migration = import_module("shop.migrations.0003_note_text").Migration
