@@ -307,11 +307,25 @@ if ! grep -F 'allowed by safe_ddl.allow' "$DIR/server.log" | sed 's/^/  /'; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-heading "5. safe_ddl.status()"
-demo_psql <<'SQL' | tee "$OUT/5.txt"
+heading "5. Dropping a column the application still reads: the usage check"
+say "safe_ddl records when each column was last read or written. The demo's readers read balance;"
+say "a DROP COLUMN of it is refused even with the plain allow, and DETAIL says when it was last used."
+demo_psql <<'SQL' 2>&1 | tee "$OUT/5u.txt"
+SELECT relation, column_name, last_read, last_write FROM safe_ddl.column_usage
+ WHERE relation = 'accounts'::regclass ORDER BY column_name NULLS FIRST;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'drop_column';
+ALTER TABLE accounts DROP COLUMN balance;
+ROLLBACK;
+SQL
+expect "$OUT/5u.txt" 'It is in use: safe_ddl saw column balance of public.accounts read' "the in-use refusal"
+
+# ---------------------------------------------------------------------------------------------
+heading "6. safe_ddl.status()"
+demo_psql <<'SQL' | tee "$OUT/6.txt"
 SELECT * FROM safe_ddl.status();
 SQL
-expect "$OUT/5.txt" 'guard_active +\| true' "guard_active = true"
+expect "$OUT/6.txt" 'guard_active +\| true' "guard_active = true"
 
 # ---------------------------------------------------------------------------------------------
 echo
