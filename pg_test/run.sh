@@ -7,6 +7,8 @@
 #   5. the not_preloaded suite against a cluster without shared_preload_libraries
 #   6. pg_test/backfill_crash.sh: backfills killed and crashed mid-run, resumed exactly once
 #   7. pg_test/backfill_concurrency.sh: a backfill under concurrent application writes
+#   7b. pg_test/expand_contract.sh: a column type change under load; recipes interrupted and resumed
+#   8. pg_test/django_test.sh: Django's manage.py migrate against the guard (pg_test/django)
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,6 +80,13 @@ rc=0; bash pg_test/backfill_crash.sh "$((PORT + 1))" || rc=$?; record $rc "backf
 
 step "backfill under concurrent application writes: no errors, rows exactly once, no wait longer than about one batch"
 rc=0; bash pg_test/backfill_concurrency.sh "$((PORT + 2))" || rc=$?; record $rc "backfill_concurrency"
+
+step "expand/contract: an int -> bigint change under pgbench writers, procedures interrupted and resumed"
+rc=0; bash pg_test/expand_contract.sh "$((PORT + 3))" || rc=$?; record $rc "expand_contract"
+
+step "Django migrations: the unsafe ones refused with safe_ddl's message and HINT, the safe ones applied"
+rc=0; bash pg_test/django_test.sh "$((PORT + 5))" || rc=$?; record $rc "django"
+
 
 step "server logs: no backend crashed"
 for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do

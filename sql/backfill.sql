@@ -327,7 +327,9 @@ BEGIN
       FROM pg_catalog.unnest(key_columns) AS c;
 
     -- Each statement below reads nothing (WHERE false); the last one runs in a subtransaction
-    -- that is always rolled back (statement triggers fire even for zero rows).
+    -- that is always rolled back (statement triggers fire even for zero rows). None of them is
+    -- a use of the table by the application (column usage tracking), nor is any batch.
+    PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
     BEGIN
         what := 'key';
         EXECUTE pg_catalog.format('SELECT %s FROM %s WHERE false ORDER BY %s LIMIT 0', key_list, rel, key_list);
@@ -748,7 +750,7 @@ BEGIN
     IF in_block THEN
         RAISE EXCEPTION '% cannot run inside a transaction block', caller
         USING ERRCODE = 'active_sql_transaction',
-              DETAIL = 'It commits after every batch, which a procedure can only do when CALLed as a statement of its own: '
+              DETAIL = 'It commits between its steps (a backfill after every batch), which a procedure can only do when CALLed as a statement of its own: '
                        'not inside BEGIN ... COMMIT, not in a multi-statement query string, not from a function.',
               HINT = 'CALL it outside BEGIN ... COMMIT (in autocommit mode).';
     END IF;
