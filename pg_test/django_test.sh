@@ -246,8 +246,8 @@ allowed shop_unsafe 0004_order_created_at_idx index_build
 
 expect_refused shop_unsafe 0005_quantity_bigint table_rewrite \
     "ALTER COLUMN quantity TYPE rewrites table public.shop_order (integer to bigint is not binary coercible)" \
-    "HINT:  Change the type with expand/contract instead of rewriting under the lock:" \
-    "  ALTER TABLE public.shop_order ADD COLUMN quantity_new <new type>;" \
+    "HINT:  Change the type with expand/contract instead of rewriting under the lock (docs/expand-contract.md):" \
+    "  SELECT safe_ddl.begin_column_change('public.shop_order', 'quantity', 'quantity_new', '<new type>');" \
     "To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = 'table_rewrite'; <statement>; COMMIT;"
 rel="$(relfilenode shop_unsafe)"
 allowed shop_unsafe 0005_quantity_bigint table_rewrite

@@ -53,16 +53,20 @@ fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
         (Rewrite::ColumnType(change), AlterCmd::AlterType { column, .. }) => (
             format!("ALTER COLUMN {column} TYPE rewrites table {name} ({change})"),
             format!(
-                "Change the type with expand/contract instead of rewriting under the lock:\n  \
-                 ALTER TABLE {name} ADD COLUMN {new} <new type>;            -- instant\n  \
-                 -- a trigger keeps {new} in step with {column} for new writes (dual writes)\n  \
-                 -- backfill existing rows in short batches: UPDATE {name} SET {new} = {column} WHERE <key range>;\n  \
-                 -- switch the application to {new}, then drop {column} and rename {new} in one short transaction\n\
+                "Change the type with expand/contract instead of rewriting under the lock (docs/expand-contract.md):\n  \
+                 SELECT safe_ddl.begin_column_change({rel}, {col}, {new_lit}, '<new type>');\n  \
+                 -- adds {new} without a rewrite, a trigger keeps both columns in step (dual writes),\n  \
+                 -- and it returns the CALL safe_ddl.backfill(...) that fills the existing rows in short batches;\n  \
+                 -- switch the application to {new}; once {column} is unused for safe_ddl.usage_window:\n  \
+                 SELECT safe_ddl.finish_column_change({rel}, {col});\n\
                  Binary-coercible changes are instant and never refused (varchar(n) to varchar(m > n) or text, \
                  numeric(p, s) to numeric(q > p, s), a domain without constraints, timestamp to timestamptz and back \
                  when the session TimeZone is UTC).\n{}",
                 override_text(H, true),
                 new = new_column(column),
+                rel = literal(name),
+                col = literal(&unquoted(column)),
+                new_lit = literal(&unquoted(&new_column(column))),
             ),
         ),
         (Rewrite::ColumnDefault(why), AlterCmd::AddColumn { column, type_text, .. }) => {
@@ -225,6 +229,19 @@ fn everything(verb: &str) -> Finding {
 }
 
 /// `amount` -> `amount_new`, keeping quotes right.
+/// A SQL string literal.
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// An identifier as written (`"Odd ""x"""`) -> its name (`Odd "x"`).
+fn unquoted(ident: &str) -> String {
+    match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => ident.to_string(),
+    }
+}
+
 fn new_column(column: &str) -> String {
     match column.strip_suffix('"') {
         Some(inner) => format!("{inner}_new\""),
@@ -343,6 +360,13 @@ mod tests {
         });
         assert_eq!(found.len(), 1);
         assert!(found[0].hint.contains("VACUUM public.t;"));
+    }
+
+    #[test]
+    fn recipe_literals() {
+        assert_eq!(unquoted("\"Odd \"\"x\"\"\""), "Odd \"x\"");
+        assert_eq!(unquoted("plain"), "plain");
+        assert_eq!(literal("public.\"it's\""), "'public.\"it''s\"'");
     }
 
     #[test]
