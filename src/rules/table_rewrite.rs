@@ -294,7 +294,9 @@ mod tests {
             found[0].message
         );
         assert!(
-            found[0].hint.contains("ADD COLUMN id_new"),
+            found[0]
+                .hint
+                .contains("begin_column_change('public.t', 'id', 'id_new', '<new type>')"),
             "{}",
             found[0].hint
         );

@@ -162,9 +162,9 @@ mod tests {
     #[test]
     fn whole_row_reads_use_every_column() {
         let mut u = usage(600, ObjectUse::default());
-        u.whole_row.last_read = at(1);
+        u.whole_row.last_read = at(5);
         let why = u.in_use("public.t", Some("anything")).unwrap();
-        assert!(why.contains("read 1 min ago"), "{why}");
+        assert!(why.contains("read 5 min ago"), "{why}");
     }
 
     #[test]
