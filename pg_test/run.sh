@@ -9,6 +9,8 @@
 #   7. pg_test/backfill_concurrency.sh: a backfill under concurrent application writes
 #   7b. pg_test/expand_contract.sh: a column type change under load; recipes interrupted and resumed
 #   8. pg_test/django_test.sh: Django's manage.py migrate against the guard (pg_test/django)
+#   9. pg_test/robustness.sh: thousands of odd DDL statements in every mode and context, bad
+#      input, privileges across logins, DDL under pgbench load: no backend ever crashes
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -87,6 +89,8 @@ rc=0; bash pg_test/expand_contract.sh "$((PORT + 3))" || rc=$?; record $rc "expa
 step "Django migrations: the unsafe ones refused with safe_ddl's message and HINT, the safe ones applied"
 rc=0; bash pg_test/django_test.sh "$((PORT + 5))" || rc=$?; record $rc "django"
 
+step "robustness: a DDL corpus in every mode and context, bad input, guarded DDL under pgbench load; no crash"
+rc=0; bash pg_test/robustness.sh "$((PORT + 4))" || rc=$?; record $rc "robustness"
 
 step "server logs: no backend crashed"
 for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do
