@@ -244,6 +244,7 @@ DECLARE
     key_list   text;
     all_nn     boolean;
     what       text;
+    probe      text;
     err_state  text;
     err_msg    text;
     err_detail text;
@@ -337,12 +338,22 @@ BEGIN
             -- Inside CASE WHEN ... THEN (not parentheses): a fragment like 'a) OR (b' that would
             -- escape the parentheses of the batch's WHERE is a syntax error here.
             what := 'where_clause';
-            EXECUTE pg_catalog.format(E'SELECT 1 FROM %s WHERE false AND CASE WHEN\n%s\nTHEN true END',
-                                      rel, where_clause);
+            probe := pg_catalog.format(E'SELECT 1 FROM %s WHERE false AND CASE WHEN\n%s\nTHEN true END',
+                                       rel, where_clause);
+            -- Parsed before it runs: a clause that ends the statement and starts another one
+            -- must not run even here (a sequence or pg_terminate_backend() is not rolled back).
+            IF NOT @extschema@._one_statement(probe) THEN
+                RAISE EXCEPTION 'it ends the statement and starts another one' USING ERRCODE = 'syntax_error';
+            END IF;
+            EXECUTE probe;
         END IF;
         what := 'set_clause';
-        EXECUTE pg_catalog.format(E'UPDATE %s SET\n%s\nWHERE false AND (\n%s\n)',
-                                  rel, set_clause, COALESCE(where_clause, 'true'));
+        probe := pg_catalog.format(E'UPDATE %s SET\n%s\nWHERE false AND (\n%s\n)',
+                                   rel, set_clause, COALESCE(where_clause, 'true'));
+        IF NOT @extschema@._one_statement(probe) THEN
+            RAISE EXCEPTION 'it ends the statement and starts another one' USING ERRCODE = 'syntax_error';
+        END IF;
+        EXECUTE probe;
         RAISE EXCEPTION USING ERRCODE = 'SDBF0';   -- roll the subtransaction back
     EXCEPTION
         WHEN SQLSTATE 'SDBF0' THEN

@@ -17,6 +17,7 @@ use pgrx::prelude::*;
 use crate::blockers::{self, Blocker};
 use crate::ddl::{LockMode, Statement};
 use crate::gucs;
+use crate::pg_error::PgError;
 
 /// The delay before attempt `n` (n >= 2): base * 2^(n-2), capped at 10 x base, +-25% jitter.
 pub fn backoff(base_ms: i32, n: u32, jitter: f64) -> Duration {
@@ -63,7 +64,11 @@ fn sleep_until(d: Duration, mut done: impl FnMut() -> bool) {
 }
 
 /// Returns when the successful attempt started (for the lock hold warning).
-pub fn run_guarded(stmt: &Statement, lock: LockMode, mut run: impl FnMut()) -> pg_sys::TimestampTz {
+pub fn run_guarded(
+    stmt: &Statement,
+    lock: LockMode,
+    mut run: impl FnMut() -> Result<(), PgError>,
+) -> Result<pg_sys::TimestampTz, PgError> {
     let retries = u32::try_from(gucs::lock_retries()).unwrap_or(0);
     let attempts = retries + 1;
     let base = gucs::lock_retry_delay_ms();
@@ -116,8 +121,9 @@ pub fn run_guarded(stmt: &Statement, lock: LockMode, mut run: impl FnMut()) -> p
         // SAFETY: plain clock read.
         let started = unsafe { pg_sys::GetCurrentTimestamp() };
         match try_once(&mut run) {
-            Ok(()) => return started,
-            Err(report) => {
+            Ok(()) => return Ok(started),
+            Err(Failure::Error(e)) => return Err(e),
+            Err(Failure::LockTimeout(message)) => {
                 // Sessions that hold a conflicting lock (those that merely queued behind us while
                 // we waited are not to blame).
                 let holders: Vec<Blocker> = blockers::conflicting(&stmt.targets, lock)
@@ -125,7 +131,7 @@ pub fn run_guarded(stmt: &Statement, lock: LockMode, mut run: impl FnMut()) -> p
                     .filter(|b| b.granted)
                     .collect();
                 if last {
-                    give_up(report.message(), attempts, lock, &holders);
+                    give_up(&message, attempts, lock, &holders);
                 }
                 notice(
                     &format!(
@@ -188,16 +194,31 @@ fn wait_for_transaction_end(vxid: (i32, u32), max: Duration) {
             );
         }
         applied.restore();
+        Ok(())
     };
-    // A timeout just means "not yet"; the caller looks again.
-    let _ = try_once(&mut wait);
+    // A timeout just means "not yet"; the caller looks again. Other errors are raised by the
+    // guarded calls themselves (as panics, re-raised in try_once); the closure returns no Err.
+    if let Err(Failure::Error(e)) = try_once(&mut wait) {
+        let message = e.message();
+        e.free();
+        pgrx::error!("{message}");
+    }
+}
+
+/// Why an attempt failed.
+enum Failure {
+    /// lock_not_available (lock_timeout): try again. The message, for the final report.
+    LockTimeout(String),
+    /// Any other ERROR, raised by the statement itself: re-raised unchanged by the hook.
+    Error(PgError),
 }
 
 /// One attempt in a subtransaction. A lock timeout rolls back only the subtransaction and comes
 /// back as Err; any other error rolls back the subtransaction and propagates.
-fn try_once(run: &mut impl FnMut()) -> Result<(), Box<pgrx::pg_sys::panic::ErrorReportWithLevel>> {
-    // SAFETY: the subtransaction is begun and ended here on every path, restoring the memory
-    // context and resource owner as PL/pgSQL's exception blocks do.
+fn try_once(run: &mut impl FnMut() -> Result<(), PgError>) -> Result<(), Failure> {
+    // SAFETY (whole function): the subtransaction pattern of PL/pgSQL's exception blocks: the
+    // caller's memory context and resource owner are restored whatever happens, and a caught
+    // error (copied into the caller's context by pg_error::catch) outlives the rollback.
     unsafe {
         let context = pg_sys::CurrentMemoryContext;
         let owner = pg_sys::CurrentResourceOwner;
@@ -207,27 +228,36 @@ fn try_once(run: &mut impl FnMut()) -> Result<(), Box<pgrx::pg_sys::panic::Error
             pg_sys::MemoryContextSwitchTo(context);
             pg_sys::CurrentResourceOwner = owner;
         };
-        let outcome: Result<(), Box<CaughtError>> =
-            PgTryBuilder::new(std::panic::AssertUnwindSafe(|| {
-                run();
-                Ok(())
-            }))
-            .catch_others(|e| Err(Box::new(e)))
-            .execute();
+        let lock_not_available =
+            |code: PgSqlErrorCode| code == PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE;
+        let outcome: Result<Result<(), PgError>, Box<CaughtError>> =
+            PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(run())))
+                .catch_others(|e| Err(Box::new(e)))
+                .execute();
         match outcome {
-            Ok(()) => {
+            Ok(Ok(())) => {
                 pg_sys::ReleaseCurrentSubTransaction();
                 restore();
                 Ok(())
             }
+            Ok(Err(e)) => {
+                pg_sys::RollbackAndReleaseCurrentSubTransaction();
+                restore();
+                if lock_not_available(PgSqlErrorCode::from(e.sqlerrcode())) {
+                    let message = e.message();
+                    e.free();
+                    Err(Failure::LockTimeout(message))
+                } else {
+                    Err(Failure::Error(e))
+                }
+            }
+            // An error of a guarded call of ours (pgrx turned it into a panic).
             Err(e) => {
                 pg_sys::RollbackAndReleaseCurrentSubTransaction();
                 restore();
                 match *e {
-                    CaughtError::PostgresError(r)
-                        if r.sql_error_code() == PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE =>
-                    {
-                        Err(Box::new(r))
+                    CaughtError::PostgresError(r) if lock_not_available(r.sql_error_code()) => {
+                        Err(Failure::LockTimeout(r.message().to_string()))
                     }
                     other => other.rethrow(),
                 }

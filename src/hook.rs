@@ -9,6 +9,7 @@ use pgrx::pg_sys;
 use crate::ddl::{AlterCmd, Ddl, Statement};
 use crate::gucs::{self, Mode};
 use crate::hazard::Hazard;
+use crate::pg_error::{self, PgError};
 use crate::{
     acquire, auto_concurrently, backstop, catalog, created, describe, guard, hold, report, timeout,
 };
@@ -35,7 +36,8 @@ pub fn installed() -> bool {
     unsafe { INSTALLED }
 }
 
-#[pg_guard]
+/// The hook itself. Not guarded by pgrx: it only forwards to `guarded` and, when the statement
+/// raised an ERROR, re-raises it unchanged (see pg_error.rs) from this frame, which owns nothing.
 #[allow(clippy::too_many_arguments)]
 unsafe extern "C-unwind" fn safe_ddl_process_utility(
     pstmt: *mut pg_sys::PlannedStmt,
@@ -47,25 +49,45 @@ unsafe extern "C-unwind" fn safe_ddl_process_utility(
     dest: *mut pg_sys::DestReceiver,
     qc: *mut pg_sys::QueryCompletion,
 ) {
-    let chain = |pstmt: *mut pg_sys::PlannedStmt| {
-        // SAFETY: we pass Postgres' own arguments on unchanged (pstmt possibly a modified copy),
-        // to the previous hook (guarded, as a raw function pointer is not) or to
-        // standard_ProcessUtility.
+    // SAFETY: Postgres' arguments, passed on unchanged; an error pointer comes from
+    // pg_error::catch in this transaction.
+    unsafe {
+        let failed = guarded(
+            pstmt,
+            query,
+            read_only_tree,
+            context,
+            params,
+            query_env,
+            dest,
+            qc,
+        );
+        if !failed.is_null() {
+            pg_error::rethrow(failed);
+        }
+    }
+}
+
+/// Describe, judge, report or pass on. Returns NULL, or the ERROR the statement itself raised
+/// (copied whole) for the caller to re-raise; safe_ddl's own errors are raised here.
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C-unwind" fn guarded(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query: *const c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    query_env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) -> *mut pg_sys::ErrorData {
+    match judge_and_run(pstmt, query, read_only_tree, context, |pstmt| {
+        // SAFETY: Postgres' own arguments (pstmt possibly a modified copy), to the previous hook
+        // or standard_ProcessUtility, both unguarded C, under pg_error::catch.
         unsafe {
-            match PREV_HOOK {
-                Some(prev) => pg_sys::ffi::pg_guard_ffi_boundary(|| {
-                    prev(
-                        pstmt,
-                        query,
-                        read_only_tree,
-                        context,
-                        params,
-                        query_env,
-                        dest,
-                        qc,
-                    )
-                }),
-                None => pg_sys::standard_ProcessUtility(
+            pg_error::catch(|| match PREV_HOOK {
+                Some(prev) => prev(
                     pstmt,
                     query,
                     read_only_tree,
@@ -75,10 +97,50 @@ unsafe extern "C-unwind" fn safe_ddl_process_utility(
                     dest,
                     qc,
                 ),
-            }
+                None => raw::standard_ProcessUtility(
+                    pstmt,
+                    query,
+                    read_only_tree,
+                    context,
+                    params,
+                    query_env,
+                    dest,
+                    qc,
+                ),
+            })
         }
-    };
+    }) {
+        Ok(()) => std::ptr::null_mut(),
+        Err(e) => e.into_raw(),
+    }
+}
 
+mod raw {
+    use pgrx::pg_sys;
+    use std::ffi::c_char;
+    // Unguarded: an ERROR in it must reach pg_error::catch whole.
+    #[allow(clashing_extern_declarations)]
+    unsafe extern "C-unwind" {
+        pub fn standard_ProcessUtility(
+            pstmt: *mut pg_sys::PlannedStmt,
+            query_string: *const c_char,
+            read_only_tree: bool,
+            context: pg_sys::ProcessUtilityContext::Type,
+            params: pg_sys::ParamListInfo,
+            query_env: *mut pg_sys::QueryEnvironment,
+            dest: *mut pg_sys::DestReceiver,
+            qc: *mut pg_sys::QueryCompletion,
+        );
+    }
+}
+
+fn judge_and_run(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query: *const c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    chain: impl Fn(*mut pg_sys::PlannedStmt) -> Result<(), PgError>,
+) -> Result<(), PgError> {
     let mode = gucs::mode();
     // SAFETY: reads of backend globals.
     let skip = unsafe {
@@ -132,7 +194,7 @@ unsafe extern "C-unwind" fn safe_ddl_process_utility(
             return chain(pstmt);
         }
         report::refuse(&judgement.refused);
-        return;
+        return Ok(());
     }
     allowed(&judgement.allowed, &stmt);
 
@@ -145,12 +207,13 @@ unsafe extern "C-unwind" fn safe_ddl_process_utility(
         // SAFETY: copyObject of the PlannedStmt Postgres passed us.
         let copy = unsafe { pg_sys::copyObjectImpl(pstmt.cast()).cast::<pg_sys::PlannedStmt>() };
         chain(copy)
-    });
+    })?;
     remember_lock_hold(&stmt, lock, since);
     // Reached only on success; on error the transaction abort restores lock_timeout.
     if let Some(applied) = applied {
         applied.restore();
     }
+    Ok(())
 }
 
 /// Log allowed hazards, and tell the rewrite backstop which rewrites were let through.

@@ -25,6 +25,7 @@ pub mod hazard;
 mod hold;
 mod hook;
 mod load;
+mod pg_error;
 mod report;
 pub mod rules;
 pub mod sqltext;

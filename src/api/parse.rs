@@ -115,3 +115,15 @@ pub fn located(message: &str, sql: &str, pos: i32) -> (String, Option<String>) {
         )),
     )
 }
+
+/// Whether `sql` is not several statements. backfill composes statements around the caller's
+/// clauses and runs them only if the clauses did not end the statement and start another one.
+/// A syntax error counts as one: running it raises that error before anything runs (the whole
+/// string is parsed first), with the position in the caller's terms.
+#[pgrx::pg_extern(immutable, parallel_safe)]
+fn _one_statement(sql: &str) -> bool {
+    // Only raw_parser runs in between: nothing to clean up but the error state.
+    PgTryBuilder::new(|| parse(sql).len() <= 1)
+        .catch_others(|_| true)
+        .execute()
+}

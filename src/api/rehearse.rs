@@ -77,6 +77,11 @@ unsafe fn unrehearsable(node: *mut pg_sys::Node) -> Option<&'static str> {
         if is_a(node, NodeTag::T_IndexStmt) && (*node.cast::<pg_sys::IndexStmt>()).concurrent {
             return Some("CREATE INDEX CONCURRENTLY");
         }
+        // COPY from/to the client: there is no client stream inside the rehearsal (SPI).
+        if is_a(node, NodeTag::T_CopyStmt) && (*node.cast::<pg_sys::CopyStmt>()).filename.is_null()
+        {
+            return Some("COPY FROM STDIN / TO STDOUT (no client stream inside a rehearsal)");
+        }
         if is_a(node, NodeTag::T_DropStmt) && (*node.cast::<pg_sys::DropStmt>()).concurrent {
             return Some("DROP INDEX CONCURRENTLY");
         }
