@@ -38,10 +38,14 @@ rc=0; cargo clippy --quiet --all-targets --features "pg15 pg_test" -- -D warning
 
 step "cargo pgrx test (unit tests and #[pg_test])"
 mkdir -p "$TMP/pgrx_data" && chown postgres:postgres "$TMP/pgrx_data"
-# cargo pgrx test copies safe_ddl.so in place; renaming the installed one first makes that copy a
-# new file, so running clusters (the demo, benchmarks) keep their mapped copy instead of crashing.
+# cargo pgrx test copies safe_ddl.so in place. Running clusters (the demo, benchmarks) have the
+# installed file mapped: move it aside (they keep that inode) and put a copy in its place, so the
+# library stays loadable until cargo pgrx test overwrites the copy.
 libdir="$("$PG_CONFIG" --pkglibdir)"
-if [ -f "$libdir/safe_ddl.so" ]; then mv -f "$libdir/safe_ddl.so" "$libdir/safe_ddl.so.before_test"; fi
+if [ -f "$libdir/safe_ddl.so" ]; then
+    mv -f "$libdir/safe_ddl.so" "$libdir/safe_ddl.so.before_test"
+    cp "$libdir/safe_ddl.so.before_test" "$libdir/safe_ddl.so"
+fi
 rc=0; env -u RUST_BACKTRACE cargo pgrx test pg15 --runas postgres --pgdata "$TMP/pgrx_data" || rc=$?
 record $rc "cargo pgrx test"
 

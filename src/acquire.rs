@@ -86,7 +86,7 @@ pub fn run_guarded(
     };
     for attempt in 1..=attempts {
         let last = attempt == attempts;
-        if retries > 0 && timeout_ms > 0.0 {
+        if retries > 0 && timeout_ms > 0.0 && blockers::any_conflict(&stmt.targets, lock) {
             // Stall-free: do not queue behind a transaction that will not end within our timeout.
             let old = old_blockers();
             if !old.is_empty() && last {

@@ -55,6 +55,35 @@ impl Blocker {
 
 /// Sessions (other than this one) holding or awaiting a lock on any of `relids` that conflicts
 /// with `mode`. Never errors: a failed look-up means "nobody known".
+/// Whether any other session holds a lock on one of `relids` that conflicts with `mode`: the
+/// lock manager's own answer (GetLockConflicts), cheap enough for every guarded statement, so
+/// the pg_locks query of `conflicting` runs only when someone is actually in the way.
+pub fn any_conflict(relids: &[u32], mode: LockMode) -> bool {
+    relids.iter().any(|relid| {
+        // SAFETY: a LOCKTAG as SET_LOCKTAG_RELATION builds it; GetLockConflicts only reads the
+        // lock tables (its result array is palloc'd and freed with the memory context).
+        unsafe {
+            let oid = pg_sys::Oid::from(*relid);
+            let db = if pg_sys::IsSharedRelation(oid) {
+                0
+            } else {
+                u32::from(pg_sys::MyDatabaseId)
+            };
+            let tag = pg_sys::LOCKTAG {
+                locktag_field1: db,
+                locktag_field2: *relid,
+                locktag_field3: 0,
+                locktag_field4: 0,
+                locktag_type: pg_sys::LockTagType::LOCKTAG_RELATION as u8,
+                locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
+            };
+            let mut count: std::ffi::c_int = 0;
+            pg_sys::GetLockConflicts(&tag, mode.to_pg(), &mut count);
+            count > 0
+        }
+    })
+}
+
 pub fn conflicting(relids: &[u32], mode: LockMode) -> Vec<Blocker> {
     if relids.is_empty() {
         return vec![];

@@ -30,6 +30,13 @@ impl LockMode {
         })
     }
 
+    /// Postgres' LOCKMODE number (lockdefs.h).
+    pub fn to_pg(self) -> i32 {
+        (1..=8)
+            .find(|m| LockMode::from_pg(*m) == Some(self))
+            .unwrap_or(8)
+    }
+
     /// The name pg_locks uses.
     pub fn name(self) -> &'static str {
         use LockMode::*;

@@ -14,6 +14,9 @@ pub struct Judgement {
     pub allowed: Vec<Finding>,
     /// Hazards the mode decides about: refused (enforce) or warned about (warn).
     pub refused: Vec<Finding>,
+    /// Every relation the statement locks is temporary or was created in this transaction: no
+    /// other session can hold a lock on it, so there is no lock wait to bound.
+    pub private: bool,
 }
 
 /// Must run inside a transaction.
@@ -38,5 +41,15 @@ pub fn judge(stmt: &Statement) -> Judgement {
     let (allowed, refused) = findings
         .into_iter()
         .partition(|f| allow.allows(f.hazard) && (f.in_use.is_none() || allow.in_use()));
-    Judgement { allowed, refused }
+    let private = !stmt.targets.is_empty()
+        && stmt.targets.iter().all(|oid| {
+            tables
+                .iter()
+                .any(|t| t.oid == *oid && (t.temporary || t.created_in_transaction))
+        });
+    Judgement {
+        allowed,
+        refused,
+        private,
+    }
 }

@@ -201,6 +201,9 @@ fn judge_and_run(
     let Some(lock) = stmt.lock.filter(|l| l.blocks_reads_or_writes()) else {
         return chain(pstmt);
     };
+    if judgement.private {
+        return chain(pstmt);
+    }
     let applied = timeout::apply(gucs::lock_timeout_ms());
     let since = acquire::run_guarded(&stmt, lock, || {
         // A fresh copy per attempt: execution may scribble on the tree it is given.
