@@ -341,6 +341,22 @@ impl AlterCmd {
 
 impl Statement {
     /// Every existing relation the rules may need facts about.
+    /// Whether the statement drops or renames a table or column: only those rules ask whether
+    /// the object is in use (usage tracking), so only they pay for looking it up.
+    pub fn drops_or_renames(&self) -> bool {
+        match &self.ddl {
+            Ddl::Drop {
+                kind: DropKind::Table,
+                ..
+            }
+            | Ddl::Rename { .. } => true,
+            Ddl::AlterTable { cmds, .. } => cmds
+                .iter()
+                .any(|c| matches!(c, AlterCmd::DropColumn { .. })),
+            _ => false,
+        }
+    }
+
     pub fn relations(&self) -> Vec<u32> {
         let mut out = Vec::new();
         let mut add = |t: &Target| {

@@ -17,6 +17,8 @@ pub struct Judgement {
     /// Every relation the statement locks is temporary or was created in this transaction: no
     /// other session can hold a lock on it, so there is no lock wait to bound.
     pub private: bool,
+    /// The facts the judgement rests on, for the rest of the hook.
+    pub tables: Vec<crate::facts::TableFacts>,
 }
 
 /// Must run inside a transaction.
@@ -27,7 +29,9 @@ pub fn judge(stmt: &Statement) -> Judgement {
         .filter_map(|oid| {
             let oid = pg_sys::Oid::from(oid);
             catalog::table_facts(oid).map(|mut f| {
-                f.usage = usage::relation_usage(oid);
+                if stmt.drops_or_renames() {
+                    f.usage = usage::relation_usage(oid);
+                }
                 f
             })
         })
@@ -51,5 +55,6 @@ pub fn judge(stmt: &Statement) -> Judgement {
         allowed,
         refused,
         private,
+        tables,
     }
 }

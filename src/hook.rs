@@ -11,7 +11,7 @@ use crate::gucs::{self, Mode};
 use crate::hazard::Hazard;
 use crate::pg_error::{self, PgError};
 use crate::{
-    acquire, auto_concurrently, backstop, catalog, created, describe, guard, hold, report, timeout,
+    acquire, auto_concurrently, backstop, created, describe, guard, hold, report, timeout,
 };
 
 static mut PREV_HOOK: pg_sys::ProcessUtility_hook_type = None;
@@ -211,7 +211,7 @@ fn judge_and_run(
         let copy = unsafe { pg_sys::copyObjectImpl(pstmt.cast()).cast::<pg_sys::PlannedStmt>() };
         chain(copy)
     })?;
-    remember_lock_hold(&stmt, lock, since);
+    remember_lock_hold(&stmt, &judgement.tables, lock, since);
     // Reached only on success; on error the transaction abort restores lock_timeout.
     if let Some(applied) = applied {
         applied.restore();
@@ -258,13 +258,17 @@ fn remember_new_columns(stmt: &Statement) {
 }
 
 /// Existing tables this statement locked, for the long lock hold warning at commit.
-fn remember_lock_hold(stmt: &Statement, lock: crate::ddl::LockMode, since: pg_sys::TimestampTz) {
-    let names: Vec<String> = stmt
-        .targets
+fn remember_lock_hold(
+    stmt: &Statement,
+    tables: &[crate::facts::TableFacts],
+    lock: crate::ddl::LockMode,
+    since: pg_sys::TimestampTz,
+) {
+    let names: Vec<String> = tables
         .iter()
-        .filter_map(|oid| catalog::table_facts(pg_sys::Oid::from(*oid)))
+        .filter(|f| stmt.targets.contains(&f.oid))
         .filter(|f| !f.created_in_transaction && !f.temporary)
-        .map(|f| f.qualified_name)
+        .map(|f| f.qualified_name.clone())
         .collect();
     if !names.is_empty() {
         hold::record(names, lock.name(), since);
