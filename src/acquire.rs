@@ -148,13 +148,15 @@ pub fn run_guarded(
 }
 
 fn notice(message: &str, detail: &str) {
-    ErrorReport::new(
-        PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
-        message.to_string(),
-        "safe_ddl",
-    )
-    .set_detail(detail.to_string())
-    .report(PgLogLevel::NOTICE);
+    crate::encoding::report(
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+            message.to_string(),
+            "safe_ddl",
+        )
+        .set_detail(detail.to_string()),
+        PgLogLevel::NOTICE,
+    );
 }
 
 /// The final 55P03, with the sessions that held conflicting locks in DETAIL.
@@ -165,14 +167,14 @@ fn give_up(message: &str, attempts: u32, lock: LockMode, blockers: &[Blocker]) -
         lock.name(),
         blockers::summary(blockers)
     );
-    ErrorReport::new(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, message.to_string(), "safe_ddl")
+    let report = ErrorReport::new(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, message.to_string(), "safe_ddl")
         .set_detail(detail)
         .set_hint(
             "Retry when the blocking transactions have ended (see SELECT * FROM safe_ddl.lock_report()), or end them \
              with pg_cancel_backend(pid) / pg_terminate_backend(pid). Raise safe_ddl.lock_retries to wait longer; \
              do not raise the lock timeout, which is how long the application stalls.",
-        )
-        .report(PgLogLevel::ERROR);
+        );
+    crate::encoding::report(report, PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
 }
 

@@ -4,6 +4,7 @@
 use pgrx::{pg_sys, Spi};
 
 use crate::ddl::LockMode;
+use crate::encoding::Text;
 
 #[derive(Clone, Debug)]
 pub struct Blocker {
@@ -109,15 +110,15 @@ pub fn conflicting(relids: &[u32], mode: LockMode) -> Vec<Blocker> {
         for row in rows {
             out.push(Blocker {
                 pid: row.get::<i32>(1)?,
-                relation: row.get::<String>(2)?.unwrap_or_default(),
-                mode: row.get::<String>(3)?.unwrap_or_default(),
+                relation: row.get::<Text>(2)?.map(String::from).unwrap_or_default(),
+                mode: row.get::<Text>(3)?.map(String::from).unwrap_or_default(),
                 granted: row.get::<bool>(4)?.unwrap_or(false),
-                user: row.get::<String>(5)?,
-                application: row.get::<String>(6)?,
-                state: row.get::<String>(7)?,
+                user: row.get::<Text>(5)?.map(String::from),
+                application: row.get::<Text>(6)?.map(String::from),
+                state: row.get::<Text>(7)?.map(String::from),
                 xact_age_ms: row.get::<f64>(8)?,
-                query: row.get::<String>(9)?,
-                vxid: row.get::<String>(10)?.and_then(|v| parse_vxid(&v)),
+                query: row.get::<Text>(9)?.map(String::from),
+                vxid: row.get::<Text>(10)?.map(String::from).and_then(|v| parse_vxid(&v)),
             });
         }
         Ok::<_, pgrx::spi::Error>(out)

@@ -1,8 +1,6 @@
 //! Live catalog facts for the classifier, gathered without ever waiting for a lock: the guard
 //! runs before the statement takes its own lock, so blocking here would defeat lock_timeout.
 
-use std::ffi::CStr;
-
 use pgrx::{pg_sys, Spi};
 
 use crate::facts::TableFacts;
@@ -28,12 +26,8 @@ pub fn table_facts(oid: pg_sys::Oid) -> Option<TableFacts> {
     // SAFETY: both are valid NUL-terminated strings; the result is palloc'd or one of them.
     let (qualified_name, schema) = unsafe {
         (
-            CStr::from_ptr(pg_sys::quote_qualified_identifier(nsp, rel))
-                .to_string_lossy()
-                .into_owned(),
-            CStr::from_ptr(pg_sys::quote_identifier(nsp))
-                .to_string_lossy()
-                .into_owned(),
+            crate::encoding::cstr_to_rust(pg_sys::quote_qualified_identifier(nsp, rel)),
+            crate::encoding::cstr_to_rust(pg_sys::quote_identifier(nsp)),
         )
     };
     let (created_in_transaction, own_size) = match measure(oid, relkind) {

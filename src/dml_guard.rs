@@ -3,7 +3,7 @@
 //! row locks on every row until COMMIT, bloats the table and floods replicas. The HINT gives the
 //! equivalent batched `CALL safe_ddl.backfill(...)`.
 
-use std::ffi::{c_int, CStr};
+use std::ffi::c_int;
 
 use pgrx::pg_sys::{self, NodeTag};
 use pgrx::{is_a, pg_guard, PgList};
@@ -95,13 +95,7 @@ unsafe fn check(query_desc: *mut pg_sys::QueryDesc, limit: f64) {
         if t.created_in_transaction || t.temporary {
             return;
         }
-        let sql = if (*query_desc).sourceText.is_null() {
-            String::new()
-        } else {
-            CStr::from_ptr((*query_desc).sourceText)
-                .to_string_lossy()
-                .into_owned()
-        };
+        let sql = crate::encoding::cstr_to_rust((*query_desc).sourceText);
         let finding = finding(
             &t.qualified_name,
             op == pg_sys::CmdType::CMD_UPDATE,

@@ -1,7 +1,7 @@
 //! Every `safe_ddl.*` setting, defined in one place. The rest of the code reads them through
 //! the typed accessors at the bottom and never touches a `GucSetting` directly.
 
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CString};
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::{pg_guard, pg_sys, PostgresGucEnum};
@@ -236,14 +236,15 @@ unsafe extern "C-unwind" fn check_allow(
         return true;
     }
     // SAFETY: non-NULL GUC string values are NUL-terminated.
-    let text = unsafe { CStr::from_ptr(raw) }.to_string_lossy();
+    let text = unsafe { crate::encoding::cstr_to_rust(raw) };
     match AllowList::parse(&text) {
         Ok(_) => true,
         Err(msg) => {
             // SAFETY: GUC_check_errdetail_string is read by the GUC machinery right after we
             // return false; the string is palloc'd in the current context as it expects.
             unsafe {
-                let c = CString::new(msg).unwrap_or_default();
+                let c =
+                    CString::new(crate::encoding::to_server(&msg).into_owned()).unwrap_or_default();
                 pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(c.as_ptr());
             }
             false

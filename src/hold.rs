@@ -56,15 +56,19 @@ unsafe extern "C-unwind" fn at_transaction_end(
                          waited up to that long.",
                         ms as f64 / 1000.0
                     );
-                    ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message.clone(), "safe_ddl")
-                        .set_detail(detail.clone())
-                        .set_hint(
-                            "Keep DDL in short transactions of its own: no data migration, sleeps or other slow \
-                             statements between the DDL and COMMIT.",
-                        )
-                        .report(PgLogLevel::WARNING);
-                    ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message, "safe_ddl")
-                        .report(PgLogLevel::LOG);
+                    crate::encoding::report(
+                        ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message.clone(), "safe_ddl")
+                            .set_detail(detail.clone())
+                            .set_hint(
+                                "Keep DDL in short transactions of its own: no data migration, sleeps or other slow \
+                                 statements between the DDL and COMMIT.",
+                            ),
+                        PgLogLevel::WARNING,
+                    );
+                    crate::encoding::report(
+                        ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, message, "safe_ddl"),
+                        PgLogLevel::LOG,
+                    );
                 }
             }
         }

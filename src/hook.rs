@@ -159,6 +159,10 @@ fn judge_and_run(
     let Some(stmt) = (unsafe { describe::describe(pstmt, query) }) else {
         return chain(pstmt);
     };
+    // Only temporary tables: every rule exempts them and nobody else can lock them.
+    if only_temporary(&stmt) {
+        return chain(pstmt);
+    }
     let judgement = guard::judge(&stmt);
     remember_new_columns(&stmt);
 
@@ -273,4 +277,15 @@ fn remember_lock_hold(
     if !names.is_empty() {
         hold::record(names, lock.name(), since);
     }
+}
+
+/// The statement names relations, all of them temporary tables of this session (a syscache
+/// lookup each; a relation dropped meanwhile has no namespace and does not count).
+fn only_temporary(stmt: &Statement) -> bool {
+    let relations = stmt.relations();
+    !relations.is_empty()
+        && relations.iter().all(|oid| {
+            // SAFETY: syscache lookups inside a transaction; neither errors for a missing oid.
+            unsafe { pg_sys::isTempNamespace(pg_sys::get_rel_namespace(pg_sys::Oid::from(*oid))) }
+        })
 }

@@ -18,6 +18,7 @@ mod created;
 pub mod ddl;
 mod describe;
 mod dml_guard;
+mod encoding;
 pub mod facts;
 mod guard;
 mod gucs;

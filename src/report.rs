@@ -1,13 +1,12 @@
 //! Turning findings into Postgres messages: the refusal ERROR, the warn-mode WARNING and the
 //! LOG line for statements that run only because of `safe_ddl.allow`.
 
-use std::ffi::CStr;
-
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 use crate::classify::Finding;
+use crate::encoding;
 
 /// The one SQLSTATE of every refusal: 55000 object_not_in_prerequisite_state ("the table is not
 /// in a state where this can run safely"). Distinct from 55P03 lock_not_available, which a
@@ -46,19 +45,23 @@ pub fn compose(findings: &[Finding]) -> (String, String, String) {
 /// Refuse the statement. Does not return.
 pub fn refuse(findings: &[Finding]) {
     let (message, detail, hint) = compose(findings);
-    ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl")
-        .set_detail(detail)
-        .set_hint(hint)
-        .report(PgLogLevel::ERROR);
+    encoding::report(
+        ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl")
+            .set_detail(detail)
+            .set_hint(hint),
+        PgLogLevel::ERROR,
+    );
 }
 
 /// warn mode: tell the user what would have been refused, then let it run.
 pub fn warn(findings: &[Finding]) {
     let (message, detail, hint) = compose(findings);
-    ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl")
-        .set_detail(detail)
-        .set_hint(hint)
-        .report(PgLogLevel::WARNING);
+    encoding::report(
+        ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl")
+            .set_detail(detail)
+            .set_hint(hint),
+        PgLogLevel::WARNING,
+    );
 }
 
 /// One LOG line per allowed hazard, for the audit trail.
@@ -69,12 +72,14 @@ pub fn log_allowed(findings: &[Finding], statement: &str) {
             "safe_ddl: hazard {} on {} allowed by safe_ddl.allow for user \"{user}\" in database \"{database}\": {statement}",
             f.hazard, f.subject
         );
-        ErrorReport::new(
-            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
-            message,
-            "safe_ddl",
-        )
-        .report(PgLogLevel::LOG);
+        encoding::report(
+            ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+                message,
+                "safe_ddl",
+            ),
+            PgLogLevel::LOG,
+        );
     }
 }
 
@@ -87,7 +92,7 @@ fn who() -> (String, String) {
             if p.is_null() {
                 "?".to_string()
             } else {
-                CStr::from_ptr(p).to_string_lossy().into_owned()
+                crate::encoding::cstr_to_rust(p)
             }
         };
         (s(user), s(db))

@@ -7,19 +7,20 @@ use pgrx::prelude::*;
 use crate::classify::Finding;
 use crate::ddl::Statement;
 use crate::describe;
+use crate::encoding::{Sql, Text};
 use crate::guard;
 use crate::gucs::{self, Mode};
 
 type Row = (
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
+    Text,
+    Option<Text>,
+    Text,
+    Option<Text>,
+    Option<Text>,
     bool,
     bool,
     Option<i64>,
-    Option<String>,
+    Option<Text>,
 );
 
 /// One row per statement and hazard; a statement without hazards gets one row with hazard NULL
@@ -28,28 +29,29 @@ type Row = (
 #[pg_extern(volatile)]
 #[allow(clippy::type_complexity)]
 fn check(
-    sql: &str,
+    sql: Sql,
 ) -> TableIterator<
     'static,
     (
-        name!(statement, String),
-        name!(hazard, Option<String>),
-        name!(verdict, String),
-        name!(lock_mode, Option<String>),
-        name!(relation, Option<String>),
+        name!(statement, Text),
+        name!(hazard, Option<Text>),
+        name!(verdict, Text),
+        name!(lock_mode, Option<Text>),
+        name!(relation, Option<Text>),
         name!(rewrites, bool),
         name!(scans, bool),
         name!(table_size, Option<i64>),
-        name!(hint, Option<String>),
+        name!(hint, Option<Text>),
     ),
 > {
+    let sql = &sql;
     let stmts = super::parse::parse(sql);
     let mut rows = Vec::new();
     for (node, location, len) in stmts {
         // SAFETY: node comes from raw_parser in this call; we are inside a transaction.
         let described = unsafe { describe::describe_node(node, sql, location, len) };
         let Some(stmt) = described else {
-            rows.push(ok_row(describe::statement_text(sql, location, len), None));
+            rows.push(ok_row(sql.statement(location, len), None));
             continue;
         };
         let judgement = guard::judge(&stmt);
@@ -73,14 +75,14 @@ fn check(
 }
 
 fn ok_row(text: String, stmt: Option<&Statement>) -> Row {
-    let lock = stmt.and_then(|s| s.lock).map(|l| l.name().to_string());
+    let lock = stmt.and_then(|s| s.lock).map(|l| Text::from(l.name()));
     let relation = stmt
         .and_then(|s| s.relations().first().copied())
         .and_then(|oid| {
-            crate::catalog::table_facts(pg_sys::Oid::from(oid)).map(|f| f.qualified_name)
+            crate::catalog::table_facts(pg_sys::Oid::from(oid)).map(|f| Text(f.qualified_name))
         });
     (
-        text,
+        Text(text),
         None,
         "ok".into(),
         lock,
@@ -94,15 +96,15 @@ fn ok_row(text: String, stmt: Option<&Statement>) -> Row {
 
 fn finding_row(stmt: &Statement, f: &Finding, verdict: &str) -> Row {
     (
-        stmt.text.clone(),
-        Some(f.hazard.name().to_string()),
-        verdict.to_string(),
-        f.lock.map(|l| l.name().to_string()),
-        Some(f.subject.clone()),
+        Text(stmt.text.clone()),
+        Some(Text::from(f.hazard.name())),
+        Text::from(verdict),
+        f.lock.map(|l| Text::from(l.name())),
+        Some(Text(f.subject.clone())),
         f.rewrites,
         f.scans,
         f.size_bytes,
-        Some(f.hint.clone()),
+        Some(Text(f.hint.clone())),
     )
 }
 

@@ -1,29 +1,33 @@
 //! Parsing SQL text handed to a function (check, rehearse), with syntax errors re-raised with
 //! their position in that text.
 
-use std::cell::Cell;
-use std::ffi::{c_void, CString};
+use std::ffi::{c_char, CString};
 
-use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::pg_sys::{self, NodeTag};
 use pgrx::prelude::*;
 use pgrx::{is_a, PgList};
 
-thread_local! {
-    static ERROR_POSITION: Cell<i32> = const { Cell::new(0) };
-}
+use crate::encoding::{self, Sql};
+use crate::pg_error;
 
-/// Error context callback: remember the cursor position of the error being raised, which the
-/// copy pgrx makes of the error would otherwise drop.
-unsafe extern "C-unwind" fn remember_position(_arg: *mut c_void) {
-    // SAFETY: called by errfinish while an error is being built; geterrposition only reads it.
-    let pos = unsafe { pg_sys::geterrposition() };
-    ERROR_POSITION.with(|p| p.set(pos));
+mod raw {
+    use pgrx::pg_sys;
+    use std::ffi::c_char;
+    // Unguarded: a syntax error must reach pg_error::catch whole (its position and its message
+    // in the server encoding), not as pgrx's lossy copy.
+    #[allow(clashing_extern_declarations)]
+    unsafe extern "C-unwind" {
+        pub fn raw_parser(
+            str_: *const c_char,
+            mode: pg_sys::RawParseMode::Type,
+        ) -> *mut pg_sys::List;
+    }
 }
 
 /// raw_parser, with syntax errors re-raised with their position in `sql`.
-pub fn parse(sql: &str) -> Vec<(*mut pg_sys::Node, i32, i32)> {
-    let Ok(c) = CString::new(sql) else {
+pub fn parse(sql: &Sql) -> Vec<(*mut pg_sys::Node, i32, i32)> {
+    let Ok(c) = CString::new(sql.server()) else {
         ErrorReport::new(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "safe_ddl.check: SQL contains a NUL byte",
@@ -32,55 +36,51 @@ pub fn parse(sql: &str) -> Vec<(*mut pg_sys::Node, i32, i32)> {
         .report(PgLogLevel::ERROR);
         unreachable!()
     };
-    ERROR_POSITION.with(|p| p.set(0));
-    let mut callback = pg_sys::ErrorContextCallback {
-        // SAFETY: reading the current context stack head.
-        previous: unsafe { pg_sys::error_context_stack },
-        callback: Some(remember_position),
-        arg: std::ptr::null_mut(),
+    let query = c.as_ptr();
+    // SAFETY: a direct call of C code on a NUL-terminated string.
+    let parsed = unsafe {
+        pg_error::catch(|| raw::raw_parser(query, pg_sys::RawParseMode::RAW_PARSE_DEFAULT))
     };
-    // SAFETY: we push our callback for the duration of raw_parser and pop it on every path.
-    unsafe { pg_sys::error_context_stack = &mut callback };
-    let result = PgTryBuilder::new(|| {
-        // SAFETY: c is a NUL-terminated copy of sql.
-        let list =
-            unsafe { pg_sys::raw_parser(c.as_ptr(), pg_sys::RawParseMode::RAW_PARSE_DEFAULT) };
-        // SAFETY: raw_parser returns a List of RawStmt.
-        unsafe {
-            PgList::<pg_sys::Node>::from_pg(list)
-                .iter_ptr()
-                .filter(|n| is_a(*n, NodeTag::T_RawStmt))
-                .map(|n| {
-                    let r = n.cast::<pg_sys::RawStmt>();
-                    ((*r).stmt, (*r).stmt_location, (*r).stmt_len)
-                })
-                .collect::<Vec<_>>()
-        }
-    })
-    .catch_others(|e| {
-        // SAFETY: restore the stack before raising anything.
-        unsafe { pg_sys::error_context_stack = callback.previous };
-        match e {
-            CaughtError::PostgresError(report) | CaughtError::ErrorReport(report) => {
-                let pos = ERROR_POSITION.with(|p| p.get());
-                let (message, detail) = located(report.message(), sql, pos);
-                let mut r = ErrorReport::new(report.sql_error_code(), message, "safe_ddl");
-                if let Some(d) = detail.or_else(|| report.detail().map(String::from)) {
-                    r = r.set_detail(d);
-                }
-                if let Some(h) = report.hint() {
-                    r = r.set_hint(h.to_string());
-                }
-                r.report(PgLogLevel::ERROR);
-                unreachable!()
+    let list = match parsed {
+        Ok(list) => list,
+        Err(e) => {
+            let edata = e.into_raw();
+            // SAFETY: a valid ErrorData from CopyErrorData, freed once read.
+            let (code, message, detail, hint, pos) = unsafe {
+                let text = |p: *const c_char| (!p.is_null()).then(|| encoding::cstr_to_rust(p));
+                let read = (
+                    (*edata).sqlerrcode,
+                    text((*edata).message).unwrap_or_default(),
+                    text((*edata).detail),
+                    text((*edata).hint),
+                    (*edata).cursorpos,
+                );
+                pg_sys::FreeErrorData(edata);
+                read
+            };
+            let (message, located_detail) = located(&message, sql.text(), pos);
+            let mut r = ErrorReport::new(PgSqlErrorCode::from(code), message, "safe_ddl");
+            if let Some(d) = located_detail.or(detail) {
+                r = r.set_detail(d);
             }
-            other => other.rethrow(),
+            if let Some(h) = hint {
+                r = r.set_hint(h);
+            }
+            encoding::report(r, PgLogLevel::ERROR);
+            unreachable!()
         }
-    })
-    .execute();
-    // SAFETY: pop our callback.
-    unsafe { pg_sys::error_context_stack = callback.previous };
-    result
+    };
+    // SAFETY: raw_parser returns a List of RawStmt.
+    unsafe {
+        PgList::<pg_sys::Node>::from_pg(list)
+            .iter_ptr()
+            .filter(|n| is_a(*n, NodeTag::T_RawStmt))
+            .map(|n| {
+                let r = n.cast::<pg_sys::RawStmt>();
+                ((*r).stmt, (*r).stmt_location, (*r).stmt_len)
+            })
+            .collect()
+    }
 }
 
 /// "syntax error at or near "FOO"" -> "... at character 12 of the checked SQL", plus the line
@@ -121,9 +121,12 @@ pub fn located(message: &str, sql: &str, pos: i32) -> (String, Option<String>) {
 /// A syntax error counts as one: running it raises that error before anything runs (the whole
 /// string is parsed first), with the position in the caller's terms.
 #[pgrx::pg_extern(immutable, parallel_safe)]
-fn _one_statement(sql: &str) -> bool {
+fn _one_statement(sql: Sql) -> bool {
     // Only raw_parser runs in between: nothing to clean up but the error state.
-    PgTryBuilder::new(|| parse(sql).len() <= 1)
-        .catch_others(|_| true)
+    PgTryBuilder::new(|| parse(&sql).len() <= 1)
+        .catch_others(|_| {
+            encoding::forget();
+            true
+        })
         .execute()
 }

@@ -13,11 +13,14 @@ use pgrx::pg_sys::{self, NodeTag};
 use pgrx::prelude::*;
 use pgrx::{is_a, PgList, Spi};
 
+use crate::encoding::{self, Sql, Text};
+use crate::pg_error;
+
 type Row = (
     i32,
-    String,
-    Option<String>,
-    Option<String>,
+    Text,
+    Option<Text>,
+    Option<Text>,
     Option<bool>,
     Option<i64>,
     f64,
@@ -26,36 +29,39 @@ type Row = (
 #[pg_extern(volatile)]
 #[allow(clippy::type_complexity)]
 fn rehearse(
-    sql: &str,
+    sql: Sql,
 ) -> TableIterator<
     'static,
     (
         name!(n, i32),
-        name!(statement, String),
-        name!(relation, Option<String>),
-        name!(lock_mode, Option<String>),
+        name!(statement, Text),
+        name!(relation, Option<Text>),
+        name!(lock_mode, Option<Text>),
         name!(rewritten, Option<bool>),
         name!(rows_scanned, Option<i64>),
         name!(elapsed_ms, f64),
     ),
 > {
+    let sql = &sql;
     let stmts = super::parse::parse(sql);
     // Refuse what cannot be rehearsed before running anything.
     for (node, location, len) in &stmts {
         // SAFETY: nodes from raw_parser in this call.
         if let Some(why) = unsafe { unrehearsable(*node) } {
-            let text = crate::describe::statement_text(sql, *location, *len);
-            ErrorReport::new(
-                PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                format!("safe_ddl.rehearse cannot run {why}"),
-                "safe_ddl",
-            )
-            .set_detail(format!("Statement: {text}"))
-            .set_hint(
-                "rehearse runs the statements in a subtransaction it rolls back: CONCURRENTLY forms, VACUUM and \
-                 transaction control cannot run there. Rehearse the plain form to time its locks.",
-            )
-            .report(PgLogLevel::ERROR);
+            let text = sql.statement(*location, *len);
+            encoding::report(
+                ErrorReport::new(
+                    PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                    format!("safe_ddl.rehearse cannot run {why}"),
+                    "safe_ddl",
+                )
+                .set_detail(format!("Statement: {text}"))
+                .set_hint(
+                    "rehearse runs the statements in a subtransaction it rolls back: CONCURRENTLY forms, VACUUM and \
+                     transaction control cannot run there. Rehearse the plain form to time its locks.",
+                ),
+                PgLogLevel::ERROR,
+            );
         }
     }
     let rows = in_rolled_back_subtransaction(|| run_all(sql, &stmts));
@@ -118,14 +124,14 @@ unsafe fn unrehearsable(node: *mut pg_sys::Node) -> Option<&'static str> {
     }
 }
 
-fn run_all(sql: &str, stmts: &[(*mut pg_sys::Node, i32, i32)]) -> Vec<Row> {
+fn run_all(sql: &Sql, stmts: &[(*mut pg_sys::Node, i32, i32)]) -> Vec<Row> {
     // The guard would refuse the hazards being rehearsed: allow them inside the rehearsal only
     // (SET LOCAL, undone with the subtransaction).
     Spi::run("SET LOCAL safe_ddl.allow = 'all'").expect("SET LOCAL");
     let mut rows = Vec::new();
     for (i, (node, location, len)) in stmts.iter().enumerate() {
         let n = i32::try_from(i + 1).unwrap_or(i32::MAX);
-        let text = crate::describe::statement_text(sql, *location, *len);
+        let text = sql.statement(*location, *len);
         // The relations the statement names, resolved now (after the earlier statements ran).
         // SAFETY: node is a raw parse tree from this call; we are in a transaction.
         let targets = unsafe { crate::describe::describe_node(*node, sql, *location, *len) }
@@ -135,7 +141,7 @@ fn run_all(sql: &str, stmts: &[(*mut pg_sys::Node, i32, i32)]) -> Vec<Row> {
         let locks_before = my_locks();
         let reads_before = reads();
         let start = Instant::now();
-        if let Err(e) = Spi::run(&text) {
+        if let Err(e) = run(&text, sql.statement_server(*location, *len)) {
             ErrorReport::new(
                 PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
                 format!("safe_ddl.rehearse: statement {n} failed: {e}"),
@@ -194,9 +200,9 @@ fn run_all(sql: &str, stmts: &[(*mut pg_sys::Node, i32, i32)]) -> Vec<Row> {
                 .filter(|d| *d > 0);
             rows.push((
                 n,
-                text.clone(),
-                Some(name.clone()),
-                Some(mode.name().to_string()),
+                Text(text.clone()),
+                Some(Text(name.clone())),
+                Some(Text::from(mode.name())),
                 rewritten,
                 scanned,
                 elapsed,
@@ -204,28 +210,91 @@ fn run_all(sql: &str, stmts: &[(*mut pg_sys::Node, i32, i32)]) -> Vec<Row> {
             any = true;
         }
         if !any {
-            rows.push((n, text.clone(), None, None, None, None, elapsed));
+            rows.push((n, Text(text.clone()), None, None, None, None, elapsed));
         }
     }
     rows
 }
 
-/// Relation locks this backend holds on user relations: (oid, name, mode).
+/// Run one statement: `text` in Rust, `server` as the parser saw it (the same bytes in a UTF-8
+/// database).
+fn run(text: &str, server: &[u8]) -> Result<(), pgrx::spi::Error> {
+    if server == text.as_bytes() {
+        return Spi::run(text);
+    }
+    let Ok(query) = std::ffi::CString::new(server) else {
+        return Spi::run(text);
+    };
+    let query = query.as_ptr();
+    Spi::connect_mut(|_client| {
+        // SAFETY: connected to SPI; query is a NUL-terminated statement in the server encoding.
+        // Caught whole, so that its message is converted from the server encoding.
+        match unsafe { pg_error::catch(|| raw::SPI_execute(query, false, 0)) } {
+            Ok(rc) if rc < 0 => Err(pgrx::spi::SpiErrorCodes::try_from(rc)
+                .unwrap_or(pgrx::spi::SpiErrorCodes::OpUnknown)
+                .into()),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let edata = e.into_raw();
+                // SAFETY: a valid ErrorData from CopyErrorData, freed once read.
+                let r = unsafe {
+                    let text = |p: *const std::ffi::c_char| {
+                        (!p.is_null()).then(|| encoding::cstr_to_rust(p))
+                    };
+                    let mut r = ErrorReport::new(
+                        PgSqlErrorCode::from((*edata).sqlerrcode),
+                        text((*edata).message).unwrap_or_default(),
+                        "safe_ddl",
+                    );
+                    if let Some(d) = text((*edata).detail) {
+                        r = r.set_detail(d);
+                    }
+                    if let Some(h) = text((*edata).hint) {
+                        r = r.set_hint(h);
+                    }
+                    pg_sys::FreeErrorData(edata);
+                    r
+                };
+                encoding::report(r, PgLogLevel::ERROR);
+                unreachable!("ERROR does not return")
+            }
+        }
+    })
+}
+
+mod raw {
+    use std::ffi::{c_char, c_int};
+    // Unguarded: an ERROR in it must reach pg_error::catch whole.
+    #[allow(clashing_extern_declarations)]
+    unsafe extern "C-unwind" {
+        pub fn SPI_execute(src: *const c_char, read_only: bool, tcount: std::ffi::c_long) -> c_int;
+    }
+}
+
+/// Relation locks this backend holds on user relations: (oid, schema-qualified name, mode).
 fn my_locks() -> Vec<(u32, String, String)> {
     Spi::connect(|client| {
         let rows = client.select(
-            "SELECT l.relation, l.relation::regclass::text, l.mode FROM pg_catalog.pg_locks l \
+            "SELECT l.relation, \
+                    coalesce(pg_catalog.quote_ident(CASE WHEN n.oid = pg_catalog.pg_my_temp_schema() \
+                                                         THEN 'pg_temp' ELSE n.nspname END) \
+                             || '.' || pg_catalog.quote_ident(c.relname), \
+                             l.relation::regclass::text) AS name, \
+                    l.mode \
+               FROM pg_catalog.pg_locks l \
+               LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation \
+               LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
              WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
                AND l.relation >= 16384 \
                AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) \
-             ORDER BY l.relation::regclass::text, l.mode",
+             ORDER BY name, l.mode",
             None,
             &[],
         )?;
         let mut out = Vec::new();
         for row in rows {
             let oid = row.get::<pg_sys::Oid>(1)?.map(|o| o.to_u32()).unwrap_or(0);
-            out.push((oid, row.get::<String>(2)?.unwrap_or_default(), row.get::<String>(3)?.unwrap_or_default()));
+            out.push((oid, row.get::<Text>(2)?.unwrap_or_default().0, row.get::<Text>(3)?.unwrap_or_default().0));
         }
         Ok::<_, pgrx::spi::Error>(out)
     })

@@ -6,6 +6,7 @@ use pgrx::pg_sys::{self, NodeTag};
 use pgrx::{is_a, PgList};
 
 use crate::ddl::{AlterCmd, ConstraintKind, Ddl, NewConstraint, Rewrite, Target};
+use crate::encoding::Sql;
 
 use super::analysis;
 use super::names::{quoted, quoted_strings, target};
@@ -13,7 +14,7 @@ use super::names::{quoted, quoted_strings, target};
 /// # Safety
 /// `s` must be a valid raw AlterTableStmt; `full` the query string its locations refer to.
 #[allow(non_upper_case_globals)]
-pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &str) -> Ddl {
+pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
     use pg_sys::AlterTableType::*;
     // SAFETY (whole function): raw parse nodes; casts follow tag checks.
     unsafe {
@@ -172,7 +173,7 @@ unsafe fn add_column(
     table: &Target,
     relkind: u8,
     def: *mut pg_sys::ColumnDef,
-    full: &str,
+    full: &Sql,
 ) -> AlterCmd {
     // SAFETY: def is a raw ColumnDef; its constraints are Constraint nodes.
     unsafe {
@@ -196,21 +197,19 @@ unsafe fn add_column(
 }
 
 /// The column type as written, for recipes.
-unsafe fn type_text(tn: *mut pg_sys::TypeName, full: &str) -> String {
+unsafe fn type_text(tn: *mut pg_sys::TypeName, full: &Sql) -> String {
     if tn.is_null() {
         return "<type>".into();
     }
     // SAFETY: tn is a raw TypeName; its location points into `full`.
     let loc = unsafe { (*tn).location };
-    usize::try_from(loc)
-        .ok()
-        .and_then(|at| full.get(at..))
+    full.rest_at(loc)
         .map(crate::sqltext::type_at)
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "<type>".into())
 }
 
-unsafe fn constraint(c: *mut pg_sys::Constraint, full: &str) -> NewConstraint {
+unsafe fn constraint(c: *mut pg_sys::Constraint, full: &Sql) -> NewConstraint {
     use pg_sys::ConstrType::*;
     // SAFETY: c is a raw Constraint node.
     unsafe {
@@ -229,11 +228,7 @@ unsafe fn constraint(c: *mut pg_sys::Constraint, full: &str) -> NewConstraint {
             quoted_strings((*c).keys)
         };
         let expr_text = (kind == ConstraintKind::Check)
-            .then(|| {
-                usize::try_from((*c).location)
-                    .ok()
-                    .and_then(|at| full.get(at..))
-            })
+            .then(|| full.rest_at((*c).location))
             .flatten()
             .and_then(crate::sqltext::check_expression);
         NewConstraint {

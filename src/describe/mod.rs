@@ -14,6 +14,7 @@ use pgrx::pg_sys::{self, NodeTag};
 use pgrx::{is_a, PgList};
 
 use crate::ddl::{Ddl, DropKind, LockMode, ReindexKind, Statement, Target};
+use crate::encoding::Sql;
 use names::{partitioned, quoted, target, target_from_names};
 
 /// Describe a utility statement the guard cares about, or None for everything else (SET, SHOW,
@@ -28,11 +29,7 @@ pub unsafe fn describe(pstmt: *mut pg_sys::PlannedStmt, query: *const c_char) ->
         if node.is_null() {
             return None;
         }
-        let full = if query.is_null() {
-            String::new()
-        } else {
-            CStr::from_ptr(query).to_string_lossy().into_owned()
-        };
+        let full = Sql::from_cstr(query);
         describe_node(node, &full, (*pstmt).stmt_location, (*pstmt).stmt_len)
     }
 }
@@ -43,7 +40,7 @@ pub unsafe fn describe(pstmt: *mut pg_sys::PlannedStmt, query: *const c_char) ->
 /// `node` must be a valid raw parse tree, inside a transaction.
 pub unsafe fn describe_node(
     node: *mut pg_sys::Node,
-    full: &str,
+    full: &Sql,
     location: i32,
     len: i32,
 ) -> Option<Statement> {
@@ -57,7 +54,7 @@ pub unsafe fn describe_node(
             ddl,
             tag,
             lock,
-            text: statement_text(full, location, len),
+            text: full.statement(location, len),
             targets: vec![],
         };
         stmt.targets = stmt.relations();
@@ -68,20 +65,7 @@ pub unsafe fn describe_node(
     }
 }
 
-/// The part of a (possibly multi-statement) query string that is this statement.
-pub fn statement_text(full: &str, location: i32, len: i32) -> String {
-    let bytes = full.as_bytes();
-    let start = usize::try_from(location).unwrap_or(0).min(bytes.len());
-    let end = match usize::try_from(len) {
-        Ok(l) if l > 0 => (start + l).min(bytes.len()),
-        _ => bytes.len(),
-    };
-    String::from_utf8_lossy(&bytes[start..end])
-        .trim()
-        .to_string()
-}
-
-unsafe fn classify_node(node: *mut pg_sys::Node, full: &str) -> Option<(Ddl, Option<LockMode>)> {
+unsafe fn classify_node(node: *mut pg_sys::Node, full: &Sql) -> Option<(Ddl, Option<LockMode>)> {
     use LockMode::*;
     // SAFETY (whole function): every cast follows an is_a() check of the node's tag.
     unsafe {

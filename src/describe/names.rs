@@ -1,6 +1,6 @@
 //! Resolving names in a parse tree to relations, without taking locks.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::c_char;
 
 use pgrx::pg_sys::{self, NodeTag};
 use pgrx::{is_a, PgList};
@@ -77,7 +77,7 @@ pub unsafe fn quoted(p: *const c_char) -> Option<String> {
 
 pub unsafe fn opt_str(p: *const c_char) -> Option<String> {
     // SAFETY: parse-tree strings are NUL-terminated or NULL.
-    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+    (!p.is_null()).then(|| unsafe { crate::encoding::cstr_to_rust(p) })
 }
 
 /// A partitioned table or partitioned index.

@@ -134,9 +134,7 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
                 let name = unsafe { pg_sys::get_attname(relid, attnum, true) };
                 if !name.is_null() {
                     // SAFETY: a palloc'd NUL-terminated name.
-                    let name = unsafe { CStr::from_ptr(name) }
-                        .to_string_lossy()
-                        .into_owned();
+                    let name = unsafe { crate::encoding::cstr_to_rust(name) };
                     usage.columns.push((name, object_use(&e)));
                 }
             }
