@@ -3,46 +3,28 @@
 //! row locks on every row until COMMIT, bloats the table and floods replicas. The HINT gives the
 //! equivalent batched `CALL safe_ddl.backfill(...)`.
 
-use std::ffi::c_int;
-
 use pgrx::pg_sys::{self, NodeTag};
-use pgrx::{is_a, pg_guard, PgList};
+use pgrx::{is_a, PgList};
 
 use crate::classify::Finding;
 use crate::gucs::{self, Mode};
 use crate::hazard::Hazard;
 use crate::{catalog, report, sqltext};
 
-static mut PREV: pg_sys::ExecutorStart_hook_type = None;
-
-pub fn install() {
-    // SAFETY: _PG_init, once per backend.
-    unsafe {
-        PREV = pg_sys::ExecutorStart_hook;
-        pg_sys::ExecutorStart_hook = Some(executor_start);
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, eflags: c_int) {
+/// From the ExecutorStart hook (executor_hook.rs), before the statement starts: refuse it if it
+/// is a large UPDATE or DELETE and the guard is on.
+///
+/// # Safety
+/// `query_desc` is the executor's.
+pub unsafe fn check(query_desc: *mut pg_sys::QueryDesc) {
     let limit = gucs::max_dml_rows();
-    // SAFETY: query_desc is the executor's; EXPLAIN without ANALYZE runs nothing.
-    if limit > 0.0
-        && gucs::mode() != Mode::Off
-        && eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0
-    {
-        unsafe { check(query_desc, limit) };
-    }
-    // SAFETY: chain to the previous hook or the standard executor with the same arguments.
-    unsafe {
-        match PREV {
-            Some(prev) => pg_sys::ffi::pg_guard_ffi_boundary(|| prev(query_desc, eflags)),
-            None => pg_sys::standard_ExecutorStart(query_desc, eflags),
-        }
+    if limit > 0.0 && gucs::mode() != Mode::Off {
+        // SAFETY: as the caller promises.
+        unsafe { check_limit(query_desc, limit) };
     }
 }
 
-unsafe fn check(query_desc: *mut pg_sys::QueryDesc, limit: f64) {
+unsafe fn check_limit(query_desc: *mut pg_sys::QueryDesc, limit: f64) {
     // SAFETY (whole function): a planned statement of the executor; casts follow tag checks.
     unsafe {
         let pstmt = (*query_desc).plannedstmt;

@@ -215,6 +215,21 @@ impl Sql {
     }
 }
 
+/// The bytes (server encoding) of a text datum, detoasted; None for NULL.
+///
+/// # Safety
+/// `datum` is a text datum (or NULL), valid for the current memory context.
+unsafe fn text_bytes<'a>(datum: pg_sys::Datum, is_null: bool) -> Option<&'a [u8]> {
+    if is_null || datum.is_null() {
+        return None;
+    }
+    // SAFETY: a text datum; detoasting gives a valid varlena, palloc'd in the current context.
+    unsafe {
+        let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+        Some(pgrx::varlena::varlena_to_byte_slice(v))
+    }
+}
+
 /// A text argument, read without pgrx's UTF-8 requirement.
 impl FromDatum for Sql {
     unsafe fn from_polymorphic_datum(
@@ -222,14 +237,8 @@ impl FromDatum for Sql {
         is_null: bool,
         _: pg_sys::Oid,
     ) -> Option<Sql> {
-        if is_null || datum.is_null() {
-            return None;
-        }
-        // SAFETY: a text datum; detoasting gives a valid varlena.
-        unsafe {
-            let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-            Some(Sql::from_server(pgrx::varlena::varlena_to_byte_slice(v)))
-        }
+        // SAFETY: as the caller of from_polymorphic_datum promises.
+        unsafe { text_bytes(datum, is_null) }.map(Sql::from_server)
     }
 }
 
@@ -279,14 +288,8 @@ impl FromDatum for Text {
         is_null: bool,
         _: pg_sys::Oid,
     ) -> Option<Text> {
-        if is_null || datum.is_null() {
-            return None;
-        }
-        // SAFETY: a text datum; detoasting gives a valid varlena.
-        unsafe {
-            let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-            Some(Text(to_rust(pgrx::varlena::varlena_to_byte_slice(v))))
-        }
+        // SAFETY: as the caller of from_polymorphic_datum promises.
+        unsafe { text_bytes(datum, is_null) }.map(|b| Text(to_rust(b)))
     }
 }
 

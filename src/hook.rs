@@ -97,7 +97,7 @@ unsafe extern "C-unwind" fn guarded(
                     dest,
                     qc,
                 ),
-                None => raw::standard_ProcessUtility(
+                None => pg_error::raw::standard_ProcessUtility(
                     pstmt,
                     query,
                     read_only_tree,
@@ -112,25 +112,6 @@ unsafe extern "C-unwind" fn guarded(
     }) {
         Ok(()) => std::ptr::null_mut(),
         Err(e) => e.into_raw(),
-    }
-}
-
-mod raw {
-    use pgrx::pg_sys;
-    use std::ffi::c_char;
-    // Unguarded: an ERROR in it must reach pg_error::catch whole.
-    #[allow(clashing_extern_declarations)]
-    unsafe extern "C-unwind" {
-        pub fn standard_ProcessUtility(
-            pstmt: *mut pg_sys::PlannedStmt,
-            query_string: *const c_char,
-            read_only_tree: bool,
-            context: pg_sys::ProcessUtilityContext::Type,
-            params: pg_sys::ParamListInfo,
-            query_env: *mut pg_sys::QueryEnvironment,
-            dest: *mut pg_sys::DestReceiver,
-            qc: *mut pg_sys::QueryCompletion,
-        );
     }
 }
 

@@ -19,6 +19,7 @@ pub mod ddl;
 mod describe;
 mod dml_guard;
 mod encoding;
+mod executor_hook;
 pub mod facts;
 mod guard;
 mod gucs;
@@ -53,7 +54,7 @@ pub extern "C-unwind" fn _PG_init() {
     gucs::init();
     hook::install();
     hold::install();
-    dml_guard::install();
+    executor_hook::install();
     usage::install();
 }
 

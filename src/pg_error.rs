@@ -57,13 +57,25 @@ unsafe extern "C-unwind" {
     ) -> c_int;
 }
 
-mod raw {
+/// Postgres functions declared without pgrx's guard: an ERROR in them must longjmp to `catch`'s
+/// sigsetjmp whole, not be turned into a panic by pgrx's wrappers.
+pub mod raw {
     use pgrx::pg_sys;
-    // The unguarded symbols: an ERROR in them must longjmp to our sigsetjmp, not be turned into
-    // a panic by pgrx's wrappers.
+    use std::ffi::{c_char, c_int};
     #[allow(clashing_extern_declarations)]
     unsafe extern "C-unwind" {
         pub fn ReThrowError(edata: *mut pg_sys::ErrorData) -> !;
+        pub fn standard_ProcessUtility(
+            pstmt: *mut pg_sys::PlannedStmt,
+            query_string: *const c_char,
+            read_only_tree: bool,
+            context: pg_sys::ProcessUtilityContext::Type,
+            params: pg_sys::ParamListInfo,
+            query_env: *mut pg_sys::QueryEnvironment,
+            dest: *mut pg_sys::DestReceiver,
+            qc: *mut pg_sys::QueryCompletion,
+        );
+        pub fn standard_ExecutorStart(query_desc: *mut pg_sys::QueryDesc, eflags: c_int);
     }
 }
 

@@ -6,7 +6,7 @@
 //! is tracked and the rules behave as if tracking did not exist.
 
 pub mod api;
-mod record;
+pub mod record;
 mod store;
 pub mod verdict;
 
@@ -14,14 +14,14 @@ use pgrx::pg_sys;
 
 use crate::gucs;
 
-/// From _PG_init: request the shared table and start recording, when preloaded.
+/// From _PG_init: request the shared table, when preloaded (recording starts with it; the
+/// recorder is called by the ExecutorStart hook, executor_hook.rs).
 pub fn install() {
     // SAFETY: a plain global of the postmaster, read in _PG_init.
     let preloading = unsafe { pg_sys::process_shared_preload_libraries_in_progress };
     let capacity = gucs::usage_max_entries();
     if preloading && capacity > 0 {
         store::request(capacity);
-        record::install();
     }
 }
 

@@ -4,43 +4,28 @@
 //! Postgres itself checks: selectedCols (read), insertedCols / updatedCols (written), and
 //! requiredPerms for uses without columns (count(*), DELETE).
 
-use std::ffi::c_int;
-
 use pgrx::pg_sys;
-use pgrx::{pg_guard, PgList};
+use pgrx::PgList;
 
 use super::store;
 use crate::gucs;
 
-static mut PREV: pg_sys::ExecutorStart_hook_type = None;
-
-pub fn install() {
-    // SAFETY: _PG_init, once per process.
+/// From the ExecutorStart hook (executor_hook.rs): record what the statement reads and writes,
+/// when tracking runs (preloaded) and this session records. Parallel workers run part of a query
+/// their leader already recorded.
+///
+/// # Safety
+/// `query_desc` is the executor's.
+pub unsafe fn record(query_desc: *mut pg_sys::QueryDesc) {
+    // SAFETY: plain backend globals; query_desc is the executor's.
     unsafe {
-        PREV = pg_sys::ExecutorStart_hook;
-        pg_sys::ExecutorStart_hook = Some(executor_start);
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, eflags: c_int) {
-    // SAFETY: the executor's query_desc; EXPLAIN without ANALYZE runs nothing, and parallel
-    // workers run a part of a query their leader already recorded.
-    unsafe {
-        if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0
-            && pg_sys::ParallelWorkerNumber < 0
-            && gucs::track_usage()
-        {
-            record((*query_desc).plannedstmt);
-        }
-        match PREV {
-            Some(prev) => pg_sys::ffi::pg_guard_ffi_boundary(|| prev(query_desc, eflags)),
-            None => pg_sys::standard_ExecutorStart(query_desc, eflags),
+        if store::available() && pg_sys::ParallelWorkerNumber < 0 && gucs::track_usage() {
+            record_plan((*query_desc).plannedstmt);
         }
     }
 }
 
-unsafe fn record(pstmt: *mut pg_sys::PlannedStmt) {
+unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
     if pstmt.is_null() {
         return;
     }
