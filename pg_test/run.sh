@@ -3,6 +3,7 @@
 #   1. lint: cargo fmt --check, cargo clippy -D warnings
 #   2. cargo pgrx test: pure unit tests (rules, classifier, text) and #[pg_test]s in a server
 #   3. pg_regress suites against a throwaway cluster with safe_ddl preloaded
+#   3b. pg_regress pg_test/security: each attack of the threat model (docs/security.md) fails
 #   4. pg_isolation_regress specs (multi-session lock behaviour) on the same cluster
 #   5. the not_preloaded suite against a cluster without shared_preload_libraries
 #   6. pg_test/backfill_crash.sh: backfills killed and crashed mid-run, resumed exactly once
@@ -19,7 +20,7 @@ ROOT="$PWD"
 
 TMP="${SAFE_DDL_TEST_DIR:-/tmp/safe_ddl_test}"
 PORT="${SAFE_DDL_TEST_PORT:-54340}"
-PG_CONFIG="$(command -v pg_config)"
+PG_CONFIG="${PG_CONFIG:-$(command -v pg_config)}"
 failures=()
 
 step() { printf '\n==== %s ====\n' "$*"; }
@@ -71,6 +72,9 @@ run_suite() {
 step "pg_regress: pg_test/regress (safe_ddl preloaded)"
 cluster_start "$TMP/preloaded" "$PORT"
 run_suite regress "$PGXS_TEST/regress/pg_regress" pg_test/regress "$TMP/preloaded"
+
+step "pg_regress: pg_test/security (attacks by an unprivileged role, issue 12)"
+run_suite security "$PGXS_TEST/regress/pg_regress" pg_test/security "$TMP/preloaded"
 
 step "pg_isolation_regress: pg_test/isolation"
 run_suite isolation "$PGXS_TEST/isolation/pg_isolation_regress" pg_test/isolation "$TMP/preloaded"
