@@ -355,6 +355,10 @@ unsafe extern "C-unwind" fn check_allow(
                 "ALTER ROLE ... IN DATABASE ... SET",
                 "ALTER ROLE <role> IN DATABASE <database> RESET safe_ddl.allow;",
             ),
+            pg_sys::GucSource::PGC_S_GLOBAL => (
+                "ALTER ROLE ALL SET",
+                "ALTER ROLE ALL RESET safe_ddl.allow;",
+            ),
             _ => (
                 "the server configuration",
                 "ALTER SYSTEM RESET safe_ddl.allow; (or remove it from postgresql.conf) and SELECT pg_reload_conf();",
@@ -606,7 +610,8 @@ fn ceiling_source() -> &'static str {
         Some(PGC_S_DATABASE_USER) => {
             "set by a superuser for this role in this database (ALTER ROLE ... IN DATABASE ... SET safe_ddl.allow_ceiling)"
         }
-        Some(PGC_S_FILE | PGC_S_ARGV | PGC_S_GLOBAL | PGC_S_ENV_VAR) => {
+        Some(PGC_S_GLOBAL) => "set by a superuser for all roles (ALTER ROLE ALL SET safe_ddl.allow_ceiling)",
+        Some(PGC_S_FILE | PGC_S_ARGV | PGC_S_ENV_VAR) => {
             "set by a superuser in the server configuration (postgresql.conf or ALTER SYSTEM)"
         }
         Some(PGC_S_DEFAULT | PGC_S_DYNAMIC_DEFAULT) | None => "the default",
