@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_void, CString};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::{pg_guard, pg_sys, PostgresGucEnum};
 
-use crate::hazard::AllowList;
+use crate::hazard::{AllowList, Hazard};
 
 /// What the guard does with a hazard.
 #[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -39,8 +39,19 @@ static MODE: GucSetting<Mode> = GucSetting::<Mode>::new(Mode::Enforce);
 
 /// `safe_ddl.allow`, default empty: hazards the session (or, with SET LOCAL, the transaction)
 /// may run anyway. Checked at SET time, so a misspelt hazard name is an error rather than a
-/// silent no-op.
+/// silent no-op. Only the session or transaction that runs the statement may set it: a value
+/// from ALTER DATABASE/ROLE ... SET or the configuration file would apply to every session of
+/// the database or role, superusers' included, so it is ignored (check_allow) and refused at
+/// ALTER time (check_alter_setting).
 static ALLOW: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+/// `safe_ddl.allow_ceiling`, default `all`: the most `safe_ddl.allow` may name in this session.
+/// SUSET: a superuser sets it per role or database (ALTER ROLE/DATABASE ... SET), so a platform
+/// team decides which hazards each application role may override at all. Checked when allow is
+/// SET and again when a hazard is let through (the ceiling may arrive after allow: client
+/// startup options are applied before role settings, and a superuser may lower it later).
+static ALLOW_CEILING: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"all"));
 
 /// `safe_ddl.lock_timeout`, default 200 ms. While a DDL statement waits for its lock, every
 /// later query on the table queues behind it, so this is the longest stall the application
@@ -161,16 +172,36 @@ pub fn init() {
             None,
         );
     }
-    GucRegistry::define_int_guc(
-        c"safe_ddl.lock_timeout",
-        c"lock_timeout applied to DDL that needs a lock conflicting with reads or writes.",
-        c"Applied when the session's own lock_timeout is 0 or larger. 0 disables.",
-        &LOCK_TIMEOUT_MS,
-        0,
-        i32::MAX,
-        GucContext::Userset,
-        GucFlags::UNIT_MS,
-    );
+    // SAFETY: the check hook is a #[pg_guard] function with the signature Postgres expects.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"safe_ddl.allow_ceiling",
+            c"The most safe_ddl.allow may name (comma-separated hazard names, in_use, or all).",
+            c"Set by a superuser per role or database (ALTER ROLE/DATABASE ... SET). safe_ddl.allow naming more is an error.",
+            &ALLOW_CEILING,
+            GucContext::Suset,
+            GucFlags::default(),
+            Some(check_allow_ceiling),
+            None,
+            None,
+        );
+    }
+    // SAFETY: the check hook is a #[pg_guard] function with the signature Postgres expects.
+    unsafe {
+        GucRegistry::define_int_guc_with_hooks(
+            c"safe_ddl.lock_timeout",
+            c"lock_timeout applied to DDL that needs a lock conflicting with reads or writes.",
+            c"Applied when the session's own lock_timeout is 0 or larger. 0 disables. Only a superuser may raise or disable it.",
+            &LOCK_TIMEOUT_MS,
+            0,
+            i32::MAX,
+            GucContext::Userset,
+            GucFlags::UNIT_MS,
+            Some(check_lock_timeout),
+            None,
+            None,
+        );
+    }
     GucRegistry::define_int_guc(
         c"safe_ddl.min_table_size",
         c"Existing tables smaller than this are exempt from scan, rewrite and build hazards.",
@@ -196,7 +227,7 @@ pub fn init() {
         &USAGE_WINDOW_S,
         0,
         i32::MAX,
-        GucContext::Userset,
+        GucContext::Suset,
         GucFlags::UNIT_S,
     );
     // A server-start setting can only be defined while shared_preload_libraries loads us
@@ -223,9 +254,150 @@ fn define_usage_max_entries() {
     );
 }
 
-/// GUC check hook: reject unknown hazard names at SET time.
+/// Where a setting's value came from: a source that applies to sessions other than the one
+/// that set it (per database, per role, configuration file, server command line).
+fn persistent_source(source: pg_sys::GucSource::Type) -> bool {
+    use pg_sys::GucSource::*;
+    matches!(
+        source,
+        PGC_S_DYNAMIC_DEFAULT
+            | PGC_S_ENV_VAR
+            | PGC_S_FILE
+            | PGC_S_ARGV
+            | PGC_S_GLOBAL
+            | PGC_S_DATABASE
+            | PGC_S_USER
+            | PGC_S_DATABASE_USER
+    )
+}
+
+/// A value the session itself sets: SET, SET LOCAL, set_config, a function's SET clause at run
+/// time, client startup options.
+fn session_source(source: pg_sys::GucSource::Type) -> bool {
+    use pg_sys::GucSource::*;
+    matches!(
+        source,
+        PGC_S_CLIENT | PGC_S_OVERRIDE | PGC_S_INTERACTIVE | PGC_S_SESSION
+    )
+}
+
+/// A parallel worker restoring its leader's settings: they were checked in the leader.
+fn restoring_in_worker() -> bool {
+    // SAFETY: plain reads of backend globals.
+    unsafe { pg_sys::InitializingParallelWorker || pg_sys::ParallelWorkerNumber >= 0 }
+}
+
+/// Set the message parts of a failing check hook (read by the GUC machinery right after the
+/// hook returns false; palloc'd in the current context, as it expects).
+fn check_fail(
+    code: pgrx::PgSqlErrorCode,
+    message: Option<&str>,
+    detail: &str,
+    hint: Option<&str>,
+) -> bool {
+    let dup = |t: &str| {
+        let c = CString::new(crate::encoding::to_server(t).into_owned()).unwrap_or_default();
+        // SAFETY: pstrdup copies the NUL-terminated string into the current memory context.
+        unsafe { pg_sys::pstrdup(c.as_ptr()) }
+    };
+    // SAFETY: the GUC_check_* globals are plain pointers the GUC machinery reads and resets.
+    unsafe {
+        pg_sys::GUC_check_errcode(code as i32);
+        if let Some(m) = message {
+            pg_sys::GUC_check_errmsg_string = dup(m);
+        }
+        pg_sys::GUC_check_errdetail_string = dup(detail);
+        if let Some(h) = hint {
+            pg_sys::GUC_check_errhint_string = dup(h);
+        }
+    }
+    false
+}
+
+/// GUC check hook of safe_ddl.allow: reject unknown hazard names at SET time; ignore (WARNING at
+/// session start) any non-empty value from a source that applies to other sessions; refuse a
+/// value above safe_ddl.allow_ceiling when the session sets it.
 #[pg_guard]
 unsafe extern "C-unwind" fn check_allow(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: Postgres passes a valid pointer to a (possibly NULL) C string.
+    let raw = unsafe { *newval };
+    if raw.is_null() {
+        return true;
+    }
+    // SAFETY: non-NULL GUC string values are NUL-terminated.
+    let text = unsafe { crate::encoding::cstr_to_rust(raw) };
+    let list = match AllowList::parse(&text) {
+        Ok(l) => l,
+        Err(msg) => {
+            return check_fail(
+                pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                None,
+                &msg,
+                None,
+            )
+        }
+    };
+    if persistent_source(source) && !text.trim().is_empty() {
+        let (how, reset) = match source {
+            pg_sys::GucSource::PGC_S_DATABASE => (
+                "ALTER DATABASE ... SET",
+                "ALTER DATABASE <database> RESET safe_ddl.allow;",
+            ),
+            pg_sys::GucSource::PGC_S_USER => (
+                "ALTER ROLE ... SET",
+                "ALTER ROLE <role> RESET safe_ddl.allow;",
+            ),
+            pg_sys::GucSource::PGC_S_DATABASE_USER => (
+                "ALTER ROLE ... IN DATABASE ... SET",
+                "ALTER ROLE <role> IN DATABASE <database> RESET safe_ddl.allow;",
+            ),
+            pg_sys::GucSource::PGC_S_GLOBAL => (
+                "ALTER ROLE ALL SET",
+                "ALTER ROLE ALL RESET safe_ddl.allow;",
+            ),
+            _ => (
+                "the server configuration",
+                "ALTER SYSTEM RESET safe_ddl.allow; (or remove it from postgresql.conf) and SELECT pg_reload_conf();",
+            ),
+        };
+        return check_fail(
+            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            Some(&format!(
+                "safe_ddl.allow = '{text}' from {how} is ignored: only the session or transaction that runs a statement may set it"
+            )),
+            "A value set per database, per role or in the server configuration would let hazards run in every session it \
+             applies to, superusers' included. safe_ddl.allow counts only when SET (or SET LOCAL, set_config, a client \
+             startup option, a function's SET clause) by the session that runs the hazardous statement.",
+            Some(&format!(
+                "Remove it: {reset} Set it in the migration's transaction instead: BEGIN; SET LOCAL safe_ddl.allow = \
+                 '<hazard>'; <statement>; COMMIT; To limit what a role may allow, a superuser sets \
+                 safe_ddl.allow_ceiling (ALTER ROLE <role> SET safe_ddl.allow_ceiling = '<hazards>')."
+            )),
+        );
+    }
+    if session_source(source) && !restoring_in_worker() {
+        let ceiling = ceiling_list();
+        let excess = list.excess(&ceiling);
+        if !excess.is_empty() {
+            let (message, detail, hint) = ceiling_error_text(&excess.join(", "), &text);
+            return check_fail(
+                pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                Some(&message),
+                &detail,
+                Some(&hint),
+            );
+        }
+    }
+    true
+}
+
+/// GUC check hook of safe_ddl.allow_ceiling: same syntax as safe_ddl.allow.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_allow_ceiling(
     newval: *mut *mut c_char,
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
@@ -239,16 +411,166 @@ unsafe extern "C-unwind" fn check_allow(
     let text = unsafe { crate::encoding::cstr_to_rust(raw) };
     match AllowList::parse(&text) {
         Ok(_) => true,
-        Err(msg) => {
-            // SAFETY: GUC_check_errdetail_string is read by the GUC machinery right after we
-            // return false; the string is palloc'd in the current context as it expects.
-            unsafe {
-                let c =
-                    CString::new(crate::encoding::to_server(&msg).into_owned()).unwrap_or_default();
-                pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(c.as_ptr());
-            }
-            false
+        Err(msg) => check_fail(
+            pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            None,
+            &msg,
+            None,
+        ),
+    }
+}
+
+/// GUC check hook of safe_ddl.lock_timeout: a session may tighten the bound, but only a
+/// superuser (or a role granted SET on it) may raise it above, or disable it from, the value the
+/// superuser-controlled settings give the session (its reset value: configuration file,
+/// ALTER DATABASE/ROLE ... SET). The bound protects the other sessions that queue behind a
+/// waiting DDL.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_lock_timeout(
+    newval: *mut i32,
+    _extra: *mut *mut c_void,
+    source: pg_sys::GucSource::Type,
+) -> bool {
+    if !session_source(source) || restoring_in_worker() || may_set("safe_ddl.lock_timeout") {
+        return true;
+    }
+    // SAFETY: Postgres passes a valid pointer to the new value.
+    let new = unsafe { *newval };
+    // SAFETY: the name is a defined setting; the result is a palloc'd string or NULL.
+    let reference = unsafe {
+        let p = pg_sys::GetConfigOptionResetString(c"safe_ddl.lock_timeout".as_ptr());
+        if p.is_null() {
+            return true;
         }
+        crate::encoding::cstr_to_rust(p)
+            .trim()
+            .parse::<i32>()
+            .unwrap_or(0)
+    };
+    if reference == 0 || (new > 0 && new <= reference) {
+        return true;
+    }
+    let what = if new == 0 {
+        "disable safe_ddl.lock_timeout".to_string()
+    } else {
+        format!("raise safe_ddl.lock_timeout to {new} ms")
+    };
+    check_fail(
+        pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        Some(&format!(
+            "permission denied to {what}: a role that is not a superuser may only lower it (at most {reference} ms here)"
+        )),
+        &format!(
+            "safe_ddl.lock_timeout bounds how long a DDL statement waits for its lock while every later query on the table \
+             queues behind it; this session's bound is {reference} ms (set by a superuser or the default)."
+        ),
+        Some(
+            "Retry the migration (safe_ddl.lock_retries does so already), or ask a superuser to raise it for the role: \
+             ALTER ROLE <role> SET safe_ddl.lock_timeout = '<ms>'; or to delegate it: GRANT SET ON PARAMETER \
+             safe_ddl.lock_timeout TO <role>;",
+        ),
+    )
+}
+
+/// Is the current user a superuser, or granted SET on the parameter (GRANT SET ON PARAMETER)?
+fn may_set(name: &str) -> bool {
+    let Ok(c) = CString::new(name) else {
+        return false;
+    };
+    // SAFETY: catalog lookups inside a transaction (check hooks and utility hooks run in one).
+    unsafe {
+        pg_sys::superuser()
+            || pg_sys::pg_parameter_aclcheck(c.as_ptr(), pg_sys::GetUserId(), pg_sys::ACL_SET)
+                == pg_sys::AclResult::ACLCHECK_OK
+    }
+}
+
+/// Refuse ALTER ROLE/DATABASE ... SET of a safe_ddl setting that would weaken the guard in other
+/// sessions: safe_ddl.allow always (it only counts per session; see check_allow), every other
+/// safe_ddl.* setting unless a superuser (or a role granted SET on it) runs it. Postgres itself
+/// lets a database owner, a role itself or a CREATEROLE role set any USERSET setting that way.
+///
+/// # Safety
+/// `utility` is the utility statement of a PlannedStmt being executed.
+pub unsafe fn check_alter_setting(utility: *mut pg_sys::Node) {
+    if utility.is_null() {
+        return;
+    }
+    // SAFETY: node tags tell the struct; the fields are parser output.
+    let (setstmt, target) = unsafe {
+        match (*utility).type_ {
+            pg_sys::NodeTag::T_AlterRoleSetStmt => {
+                let s = utility.cast::<pg_sys::AlterRoleSetStmt>();
+                let target = if (*s).database.is_null() {
+                    "ALTER ROLE ... SET"
+                } else {
+                    "ALTER ROLE ... IN DATABASE ... SET"
+                };
+                ((*s).setstmt, target)
+            }
+            pg_sys::NodeTag::T_AlterDatabaseSetStmt => {
+                let s = utility.cast::<pg_sys::AlterDatabaseSetStmt>();
+                ((*s).setstmt, "ALTER DATABASE ... SET")
+            }
+            _ => return,
+        }
+    };
+    // SAFETY: as above.
+    let (kind, name) = unsafe {
+        if setstmt.is_null() || (*setstmt).name.is_null() {
+            return;
+        }
+        (
+            (*setstmt).kind,
+            crate::encoding::cstr_to_rust((*setstmt).name).to_ascii_lowercase(),
+        )
+    };
+    let sets = matches!(
+        kind,
+        pg_sys::VariableSetKind::VAR_SET_VALUE | pg_sys::VariableSetKind::VAR_SET_CURRENT
+    );
+    if !sets || !name.starts_with("safe_ddl.") {
+        return;
+    }
+    if name == "safe_ddl.allow" {
+        crate::encoding::report(
+            pgrx::pg_sys::panic::ErrorReport::new(
+                pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("safe_ddl.allow cannot be set by {target}"),
+                "safe_ddl",
+            )
+            .set_detail(
+                "safe_ddl.allow counts only when set by the session or transaction that runs the hazardous statement; \
+                 a value set per database or per role would apply to every session of it, superusers' included, \
+                 and is ignored at session start.",
+            )
+            .set_hint(
+                "Set it in the migration's transaction: BEGIN; SET LOCAL safe_ddl.allow = '<hazard>'; <statement>; COMMIT; \
+                 To limit what a role may allow, a superuser sets safe_ddl.allow_ceiling: \
+                 ALTER ROLE <role> SET safe_ddl.allow_ceiling = '<hazards>';",
+            ),
+            pgrx::PgLogLevel::ERROR,
+        );
+        return;
+    }
+    if !may_set(&name) {
+        crate::encoding::report(
+            pgrx::pg_sys::panic::ErrorReport::new(
+                pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!("permission denied to set {name} by {target}"),
+                "safe_ddl",
+            )
+            .set_detail(
+                "A safe_ddl setting set per database or per role applies to every session of it (superusers' included \
+                 for a database) and could weaken the guard there: only a superuser, or a role granted SET on the \
+                 setting, may set it that way.",
+            )
+            .set_hint(format!(
+                "Ask a superuser to run the statement, or to delegate it: GRANT SET ON PARAMETER {name} TO <role>; \
+                 A session may still SET the settings that are not superuser-only for itself."
+            )),
+            pgrx::PgLogLevel::ERROR,
+        );
     }
 }
 
@@ -256,13 +578,121 @@ pub fn mode() -> Mode {
     MODE.get()
 }
 
+fn ceiling_text() -> String {
+    ALLOW_CEILING
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "all".into())
+}
+
+fn ceiling_list() -> AllowList {
+    AllowList::parse(&ceiling_text()).unwrap_or_default()
+}
+
+/// Where the current value of safe_ddl.allow_ceiling comes from, in words a DBA acts on.
+fn ceiling_source() -> &'static str {
+    use pg_sys::GucSource::*;
+    // SAFETY: the GUC array and its entries live for the backend's lifetime; read-only walk.
+    let source = unsafe {
+        let vars = pg_sys::get_guc_variables();
+        let n = usize::try_from(pg_sys::GetNumConfigOptions()).unwrap_or(0);
+        (0..n)
+            .map(|i| *vars.add(i))
+            .find(|g| {
+                !g.is_null()
+                    && std::ffi::CStr::from_ptr((**g).name).to_bytes() == b"safe_ddl.allow_ceiling"
+            })
+            .map(|g| (*g).source)
+    };
+    match source {
+        Some(PGC_S_DATABASE) => "set by a superuser for this database (ALTER DATABASE ... SET safe_ddl.allow_ceiling)",
+        Some(PGC_S_USER) => "set by a superuser for this role (ALTER ROLE ... SET safe_ddl.allow_ceiling)",
+        Some(PGC_S_DATABASE_USER) => {
+            "set by a superuser for this role in this database (ALTER ROLE ... IN DATABASE ... SET safe_ddl.allow_ceiling)"
+        }
+        Some(PGC_S_GLOBAL) => "set by a superuser for all roles (ALTER ROLE ALL SET safe_ddl.allow_ceiling)",
+        Some(PGC_S_FILE | PGC_S_ARGV | PGC_S_ENV_VAR) => {
+            "set by a superuser in the server configuration (postgresql.conf or ALTER SYSTEM)"
+        }
+        Some(PGC_S_DEFAULT | PGC_S_DYNAMIC_DEFAULT) | None => "the default",
+        Some(_) => "set in this session by a superuser or a role granted SET on it",
+    }
+}
+
+fn quoted_session_user() -> String {
+    // SAFETY: catalog lookup in a transaction (noerr); quote_identifier returns its argument or a
+    // palloc'd copy.
+    unsafe {
+        let p = pg_sys::GetUserNameFromId(pg_sys::GetSessionUserId(), true);
+        if p.is_null() {
+            return "<role>".into();
+        }
+        crate::encoding::cstr_to_rust(pg_sys::quote_identifier(p))
+    }
+}
+
+/// Message, detail and hint of "safe_ddl.allow names more than the ceiling".
+fn ceiling_error_text(excess: &str, allow: &str) -> (String, String, String) {
+    let ceiling = ceiling_text();
+    let role = quoted_session_user();
+    let raised = if ceiling.trim().is_empty() {
+        excess.to_string()
+    } else {
+        format!("{}, {excess}", ceiling.trim())
+    };
+    (
+        format!(
+            "safe_ddl.allow may not name {excess}: above safe_ddl.allow_ceiling = '{ceiling}' ({})",
+            ceiling_source()
+        ),
+        format!(
+            "safe_ddl.allow = '{allow}'. safe_ddl.allow_ceiling is the most safe_ddl.allow may name in this session \
+             (session user {role}); only a superuser, or a role granted SET on it, can change it."
+        ),
+        if may_set("safe_ddl.allow_ceiling") {
+            format!(
+                "You may raise it for this session: SET safe_ddl.allow_ceiling = '{raised}'; or for the role: \
+                 ALTER ROLE {role} SET safe_ddl.allow_ceiling = '{raised}';"
+            )
+        } else {
+            let page = Hazard::from_name(excess)
+                .map(|h| h.doc_page())
+                .unwrap_or_else(|| "docs/hazards/".into());
+            format!(
+                "Run the statement the safe way (see {page}), have the break-glass role run it, or ask a superuser \
+                 to raise the ceiling for new sessions of this role: ALTER ROLE {role} SET safe_ddl.allow_ceiling = \
+                 '{raised}';"
+            )
+        },
+    )
+}
+
+/// Use time: safe_ddl.allow names `name`, which the ceiling does not permit. Does not return.
+fn ceiling_exceeded(name: &str) {
+    let (message, detail, hint) = ceiling_error_text(name, &allow_text());
+    crate::encoding::report(
+        pgrx::pg_sys::panic::ErrorReport::new(
+            pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("safe_ddl: {message}"),
+            "safe_ddl",
+        )
+        .set_detail(detail)
+        .set_hint(hint),
+        pgrx::PgLogLevel::ERROR,
+    );
+}
+
+/// safe_ddl.allow as the guard uses it: under safe_ddl.allow_ceiling (a hazard it names but the
+/// ceiling does not permit is an ERROR when that hazard comes up).
 pub fn allow() -> AllowList {
     let text = ALLOW
         .get()
         .map(|c| c.to_string_lossy().into_owned())
         .unwrap_or_default();
     // The check hook validated the value, so a parse error cannot happen; be lenient anyway.
-    AllowList::parse(&text).unwrap_or_default()
+    AllowList::parse(&text)
+        .unwrap_or_default()
+        .under(ceiling_list(), ceiling_exceeded)
 }
 
 pub fn allow_text() -> String {
@@ -270,6 +700,15 @@ pub fn allow_text() -> String {
         .get()
         .map(|c| c.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+pub fn allow_ceiling_text() -> String {
+    ceiling_text()
+}
+
+/// What `safe_ddl.allow = 'all'` becomes under this session's ceiling (for rehearse()).
+pub fn all_within_ceiling() -> String {
+    AllowList::all_within(&ceiling_list())
 }
 
 pub fn auto_concurrently() -> bool {

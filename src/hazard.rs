@@ -76,13 +76,19 @@ impl fmt::Display for Hazard {
     }
 }
 
-/// A parsed `safe_ddl.allow` value.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What `AllowList::allows` calls for a hazard the list names but its ceiling does not permit.
+pub type Exceeded = fn(&str);
+
+/// A parsed `safe_ddl.allow` (or `safe_ddl.allow_ceiling`) value.
+#[derive(Clone, Debug, Default)]
 pub struct AllowList {
     all: bool,
-    /// `in_use`: drops and renames of objects usage tracking saw in use (not covered by all).
+    /// `in_use`: drops and renames of objects usage tracking saw in use (not covered by all in
+    /// an allow list; covered by all in a ceiling).
     in_use: bool,
     hazards: Vec<Hazard>,
+    /// The ceiling this allow list is used under, and what to do when it names more.
+    ceiling: Option<(Box<AllowList>, Exceeded)>,
 }
 
 impl AllowList {
@@ -114,12 +120,80 @@ impl AllowList {
         Ok(list)
     }
 
+    /// Attach the ceiling (`safe_ddl.allow_ceiling`) this list is used under: from then on,
+    /// `allows` and `in_use` call `exceeded` (which raises an ERROR in the extension) for a
+    /// hazard the list names but the ceiling does not permit, instead of answering true.
+    pub fn under(mut self, ceiling: AllowList, exceeded: Exceeded) -> AllowList {
+        self.ceiling = Some((Box::new(ceiling), exceeded));
+        self
+    }
+
     pub fn in_use(&self) -> bool {
+        if self.in_use {
+            if let Some((c, exceeded)) = &self.ceiling {
+                if !c.permits_in_use() {
+                    exceeded("in_use");
+                    return false;
+                }
+            }
+        }
         self.in_use
     }
 
     pub fn allows(&self, h: Hazard) -> bool {
+        let named = self.all || self.hazards.contains(&h);
+        if named {
+            if let Some((c, exceeded)) = &self.ceiling {
+                if !c.permits(h) {
+                    exceeded(h.name());
+                    return false;
+                }
+            }
+        }
+        named
+    }
+
+    /// As a ceiling: may a list under it name `h`? (`all` permits everything, in_use included.)
+    pub fn permits(&self, h: Hazard) -> bool {
         self.all || self.hazards.contains(&h)
+    }
+
+    pub fn permits_in_use(&self) -> bool {
+        self.all || self.in_use
+    }
+
+    /// The names in this list that `ceiling` does not permit (empty: within the ceiling).
+    pub fn excess(&self, ceiling: &AllowList) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if ceiling.all {
+            return out;
+        }
+        if self.all {
+            out.push("all");
+        }
+        out.extend(
+            self.hazards
+                .iter()
+                .filter(|h| !ceiling.permits(**h))
+                .map(|h| h.name()),
+        );
+        if self.in_use && !ceiling.permits_in_use() {
+            out.push("in_use");
+        }
+        out
+    }
+
+    /// The part of `all` a ceiling permits, as a safe_ddl.allow value (in_use not included).
+    pub fn all_within(ceiling: &AllowList) -> String {
+        if ceiling.all {
+            return "all".into();
+        }
+        ceiling
+            .hazards
+            .iter()
+            .map(|h| h.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -129,7 +203,8 @@ mod tests {
 
     #[test]
     fn parses_names_all_and_blanks() {
-        assert!(AllowList::parse("").unwrap() == AllowList::default());
+        let empty = AllowList::parse("").unwrap();
+        assert!(Hazard::ALL.iter().all(|h| !empty.allows(*h)) && !empty.in_use());
         assert!(AllowList::parse(" index_build ")
             .unwrap()
             .allows(Hazard::IndexBuild));
@@ -138,6 +213,49 @@ mod tests {
             .allows(Hazard::IndexBuild));
         assert!(AllowList::parse("all").unwrap().allows(Hazard::IndexBuild));
         assert!(!AllowList::parse("").unwrap().allows(Hazard::IndexBuild));
+    }
+
+    #[test]
+    fn excess_over_a_ceiling() {
+        let p = |t: &str| AllowList::parse(t).unwrap();
+        assert!(p("all").excess(&p("all")).is_empty());
+        assert!(p("all, in_use").excess(&p("all")).is_empty());
+        assert_eq!(p("all").excess(&p("index_build")), vec!["all"]);
+        assert_eq!(
+            p("index_build, drop_column, in_use").excess(&p("index_build")),
+            vec!["drop_column", "in_use"]
+        );
+        assert!(p("drop_column, in_use")
+            .excess(&p("drop_column, in_use"))
+            .is_empty());
+        assert!(p("").excess(&p("")).is_empty());
+        assert_eq!(AllowList::all_within(&p("all")), "all");
+        assert_eq!(
+            AllowList::all_within(&p("index_build, in_use, drop_table")),
+            "index_build, drop_table"
+        );
+    }
+
+    fn refuse(_: &str) {
+        panic!("ceiling exceeded");
+    }
+
+    #[test]
+    fn under_a_ceiling_allows_what_both_permit() {
+        let p = |t: &str| AllowList::parse(t).unwrap();
+        let l = p("index_build, in_use").under(p("index_build, drop_column, in_use"), refuse);
+        assert!(l.allows(Hazard::IndexBuild));
+        assert!(!l.allows(Hazard::DropColumn));
+        assert!(l.in_use());
+    }
+
+    #[test]
+    #[should_panic(expected = "ceiling exceeded")]
+    fn under_a_ceiling_naming_more_calls_exceeded() {
+        let p = |t: &str| AllowList::parse(t).unwrap();
+        p("all")
+            .under(p("index_build"), refuse)
+            .allows(Hazard::DropTable);
     }
 
     #[test]

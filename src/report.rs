@@ -64,12 +64,15 @@ pub fn warn(findings: &[Finding]) {
     );
 }
 
-/// One LOG line per allowed hazard, for the audit trail.
+/// One LOG line per allowed hazard, for the audit trail: hazard, subject, current_user, database,
+/// session_user, the safe_ddl.allow value, the statement.
 pub fn log_allowed(findings: &[Finding], statement: &str) {
-    let (user, database) = who();
+    let (user, session_user, database) = who();
+    let allow = crate::gucs::allow_text();
     for f in findings {
         let message = format!(
-            "safe_ddl: hazard {} on {} allowed by safe_ddl.allow for user \"{user}\" in database \"{database}\": {statement}",
+            "safe_ddl: hazard {} on {} allowed by safe_ddl.allow = '{allow}' for user \"{user}\" \
+             (session user \"{session_user}\") in database \"{database}\": {statement}",
             f.hazard, f.subject
         );
         encoding::report(
@@ -83,10 +86,13 @@ pub fn log_allowed(findings: &[Finding], statement: &str) {
     }
 }
 
-fn who() -> (String, String) {
-    // SAFETY: both lookups are catalog reads inside a transaction; noerr/NULL handled.
+/// current_user (whose privileges the statement runs with), session_user (who logged in: SET
+/// ROLE and SECURITY DEFINER functions do not change it), database.
+fn who() -> (String, String, String) {
+    // SAFETY: the lookups are catalog reads inside a transaction; noerr/NULL handled.
     unsafe {
         let user = pg_sys::GetUserNameFromId(pg_sys::GetUserId(), true);
+        let session_user = pg_sys::GetUserNameFromId(pg_sys::GetSessionUserId(), true);
         let db = pg_sys::get_database_name(pg_sys::MyDatabaseId);
         let s = |p: *mut std::ffi::c_char| {
             if p.is_null() {
@@ -95,7 +101,7 @@ fn who() -> (String, String) {
                 crate::encoding::cstr_to_rust(p)
             }
         };
-        (s(user), s(db))
+        (s(user), s(session_user), s(db))
     }
 }
 

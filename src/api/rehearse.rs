@@ -126,8 +126,13 @@ unsafe fn unrehearsable(node: *mut pg_sys::Node) -> Option<&'static str> {
 
 fn run_all(sql: &Sql, stmts: &[(*mut pg_sys::Node, i32, i32)]) -> Vec<Row> {
     // The guard would refuse the hazards being rehearsed: allow them inside the rehearsal only
-    // (SET LOCAL, undone with the subtransaction).
-    Spi::run("SET LOCAL safe_ddl.allow = 'all'").expect("SET LOCAL");
+    // (SET LOCAL, undone with the subtransaction), as far as safe_ddl.allow_ceiling permits: a
+    // rehearsal runs the statements for real, so it may not do more than the caller could.
+    Spi::get_one_with_args::<String>(
+        "SELECT pg_catalog.set_config('safe_ddl.allow', $1, true)",
+        &[crate::gucs::all_within_ceiling().into()],
+    )
+    .expect("set_config");
     let mut rows = Vec::new();
     for (i, (node, location, len)) in stmts.iter().enumerate() {
         let n = i32::try_from(i + 1).unwrap_or(i32::MAX);

@@ -37,6 +37,11 @@ fn status() -> TableIterator<
             "hazards this session or transaction may run (SET LOCAL safe_ddl.allow)",
         ),
         (
+            "allow_ceiling",
+            gucs::allow_ceiling_text(),
+            "the most safe_ddl.allow may name in this session (set by a superuser per role or database)",
+        ),
+        (
             "lock_timeout",
             format!("{}ms", gucs::lock_timeout_ms()),
             "lock_timeout for DDL that blocks reads or writes (0 = not enforced)",

@@ -39,7 +39,72 @@ fn object_use(e: &Entry) -> ObjectUse {
     }
 }
 
-/// Every recorded use in this database: relid, attnum (-32768 = the relation as a whole,
+/// Which usage entries the current user may see (issue 12): superusers all; others those of
+/// relations they own (member of the owner) or hold any table privilege on (all entries), or hold
+/// column privileges on (the relation and whole-row entries, and the entries of those columns).
+/// Entries of dropped relations: superusers only.
+#[derive(Default)]
+struct Visibility {
+    superuser: Option<bool>,
+    /// relid -> (whole table visible, relation exists)
+    tables: std::collections::HashMap<u32, (bool, bool)>,
+}
+
+impl Visibility {
+    const TABLE_BITS: u32 = pg_sys::ACL_SELECT
+        | pg_sys::ACL_INSERT
+        | pg_sys::ACL_UPDATE
+        | pg_sys::ACL_DELETE
+        | pg_sys::ACL_TRUNCATE
+        | pg_sys::ACL_REFERENCES
+        | pg_sys::ACL_TRIGGER;
+    const COLUMN_BITS: u32 =
+        pg_sys::ACL_SELECT | pg_sys::ACL_INSERT | pg_sys::ACL_UPDATE | pg_sys::ACL_REFERENCES;
+
+    fn entry(&mut self, rel: u32, attnum: i16) -> bool {
+        // SAFETY: catalog and ACL lookups inside the calling transaction; missing relations are
+        // reported through is_missing before anything that would raise for them.
+        unsafe {
+            if *self.superuser.get_or_insert_with(|| pg_sys::superuser()) {
+                return true;
+            }
+            let user = pg_sys::GetUserId();
+            let oid = pg_sys::Oid::from(rel);
+            let (whole, exists) = *self.tables.entry(rel).or_insert_with(|| {
+                let mut missing = false;
+                let any = pg_sys::pg_class_aclcheck_ext(oid, user, Self::TABLE_BITS, &mut missing)
+                    == pg_sys::AclResult::ACLCHECK_OK;
+                if missing {
+                    return (false, false);
+                }
+                (any || pg_sys::pg_class_ownercheck(oid, user), true)
+            });
+            if whole || !exists {
+                return whole;
+            }
+            if attnum > 0 {
+                let mut missing = false;
+                pg_sys::pg_attribute_aclcheck_ext(
+                    oid,
+                    attnum,
+                    user,
+                    Self::COLUMN_BITS,
+                    &mut missing,
+                ) == pg_sys::AclResult::ACLCHECK_OK
+                    && !missing
+            } else {
+                pg_sys::pg_attribute_aclcheck_all(
+                    oid,
+                    user,
+                    Self::COLUMN_BITS,
+                    pg_sys::AclMaskHow::ACLMASK_ANY,
+                ) == pg_sys::AclResult::ACLCHECK_OK
+            }
+        }
+    }
+}
+
+/// Every recorded use in this database that the current user may see (Visibility): relid, attnum (-32768 = the relation as a whole,
 /// 0 = whole-row reference), last read, last write, and since when the relation is tracked.
 /// Backs the view safe_ddl.column_usage.
 #[allow(clippy::type_complexity)]
@@ -55,8 +120,10 @@ fn _usage_entries() -> TableIterator<
     ),
 > {
     let db = db();
+    let mut visible = Visibility::default();
     let rows: Vec<_> = store::entries(db, None)
         .into_iter()
+        .filter(|e| visible.entry(e.rel, e.attnum))
         .map(|e| {
             let since = store::tracking_since(db, e.rel).and_then(ts);
             (

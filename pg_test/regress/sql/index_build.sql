@@ -32,10 +32,11 @@ COMMIT;
 -- The allow ended with the transaction.
 SHOW safe_ddl.allow;
 CREATE INDEX items_id_idx2 ON items (id);
--- The allowed statement left a LOG line in the server log (user, database, hazard, statement).
+-- The allowed statement left a LOG line in the server log (hazard, allow value, current and
+-- session user, database, statement).
 SELECT count(*) AS log_lines
   FROM regexp_split_to_table(pg_read_file(current_setting('data_directory') || '/../server.log'), E'\n') AS line
- WHERE line LIKE '%safe_ddl: hazard index_build on public.items allowed by safe_ddl.allow for user "postgres" in database "%": CREATE INDEX items_id_idx ON items (id)%';
+ WHERE line LIKE '%safe_ddl: hazard index_build on public.items allowed by safe_ddl.allow = ''index_build'' for user "postgres" (session user "postgres") in database "%": CREATE INDEX items_id_idx ON items (id)%';
 
 -- 'all' allows every hazard.
 BEGIN;
