@@ -314,6 +314,31 @@ pub fn free(db: u32, dropped: &[(Option<u32>, Option<i16>)]) {
             h.tombstones.fetch_add(1, Ordering::Relaxed);
         }
     }
+    let cleared = clear_trailing_tombstones(slots(h));
+    h.tombstones.fetch_sub(cleared, Ordering::Relaxed);
+}
+
+/// Turn back into empty slots the tombstones no probe chain needs: those followed (after more
+/// such tombstones) by an empty slot. A live entry's chain runs from its home slot to it over
+/// non-empty slots only, so it never crosses a slot whose successor is empty; readers probing
+/// meanwhile stop at such a slot instead of one later, where nothing they look for can be.
+/// Without this, tombstones would pile up to the 3/4 mark and block new claims. Returns how many
+/// were cleared. Callers hold the lock.
+fn clear_trailing_tombstones(slots: &[Slot]) -> u64 {
+    let n = slots.len();
+    let mut cleared = 0;
+    for i in 0..n {
+        if slots[i].attr.load(Ordering::Relaxed) != 0 {
+            continue;
+        }
+        let mut j = (i + n - 1) % n;
+        while j != i && slots[j].attr.load(Ordering::Relaxed) == TOMBSTONE {
+            slots[j].attr.store(0, Ordering::Release);
+            cleared += 1;
+            j = (j + n - 1) % n;
+        }
+    }
+    cleared
 }
 
 /// The usage table's LWLock in exclusive mode, released on drop (an ERROR in between releases
@@ -519,6 +544,31 @@ mod tests {
                 empty: Some((home + 3) % 8)
             })
         );
+    }
+
+    #[test]
+    fn tombstones_before_an_empty_slot_are_cleared_and_chains_stay_intact() {
+        let slots = table(8);
+        // slots: 0 live, 1 tomb, 2 live, 3 tomb, 4 tomb, 5 empty, 6 tomb, 7 tomb (wraps to 0)
+        put(&slots, 0, key_of(1, 1), attr_of(1));
+        put(&slots, 1, 0, TOMBSTONE);
+        put(&slots, 2, key_of(1, 2), attr_of(1));
+        put(&slots, 3, 0, TOMBSTONE);
+        put(&slots, 4, 0, TOMBSTONE);
+        put(&slots, 6, 0, TOMBSTONE);
+        put(&slots, 7, 0, TOMBSTONE);
+        assert_eq!(clear_trailing_tombstones(&slots), 2);
+        let attrs: Vec<u32> = slots.iter().map(|s| s.attr.load(Ordering::Relaxed)).collect();
+        // 3 and 4 end at the empty 5; 1 sits between live entries; 6 and 7 lead to live 0
+        assert_eq!(
+            attrs,
+            vec![attr_of(1), TOMBSTONE, attr_of(1), 0, 0, 0, TOMBSTONE, TOMBSTONE]
+        );
+        // a table of tombstones only (no empty slot) is left alone
+        let full = table(2);
+        put(&full, 0, 0, TOMBSTONE);
+        put(&full, 1, 0, TOMBSTONE);
+        assert_eq!(clear_trailing_tombstones(&full), 0);
     }
 
     #[test]

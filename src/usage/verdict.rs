@@ -99,8 +99,8 @@ impl RelationUsage {
             .filter(|o| o.at > cutoff && !recorded)
         {
             return Some(format!(
-                "It is not proven unused: the usage table overflowed at {} ({} ago), uses were dropped since, \
-                 and {what} has no slot, so its uses may not have been recorded. \
+                "It is not proven unused: the usage table overflowed at {} ({} ago) and dropped the uses it had \
+                 no slot for, and {what} has no slot, so a use of it may have been dropped. \
                  Raise safe_ddl.usage_max_entries (server start), or wait until no use has been dropped \
                  for safe_ddl.usage_window ({window}); see SELECT * FROM safe_ddl.usage_tracking();",
                 o.text,
