@@ -558,11 +558,23 @@ mod tests {
         put(&slots, 6, 0, TOMBSTONE);
         put(&slots, 7, 0, TOMBSTONE);
         assert_eq!(clear_trailing_tombstones(&slots), 2);
-        let attrs: Vec<u32> = slots.iter().map(|s| s.attr.load(Ordering::Relaxed)).collect();
+        let attrs: Vec<u32> = slots
+            .iter()
+            .map(|s| s.attr.load(Ordering::Relaxed))
+            .collect();
         // 3 and 4 end at the empty 5; 1 sits between live entries; 6 and 7 lead to live 0
         assert_eq!(
             attrs,
-            vec![attr_of(1), TOMBSTONE, attr_of(1), 0, 0, 0, TOMBSTONE, TOMBSTONE]
+            vec![
+                attr_of(1),
+                TOMBSTONE,
+                attr_of(1),
+                0,
+                0,
+                0,
+                TOMBSTONE,
+                TOMBSTONE
+            ]
         );
         // a table of tombstones only (no empty slot) is left alone
         let full = table(2);
