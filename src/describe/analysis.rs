@@ -113,7 +113,9 @@ pub unsafe fn alter_type_rewrite(
         if coerced.is_null() {
             return None; // Postgres will say it cannot cast automatically
         }
-        let planned = pg_sys::expression_planner(coerced.cast()).cast::<pg_sys::Node>();
+        // A cast through a function a role wrote is not planned (planning would run or inline
+        // it); unplanned, a function call counts as a rewrite, as it does in Postgres.
+        let planned = super::fold::plan(coerced).unwrap_or(coerced);
         if !requires_rewrite(planned, col.attnum) {
             return None;
         }
@@ -267,7 +269,10 @@ pub unsafe fn add_column_rewrite(relkind: u8, def: *mut pg_sys::ColumnDef) -> Op
         if cooked.is_null() {
             return None;
         }
-        let planned = pg_sys::expression_planner(cooked.cast()).cast::<pg_sys::Node>();
+        // Postgres plans the default, then computes it once unless it is volatile. A default
+        // calling a function a role wrote is not planned here (planning would run immutable
+        // ones and inline SQL ones): unplanned it is volatile whenever planned it could be.
+        let planned = super::fold::plan(cooked).unwrap_or(cooked);
         if pg_sys::contain_volatile_functions(planned) {
             return Some(Rewrite::ColumnDefault(
                 "its default is volatile, so it is computed per row".into(),
@@ -345,10 +350,39 @@ pub fn not_null_proven(relid: u32, name: &CStr) -> bool {
     if col.not_null {
         return true;
     }
+    // SAFETY: nodes built here and read from pg_constraint.conbin (nodeToString output).
+    unsafe {
+        let exist = known_constraints(rel, false);
+        if exist.is_null() {
+            return false;
+        }
+        let test =
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::NullTest>()).cast::<pg_sys::NullTest>();
+        (*test).xpr.type_ = NodeTag::T_NullTest;
+        (*test).arg =
+            pg_sys::makeVar(1, col.attnum, col.typid, col.typmod, col.collation, 0).cast();
+        (*test).nulltesttype = pg_sys::NullTestType::IS_NOT_NULL;
+        (*test).argisrow = false;
+        (*test).location = -1;
+        let test_list = pg_sys::lappend(std::ptr::null_mut(), test.cast());
+        pg_sys::predicate_implied_by(test_list, exist, true)
+    }
+}
+
+/// What the validated CHECK constraints of `rel` (and, with `not_null`, its NOT NULL columns as
+/// `IS NOT NULL` tests) already guarantee, as an implicit-AND list for predicate_implied_by: the
+/// list ConstraintImpliedByRelConstraint builds, except that a constraint is constant-folded only
+/// when that cannot run a function a role wrote (`fold`); one that calls such a function is used
+/// as written, so it can prove less, never more.
+///
+/// # Safety
+/// Inside a transaction.
+pub(super) unsafe fn known_constraints(rel: pg_sys::Oid, not_null: bool) -> *mut pg_sys::List {
     let checks: Vec<String> = Spi::connect(|client| {
         let rows = client.select(
-            "SELECT conbin::text FROM pg_catalog.pg_constraint \
-             WHERE conrelid = $1 AND contype = 'c' AND convalidated AND conbin IS NOT NULL",
+            "SELECT conbin::pg_catalog.text FROM pg_catalog.pg_constraint \
+             WHERE conrelid OPERATOR(pg_catalog.=) $1 AND contype OPERATOR(pg_catalog.=) 'c' \
+             AND convalidated AND conbin IS NOT NULL ORDER BY oid",
             None,
             &[rel.into()],
         )?;
@@ -361,31 +395,52 @@ pub fn not_null_proven(relid: u32, name: &CStr) -> bool {
         Ok::<_, pgrx::spi::Error>(out)
     })
     .unwrap_or_default();
-    if checks.is_empty() {
-        return false;
-    }
+    let not_null_columns: Vec<i16> = if not_null {
+        Spi::connect(|client| {
+            let rows = client.select(
+                "SELECT attnum FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) $1 \
+                 AND attnum OPERATOR(pg_catalog.>) 0 AND attnotnull AND NOT attisdropped ORDER BY attnum",
+                None,
+                &[rel.into()],
+            )?;
+            let mut out = Vec::new();
+            for row in rows {
+                if let Some(a) = row.get::<i16>(1)? {
+                    out.push(a);
+                }
+            }
+            Ok::<_, pgrx::spi::Error>(out)
+        })
+        .unwrap_or_default()
+    } else {
+        vec![]
+    };
     // SAFETY: nodes built here and read from pg_constraint.conbin (nodeToString output).
     unsafe {
-        let test =
-            pg_sys::palloc0(std::mem::size_of::<pg_sys::NullTest>()).cast::<pg_sys::NullTest>();
-        (*test).xpr.type_ = NodeTag::T_NullTest;
-        (*test).arg =
-            pg_sys::makeVar(1, col.attnum, col.typid, col.typmod, col.collation, 0).cast();
-        (*test).nulltesttype = pg_sys::NullTestType::IS_NOT_NULL;
-        (*test).argisrow = false;
-        (*test).location = -1;
-        let test_list = pg_sys::lappend(std::ptr::null_mut(), test.cast());
         let mut exist: *mut pg_sys::List = std::ptr::null_mut();
+        for attnum in not_null_columns {
+            let (mut typid, mut typmod, mut collation) =
+                (pg_sys::InvalidOid, -1, pg_sys::InvalidOid);
+            pg_sys::get_atttypetypmodcoll(rel, attnum, &mut typid, &mut typmod, &mut collation);
+            let test =
+                pg_sys::palloc0(std::mem::size_of::<pg_sys::NullTest>()).cast::<pg_sys::NullTest>();
+            (*test).xpr.type_ = NodeTag::T_NullTest;
+            (*test).arg = pg_sys::makeVar(1, attnum, typid, typmod, collation, 0).cast();
+            (*test).nulltesttype = pg_sys::NullTestType::IS_NOT_NULL;
+            (*test).argisrow = false;
+            (*test).location = -1;
+            exist = pg_sys::lappend(exist, test.cast());
+        }
         for text in checks {
             let Ok(c) = std::ffi::CString::new(text) else {
                 continue;
             };
             let expr = pg_sys::stringToNode(c.as_ptr()).cast::<pg_sys::Node>();
-            let expr = pg_sys::eval_const_expressions(std::ptr::null_mut(), expr);
+            let expr = super::fold::fold(expr).unwrap_or(expr);
             let expr = pg_sys::canonicalize_qual(expr.cast(), true);
             exist = pg_sys::list_concat(exist, pg_sys::make_ands_implicit(expr));
         }
-        pg_sys::predicate_implied_by(test_list, exist, true)
+        exist
     }
 }
 
@@ -409,20 +464,29 @@ pub unsafe fn attach_scans(
     let default_oid = default.as_ref().and_then(|d| d.oid).map(pg_sys::Oid::from);
     // SAFETY: see partition_bound.rs.
     let proofs = unsafe { super::partition_bound::proofs(parent, Some(part), default_oid, bound) };
-    let locked =
-        "the tables are locked by another session, so their constraints could not be inspected";
-    match proofs {
-        Some((part_ok, default_ok)) => (
-            (!part_ok).then(|| "reads every row to check it fits the partition bound".to_string()),
-            default.filter(|_| default_ok == Some(false)),
-        ),
-        None => (
-            Some(format!(
-                "will read every row to check the bound unless constraints prove it ({locked})"
-            )),
-            default,
-        ),
-    }
+    use super::partition_bound::Unproven;
+    let why = match proofs {
+        Ok((part_ok, default_ok)) => {
+            return (
+                (!part_ok)
+                    .then(|| "reads every row to check it fits the partition bound".to_string()),
+                default.filter(|_| default_ok == Some(false)),
+            )
+        }
+        Err(Unproven::Locked) => {
+            "the tables are locked by another session, so their constraints could not be inspected"
+        }
+        Err(Unproven::Unevaluated) => {
+            "the bound is not a constant or a partition key calls a function that is not built in, \
+             and safe_ddl evaluates nothing, so it is assumed to scan"
+        }
+    };
+    (
+        Some(format!(
+            "will read every row to check the bound unless constraints prove it ({why})"
+        )),
+        default,
+    )
 }
 
 /// SET ACCESS METHOD to the one the table already has is a no-op.
@@ -476,7 +540,7 @@ pub unsafe fn create_partition_default_scan(
     let oid = default.oid.map(pg_sys::Oid::from);
     // SAFETY: see partition_bound.rs.
     match unsafe { super::partition_bound::proofs(parent, None, oid, bound) } {
-        Some((_, Some(true))) => None,
+        Ok((_, Some(true))) => None,
         _ => Some(default),
     }
 }

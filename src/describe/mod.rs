@@ -1,10 +1,12 @@
 //! Parse tree -> `Statement`. The only place that reads Postgres nodes; everything it returns is
 //! an owned Rust value, so nothing dangles once the statement has run (CIC and VACUUM commit
 //! inside it). Submodules: `alter` (ALTER TABLE subcommands), `analysis` (rewrite and scan
-//! questions answered from the catalog), `names` (name resolution without locks).
+//! questions answered from the catalog), `names` (name resolution without locks), `fold` (what
+//! analysis may simplify: never code a role wrote).
 
 mod alter;
 pub mod analysis;
+mod fold;
 pub mod names;
 mod partition_bound;
 

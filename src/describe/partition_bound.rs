@@ -3,6 +3,12 @@
 //! PartConstraintImpliedByRelConstraint), on a bound transformed here the way
 //! transformPartitionBound does it (it is static in parse_utilcmd.c, so it is reimplemented).
 //! Both relations are opened only if an ACCESS SHARE lock is granted at once.
+//!
+//! Unlike Postgres, nothing is evaluated: a bound value must be a constant, or fold to one from
+//! built-in functions only (`fold`); `nextval(...)`, `pg_read_file(...)` or a function a role
+//! wrote make the proof fail, so the ATTACH is assumed to scan. Partition keys and constraints
+//! that call such functions are not simplified (see `fold`), and the relcache's partition key is
+//! not even built while one of the keys involved calls one.
 
 use std::ffi::{c_char, c_int};
 
@@ -42,12 +48,20 @@ extern "C-unwind" {
     ) -> *mut pg_sys::List;
 }
 
+/// Why the proof could not be attempted.
+pub enum Unproven {
+    /// A table is locked by another session.
+    Locked,
+    /// A bound value is not a constant, or a partition key calls a function that is not built
+    /// in: proving would mean running it.
+    Unevaluated,
+}
+
 const ACCESS_SHARE: pg_sys::LOCKMODE = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
 const NO_LOCK: pg_sys::LOCKMODE = pg_sys::NoLock as pg_sys::LOCKMODE;
 
 /// (is the new partition's bound proven by its constraints, is the default partition's new
-/// constraint proven by its constraints), or None when the tables could not be opened without
-/// waiting for a lock.
+/// constraint proven by its constraints), or why that could not be worked out.
 ///
 /// # Safety
 /// `bound` must be the raw PartitionBoundSpec of an ATTACH PARTITION, inside a transaction.
@@ -56,9 +70,9 @@ pub unsafe fn proofs(
     partition: Option<u32>,
     default: Option<pg_sys::Oid>,
     bound: *mut pg_sys::PartitionBoundSpec,
-) -> Option<(bool, Option<bool>)> {
+) -> Result<(bool, Option<bool>), Unproven> {
     if bound.is_null() {
-        return Some((false, None));
+        return Ok((false, None));
     }
     // partition is None for CREATE TABLE ... PARTITION OF: only the default partition is checked.
     let (parent, partition) = (pg_sys::Oid::from(parent), partition.map(pg_sys::Oid::from));
@@ -67,7 +81,10 @@ pub unsafe fn proofs(
     // pg_guard_ffi_boundary so an ERROR cannot unwind through Rust frames unguarded.
     unsafe {
         if pg_sys::get_rel_relkind(parent) as u8 != b'p' {
-            return Some((true, None)); // not partitioned: Postgres rejects the statement itself
+            return Ok((true, None)); // not partitioned: Postgres rejects the statement itself
+        }
+        if !keys_builtin_only(parent) {
+            return Err(Unproven::Unevaluated);
         }
         let mut locked: Vec<pg_sys::Oid> = Vec::new();
         for oid in [Some(parent), partition, default].into_iter().flatten() {
@@ -75,7 +92,7 @@ pub unsafe fn proofs(
                 locked
                     .iter()
                     .for_each(|o| pg_sys::UnlockRelationOid(*o, ACCESS_SHARE));
-                return None;
+                return Err(Unproven::Locked);
             }
             locked.push(oid);
         }
@@ -83,11 +100,17 @@ pub unsafe fn proofs(
         let arel = partition.map(|p| pg_sys::relation_open(p, NO_LOCK));
         let key = pg_sys::ffi::pg_guard_ffi_boundary(|| RelationGetPartitionKey(prel));
         let result = match transform(bound, key) {
-            None => (false, default.map(|_| false)),
+            None => Err(Unproven::Unevaluated),
             Some(spec) => {
                 let bound_qual = pg_sys::get_qual_from_partbound(prel, spec);
+                // Proving only simplifies built-in expressions (get_proposed_default_constraint
+                // and the fold below constant-fold): else nothing is proven.
+                let foldable = super::fold::builtin_only(bound_qual.cast());
                 // The default partition must not hold rows of the new partition (ATExecAttachPartition).
                 let default_ok = default.map(|d| {
+                    if !foldable {
+                        return false;
+                    }
                     let drel = pg_sys::relation_open(d, NO_LOCK);
                     let copy = pg_sys::copyObjectImpl(bound_qual.cast()).cast::<pg_sys::List>();
                     let c = pg_sys::ffi::pg_guard_ffi_boundary(|| {
@@ -96,26 +119,31 @@ pub unsafe fn proofs(
                     let c = pg_sys::ffi::pg_guard_ffi_boundary(|| {
                         map_partition_varattnos(c, 1, drel, prel)
                     });
-                    let ok = pg_sys::PartConstraintImpliedByRelConstraint(drel, c);
+                    let ok = implied(d, c);
                     pg_sys::relation_close(drel, NO_LOCK);
                     ok
                 });
                 let inherited =
                     pg_sys::ffi::pg_guard_ffi_boundary(|| RelationGetPartitionQual(prel));
                 let constraint = pg_sys::list_concat(bound_qual, inherited);
-                let part_ok = if let (false, Some(arel)) = (constraint.is_null(), arel) {
-                    let c = pg_sys::eval_const_expressions(std::ptr::null_mut(), constraint.cast());
-                    let c = pg_sys::canonicalize_qual(c.cast(), true);
-                    let c = pg_sys::make_ands_explicit(c.cast());
-                    let list = pg_sys::lappend(std::ptr::null_mut(), c.cast());
-                    let list = pg_sys::ffi::pg_guard_ffi_boundary(|| {
-                        map_partition_varattnos(list, 1, arel, prel)
-                    });
-                    pg_sys::PartConstraintImpliedByRelConstraint(arel, list)
-                } else {
-                    true
-                };
-                (part_ok, default_ok)
+                let part_ok =
+                    if let (false, Some(arel), Some(p)) = (constraint.is_null(), arel, partition) {
+                        match super::fold::fold(constraint.cast()) {
+                            Some(c) => {
+                                let c = pg_sys::canonicalize_qual(c.cast(), true);
+                                let c = pg_sys::make_ands_explicit(c.cast());
+                                let list = pg_sys::lappend(std::ptr::null_mut(), c.cast());
+                                let list = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+                                    map_partition_varattnos(list, 1, arel, prel)
+                                });
+                                implied(p, list)
+                            }
+                            None => false,
+                        }
+                    } else {
+                        true
+                    };
+                Ok((part_ok, default_ok))
             }
         };
         if let Some(arel) = arel {
@@ -126,12 +154,56 @@ pub unsafe fn proofs(
             .iter()
             .rev()
             .for_each(|o| pg_sys::UnlockRelationOid(*o, ACCESS_SHARE));
-        Some(result)
+        result
     }
 }
 
+/// PartConstraintImpliedByRelConstraint, with the relation's constraints simplified only as
+/// `fold` allows.
+unsafe fn implied(rel: pg_sys::Oid, test: *mut pg_sys::List) -> bool {
+    // SAFETY: inside a transaction; the lists are node lists built by the caller.
+    unsafe {
+        let exist = super::analysis::known_constraints(rel, true);
+        pg_sys::predicate_implied_by(test, exist, true)
+    }
+}
+
+/// Do the partition keys of `parent` and of every partitioned table above it (whose bounds make
+/// up the inherited constraint) call only built-in functions? Read from pg_partitioned_table,
+/// so that the relcache, which constant-folds a key when it first builds it, is not asked for a
+/// key that calls a function a role wrote.
+fn keys_builtin_only(parent: pg_sys::Oid) -> bool {
+    let exprs: Result<Vec<String>, pgrx::spi::Error> = pgrx::Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT p.partexprs::pg_catalog.text FROM pg_catalog.pg_partitioned_table p \
+             WHERE p.partexprs IS NOT NULL AND p.partrelid OPERATOR(pg_catalog.=) ANY \
+             (SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1) a)",
+            None,
+            &[parent.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Some(s) = row.get::<String>(1)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    });
+    let Ok(exprs) = exprs else {
+        return false;
+    };
+    exprs.into_iter().all(|text| {
+        let Ok(c) = std::ffi::CString::new(text) else {
+            return false;
+        };
+        // SAFETY: nodeToString output of pg_partitioned_table.partexprs.
+        unsafe { super::fold::builtin_only(pg_sys::stringToNode(c.as_ptr()).cast()) }
+    })
+}
+
 /// transformPartitionBound: the raw bound with its values coerced to Consts of the key's types.
-/// None for shapes this does not handle (then the ATTACH is assumed to scan).
+/// None for shapes this does not handle, and for values that are not constants (then the ATTACH
+/// is assumed to scan).
 unsafe fn transform(
     bound: *mut pg_sys::PartitionBoundSpec,
     key: *mut PartitionKeyData,
@@ -243,12 +315,14 @@ unsafe fn bound_value(
             return None;
         }
         if !is_a(value, NodeTag::T_Const) {
+            // Postgres evaluates the expression (evaluate_expr); here it is only folded, from
+            // built-in immutable functions of constants (`fold`), and must become a constant.
             pg_sys::assign_expr_collations(pstate, value);
-            let planned = pg_sys::expression_planner(value.cast());
-            value = pg_sys::evaluate_expr(planned, typid, typmod, collation).cast();
+            value = super::fold::fold(value)?;
             if !is_a(value, NodeTag::T_Const) {
                 return None;
             }
+            (*value.cast::<pg_sys::Const>()).constcollid = collation;
         } else {
             (*value.cast::<pg_sys::Const>()).constcollid = collation;
         }

@@ -121,7 +121,7 @@ fn _usage_entries() -> TableIterator<
 > {
     let db = db();
     let mut visible = Visibility::default();
-    let rows: Vec<_> = store::entries(db, None)
+    let rows: Vec<_> = store::entries(db, None, false)
         .into_iter()
         .filter(|e| visible.entry(e.rel, e.attnum))
         .map(|e| {
@@ -148,12 +148,32 @@ fn _reset_usage(relation: Option<pg_sys::Oid>) -> bool {
     }
     // SAFETY: plain backend call.
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
-    store::reset(db(), relation.map(u32::from), now);
+    if !store::reset(db(), relation.map(u32::from), now) {
+        crate::encoding::report(
+            pgrx::pg_sys::panic::ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                "safe_ddl: cannot reset the usage of this relation: the column usage table is full",
+                "safe_ddl",
+            )
+            .set_detail(
+                "The time its tracking restarts needs a slot of its own; without it the relation would look unused at once. \
+                 Nothing was reset.",
+            )
+            .set_hint(
+                "Raise safe_ddl.usage_max_entries (takes effect at server restart), or reset everything: SELECT safe_ddl.reset_usage();",
+            ),
+            PgLogLevel::ERROR,
+        );
+    }
     true
 }
 
-/// Tracking itself: since when, slots used of how many, uses lost because the table was full.
+/// Tracking itself: since when, slots used of how many (new objects get none beyond 3/4 of
+/// them), uses lost because the table was full, when the last overflow episode began and when
+/// its last use was dropped. While `last_overflow` is within safe_ddl.usage_window, objects
+/// without a slot are not proven unused.
 #[pg_extern(volatile)]
+#[allow(clippy::type_complexity)]
 fn usage_tracking() -> TableIterator<
     'static,
     (
@@ -162,6 +182,8 @@ fn usage_tracking() -> TableIterator<
         name!(slots_used, i64),
         name!(slots, i64),
         name!(uses_dropped, i64),
+        name!(overflow_since, Option<TimestampWithTimeZone>),
+        name!(last_overflow, Option<TimestampWithTimeZone>),
     ),
 > {
     let row = match store::stats() {
@@ -171,8 +193,10 @@ fn usage_tracking() -> TableIterator<
             s.used as i64,
             s.capacity as i64,
             s.dropped as i64,
+            ts(s.overflow_since),
+            ts(s.last_overflow),
         ),
-        None => (false, None, 0, 0, 0),
+        None => (false, None, 0, 0, 0, None, None),
     };
     TableIterator::once(row)
 }
@@ -189,12 +213,17 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         window_us: gucs::usage_window_us(),
         tracking_since: since,
         table: ObjectUse::default(),
+        table_recorded: false,
         columns: vec![],
         whole_row: ObjectUse::default(),
+        overflow: store::last_overflow().and_then(instant),
     };
-    for e in store::entries(db, Some(rel)) {
+    for e in store::entries(db, Some(rel), true) {
         match e.attnum {
-            store::TABLE => usage.table = object_use(&e),
+            store::TABLE => {
+                usage.table = object_use(&e);
+                usage.table_recorded = true;
+            }
             store::WHOLE_ROW => usage.whole_row = object_use(&e),
             attnum => {
                 // SAFETY: syscache lookup; missing_ok, so a dropped column gives NULL.

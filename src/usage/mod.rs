@@ -1,11 +1,13 @@
 //! Column usage tracking: when each table and column was last read and last written by any
-//! query, kept in shared memory (`store`), fed by an ExecutorStart hook (`record`), read by
-//! `safe_ddl.column_usage` (`api`) and by the drop/rename rules through `verdict` (pure).
+//! query, kept in shared memory (`store`), fed by an ExecutorStart hook (`record`), emptied of
+//! dropped objects when their DROP commits (`drops`), read by `safe_ddl.column_usage` (`api`) and
+//! by the drop/rename rules through `verdict` (pure). Temporary relations are not tracked.
 //!
 //! Needs shared_preload_libraries (shared memory is sized at server start). Without it nothing
 //! is tracked and the rules behave as if tracking did not exist.
 
 pub mod api;
+mod drops;
 pub mod record;
 mod store;
 pub mod verdict;
@@ -22,6 +24,7 @@ pub fn install() {
     let capacity = gucs::usage_max_entries();
     if preloading && capacity > 0 {
         store::request(capacity);
+        drops::install();
     }
 }
 

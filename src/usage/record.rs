@@ -2,9 +2,12 @@
 //! blocks, prepared and extended-protocol statements, views expanded by the rewriter) records
 //! which relations and columns its range table reads and writes, from the permission bitmaps
 //! Postgres itself checks: selectedCols (read), insertedCols / updatedCols (written), and
-//! requiredPerms for uses without columns (count(*), DELETE).
+//! requiredPerms for uses without columns (count(*), DELETE). Temporary relations are not
+//! recorded: they belong to one session, which drops them, and would only use up slots.
 
 use pgrx::pg_sys;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
 use pgrx::PgList;
 
 use super::store;
@@ -34,11 +37,25 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
     unsafe {
         let db = u32::from(pg_sys::MyDatabaseId);
         let now = pg_sys::GetCurrentStatementStartTimestamp();
+        let mut overflow = None;
         for rte in PgList::<pg_sys::RangeTblEntry>::from_pg((*pstmt).rtable).iter_ptr() {
             if rte.is_null() || (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION {
                 continue;
             }
-            let rel = u32::from((*rte).relid);
+            let relid = (*rte).relid;
+            let rel = u32::from(relid);
+            // Asked only before a slot is claimed, at most once per relation and statement.
+            let mut temporary = None;
+            let mut trackable = || {
+                !*temporary.get_or_insert_with(|| {
+                    pg_sys::get_rel_persistence(relid) as u8 == pg_sys::RELPERSISTENCE_TEMP
+                })
+            };
+            let mut touch = |attnum: i16, write: bool| {
+                if let Some(at) = store::touch(db, rel, attnum, write, now, &mut trackable) {
+                    overflow = overflow.or(Some(at));
+                }
+            };
             let perms = (*rte).requiredPerms;
             let writes_cols = !pg_sys::bms_is_empty((*rte).insertedCols)
                 || !pg_sys::bms_is_empty((*rte).updatedCols);
@@ -46,22 +63,48 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
             let reads =
                 perms & pg_sys::ACL_SELECT != 0 || !pg_sys::bms_is_empty((*rte).selectedCols);
             if reads {
-                store::touch(db, rel, store::TABLE, false, now);
-                columns((*rte).selectedCols, |attnum| {
-                    store::touch(db, rel, attnum, false, now)
-                });
+                touch(store::TABLE, false);
+                columns((*rte).selectedCols, |attnum| touch(attnum, false));
             }
             if writes {
-                store::touch(db, rel, store::TABLE, true, now);
-                columns((*rte).insertedCols, |attnum| {
-                    store::touch(db, rel, attnum, true, now)
-                });
-                columns((*rte).updatedCols, |attnum| {
-                    store::touch(db, rel, attnum, true, now)
-                });
+                touch(store::TABLE, true);
+                columns((*rte).insertedCols, |attnum| touch(attnum, true));
+                columns((*rte).updatedCols, |attnum| touch(attnum, true));
             }
         }
+        if overflow.is_some() {
+            log_overflow();
+        }
     }
+}
+
+/// One LOG line when a use is dropped for lack of space and no use was dropped shortly before
+/// (a new overflow episode), so the DBA learns that in_use is now conservative and why.
+fn log_overflow() {
+    let Some(s) = store::stats() else {
+        return;
+    };
+    let message = format!(
+        "safe_ddl: the column usage table is full ({} of {} slots used): uses of tables and columns without a slot are not recorded",
+        s.used, s.capacity
+    );
+    let detail = "Until no use has been dropped for a whole safe_ddl.usage_window, every table and column without a \
+                  slot counts as not proven unused: dropping or renaming it is refused unless in_use is allowed. \
+                  SELECT * FROM safe_ddl.usage_tracking(); shows the uses dropped and when.";
+    let hint = format!(
+        "Raise safe_ddl.usage_max_entries (takes effect at server restart): ALTER SYSTEM SET safe_ddl.usage_max_entries = {};",
+        s.capacity.saturating_mul(2).min(1 << 24)
+    );
+    crate::encoding::report(
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            message,
+            "safe_ddl",
+        )
+        .set_detail(detail)
+        .set_hint(hint),
+        PgLogLevel::LOG,
+    );
 }
 
 /// Calls `f` with each user column (attnum >= 1) and whole-row reference (0) in a column bitmap

@@ -1,9 +1,20 @@
 //! The shared usage table: a fixed array of slots, open addressing with linear probing, keyed
-//! by (database, relation, attnum). Slots are never freed (a reset only clears timestamps), so
-//! lookups are lock-free: a slot's key is written before its `attr` word is published with
-//! Release, and readers load `attr` with Acquire. Only claiming a new slot takes the LWLock.
-//! Timestamps are updated with `fetch_max`, at most once a second per slot and backend, so
-//! ordinary traffic mostly does relaxed loads of cache lines nobody writes.
+//! by (database, relation, attnum). Lookups are lock-free: a slot's key is written before its
+//! `attr` word is published with Release, and readers load `attr` with Acquire. Claiming and
+//! freeing slots take the LWLock. Timestamps are updated with `fetch_max`, at most once a second
+//! per slot and backend, so ordinary traffic mostly does relaxed loads of cache lines nobody
+//! writes.
+//!
+//! Slots of dropped relations and columns are freed when the dropping transaction commits
+//! (`free`, from `drops`). A freed slot becomes a tombstone: lookups probe past it (so entries
+//! further down the chain stay reachable without moving anything under lock-free readers), and
+//! claims reuse it. A reader racing with a free and a reuse can at worst stamp a time on the
+//! new owner of the slot, which makes that object look used, never unused.
+//!
+//! When no slot can be claimed, the use is dropped, counted, and its time kept (`overflow`): the
+//! verdict then treats every object without a slot as "not proven unused" until a whole
+//! safe_ddl.usage_window has passed without a dropped use, and one LOG line per overflow episode
+//! tells the DBA to raise safe_ddl.usage_max_entries.
 
 use std::ffi::CStr;
 use std::ptr;
@@ -30,9 +41,16 @@ struct Header {
     capacity: u64,
     /// When tracking (re)started: server start or the last global reset.
     since: AtomicI64,
+    /// Live slots.
     used: AtomicU64,
+    /// Freed slots not reused yet.
+    tombstones: AtomicU64,
     /// Uses not recorded because the table was full.
     dropped: AtomicU64,
+    /// When the last of them happened (0 = never since server start), and when the overflow
+    /// episode it belongs to began (its first dropped use).
+    last_overflow: AtomicI64,
+    overflow_since: AtomicI64,
 }
 
 #[repr(C)]
@@ -46,6 +64,11 @@ struct Slot {
 }
 
 const PUBLISHED: u32 = 1 << 16;
+/// `attr` of a freed slot: not free for probing (the chain goes on), free for claiming.
+const TOMBSTONE: u32 = 1 << 17;
+/// A dropped use more than this after the previous one (or the window, if longer) starts a new
+/// overflow episode, which is logged.
+const EPISODE_GAP_US: i64 = 60_000_000;
 
 static mut CAPACITY: usize = 0;
 static mut HEADER: *mut Header = ptr::null_mut();
@@ -140,22 +163,53 @@ fn start(key: u64, attr: u32, capacity: usize) -> usize {
     (z % capacity as u64) as usize
 }
 
-/// The slot of (key, attr), or the index of the free slot that ends its probe chain.
-fn probe(slots: &[Slot], key: u64, attr: u32) -> Result<usize, Option<usize>> {
+/// Where a missing (key, attr) could go: the first tombstone on its probe chain, and the empty
+/// slot that ends the chain (None: the whole table was probed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Vacancy {
+    tombstone: Option<usize>,
+    empty: Option<usize>,
+}
+
+/// The slot of (key, attr), or where it could be claimed.
+fn probe(slots: &[Slot], key: u64, attr: u32) -> Result<usize, Vacancy> {
     let n = slots.len();
     let first = start(key, attr, n);
+    let mut tombstone = None;
     for i in 0..n {
         let idx = (first + i) % n;
         let s = &slots[idx];
         let a = s.attr.load(Ordering::Acquire);
         if a == 0 {
-            return Err(Some(idx));
+            return Err(Vacancy {
+                tombstone,
+                empty: Some(idx),
+            });
+        }
+        if a == TOMBSTONE {
+            tombstone = tombstone.or(Some(idx));
+            continue;
         }
         if a == attr && s.key.load(Ordering::Relaxed) == key {
             return Ok(idx);
         }
     }
-    Err(None)
+    Err(Vacancy {
+        tombstone,
+        empty: None,
+    })
+}
+
+/// Which slot a claim takes, given the vacancy on its chain and the live and tombstone counts:
+/// a tombstone while fewer than 3/4 of the slots are live, an empty slot only while fewer than
+/// 3/4 are live or tombstones (so probe chains stay short and always end), else none.
+fn choose(v: Vacancy, live: u64, tombstones: u64, capacity: u64) -> Option<usize> {
+    let below = |n: u64| n * FILL_DEN < capacity * FILL_NUM;
+    if !below(live) {
+        return None;
+    }
+    v.tombstone
+        .or_else(|| v.empty.filter(|_| below(live + tombstones)))
 }
 
 fn find(db: u32, rel: u32, attnum: i16) -> Option<&'static Slot> {
@@ -166,30 +220,125 @@ fn find(db: u32, rel: u32, attnum: i16) -> Option<&'static Slot> {
         .map(|i| &slots[i])
 }
 
-fn find_or_claim(db: u32, rel: u32, attnum: i16) -> Option<&'static Slot> {
-    let h = header()?;
+/// The outcome of looking up a slot to record a use in.
+enum Claim {
+    Slot(&'static Slot),
+    /// The object may not be tracked (a temporary relation): nothing to record.
+    Untracked,
+    /// No slot was free: the use is dropped; Some(time) when this began an overflow episode.
+    Dropped(Option<i64>),
+}
+
+/// The slot of (db, rel, attnum), claimed if missing and `trackable()` says the relation may
+/// have one. `now` dates a dropped use.
+fn find_or_claim(
+    db: u32,
+    rel: u32,
+    attnum: i16,
+    now: i64,
+    trackable: &mut dyn FnMut() -> bool,
+) -> Claim {
+    let Some(h) = header() else {
+        return Claim::Untracked;
+    };
     let slots = slots(h);
     let (key, attr) = (key_of(db, rel), attr_of(attnum));
     if let Ok(i) = probe(slots, key, attr) {
-        return Some(&slots[i]);
+        return Claim::Slot(&slots[i]);
+    }
+    if !trackable() {
+        return Claim::Untracked;
     }
     let _guard = Exclusive::take();
-    match probe(slots, key, attr) {
-        Ok(i) => Some(&slots[i]),
-        Err(Some(i)) if h.used.load(Ordering::Relaxed) * FILL_DEN < h.capacity * FILL_NUM => {
+    let vacancy = match probe(slots, key, attr) {
+        Ok(i) => return Claim::Slot(&slots[i]),
+        Err(v) => v,
+    };
+    let (live, tombstones) = (
+        h.used.load(Ordering::Relaxed),
+        h.tombstones.load(Ordering::Relaxed),
+    );
+    match choose(vacancy, live, tombstones, h.capacity) {
+        Some(i) => {
             let s = &slots[i];
+            if Some(i) == vacancy.tombstone {
+                h.tombstones.fetch_sub(1, Ordering::Relaxed);
+            }
             s.key.store(key, Ordering::Relaxed);
             s.last_read.store(0, Ordering::Relaxed);
             s.last_write.store(0, Ordering::Relaxed);
             s.attr.store(attr, Ordering::Release);
             h.used.fetch_add(1, Ordering::Relaxed);
-            Some(s)
+            Claim::Slot(s)
         }
-        Err(_) => {
+        None => {
             h.dropped.fetch_add(1, Ordering::Relaxed);
-            None
+            let previous = h.last_overflow.swap(now.max(1), Ordering::Relaxed);
+            let gap = crate::gucs::usage_window_us().max(EPISODE_GAP_US);
+            let new_episode = previous == 0 || now - previous > gap;
+            if new_episode {
+                h.overflow_since.store(now.max(1), Ordering::Relaxed);
+            }
+            Claim::Dropped(new_episode.then_some(now))
         }
     }
+}
+
+/// Free every slot of the given relations (attnum None) and columns of database `db`, and with
+/// `rel` None every slot of `db`. Called after the transaction that dropped them committed.
+pub fn free(db: u32, dropped: &[(Option<u32>, Option<i16>)]) {
+    let Some(h) = header() else {
+        return;
+    };
+    if dropped.is_empty() {
+        return;
+    }
+    let _guard = Exclusive::take();
+    for s in slots(h) {
+        let a = s.attr.load(Ordering::Acquire);
+        if a == 0 || a == TOMBSTONE {
+            continue;
+        }
+        let key = s.key.load(Ordering::Relaxed);
+        let (kdb, krel) = ((key >> 32) as u32, key as u32);
+        let attnum = (a & 0xffff) as u16 as i16;
+        let hit = kdb == db
+            && dropped.iter().any(|(rel, col)| match (rel, col) {
+                (None, _) => true,
+                (Some(r), None) => *r == krel,
+                (Some(r), Some(c)) => *r == krel && *c == attnum,
+            });
+        if hit {
+            s.attr.store(TOMBSTONE, Ordering::Release);
+            h.used.fetch_sub(1, Ordering::Relaxed);
+            h.tombstones.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let cleared = clear_trailing_tombstones(slots(h));
+    h.tombstones.fetch_sub(cleared, Ordering::Relaxed);
+}
+
+/// Turn back into empty slots the tombstones no probe chain needs: those followed (after more
+/// such tombstones) by an empty slot. A live entry's chain runs from its home slot to it over
+/// non-empty slots only, so it never crosses a slot whose successor is empty; readers probing
+/// meanwhile stop at such a slot instead of one later, where nothing they look for can be.
+/// Without this, tombstones would pile up to the 3/4 mark and block new claims. Returns how many
+/// were cleared. Callers hold the lock.
+fn clear_trailing_tombstones(slots: &[Slot]) -> u64 {
+    let n = slots.len();
+    let mut cleared = 0;
+    for i in 0..n {
+        if slots[i].attr.load(Ordering::Relaxed) != 0 {
+            continue;
+        }
+        let mut j = (i + n - 1) % n;
+        while j != i && slots[j].attr.load(Ordering::Relaxed) == TOMBSTONE {
+            slots[j].attr.store(0, Ordering::Release);
+            cleared += 1;
+            j = (j + n - 1) % n;
+        }
+    }
+    cleared
 }
 
 /// The usage table's LWLock in exclusive mode, released on drop (an ERROR in between releases
@@ -211,10 +360,21 @@ impl Drop for Exclusive {
     }
 }
 
-/// Record a read (or write) of (rel, attnum) at `now`.
-pub fn touch(db: u32, rel: u32, attnum: i16, write: bool, now: i64) {
-    let Some(slot) = find_or_claim(db, rel, attnum) else {
-        return;
+/// Record a read (or write) of (rel, attnum) at `now`; `trackable` is asked (at most once per
+/// call) before a slot is claimed for it. Returns Some(time) when this use was dropped for lack
+/// of space and began an overflow episode (the caller logs it, outside the lock).
+pub fn touch(
+    db: u32,
+    rel: u32,
+    attnum: i16,
+    write: bool,
+    now: i64,
+    trackable: &mut dyn FnMut() -> bool,
+) -> Option<i64> {
+    let slot = match find_or_claim(db, rel, attnum, now, trackable) {
+        Claim::Slot(s) => s,
+        Claim::Untracked => return None,
+        Claim::Dropped(episode) => return episode,
     };
     let field = if write {
         &slot.last_write
@@ -224,6 +384,7 @@ pub fn touch(db: u32, rel: u32, attnum: i16, write: bool, now: i64) {
     if field.load(Ordering::Relaxed) < now - GRANULARITY_US {
         field.fetch_max(now, Ordering::Relaxed);
     }
+    None
 }
 
 /// One used (rel, attnum) of a database.
@@ -235,8 +396,10 @@ pub struct Entry {
     pub last_write: i64,
 }
 
-/// Every slot of database `db` (and relation `rel`, if given) with a use recorded.
-pub fn entries(db: u32, rel: Option<u32>) -> Vec<Entry> {
+/// Every slot of database `db` (and relation `rel`, if given) with a use recorded, or with
+/// `with_empty` also those whose uses were reset (the object has a slot, so its uses since the
+/// reset are all recorded).
+pub fn entries(db: u32, rel: Option<u32>, with_empty: bool) -> Vec<Entry> {
     let Some(h) = header() else {
         return vec![];
     };
@@ -244,7 +407,7 @@ pub fn entries(db: u32, rel: Option<u32>) -> Vec<Entry> {
         .iter()
         .filter_map(|s| {
             let a = s.attr.load(Ordering::Acquire);
-            if a == 0 {
+            if a == 0 || a == TOMBSTONE {
                 return None;
             }
             let key = s.key.load(Ordering::Relaxed);
@@ -257,7 +420,7 @@ pub fn entries(db: u32, rel: Option<u32>) -> Vec<Entry> {
                 s.last_read.load(Ordering::Relaxed),
                 s.last_write.load(Ordering::Relaxed),
             );
-            (last_read > 0 || last_write > 0).then_some(Entry {
+            (with_empty || last_read > 0 || last_write > 0).then_some(Entry {
                 rel: krel,
                 attnum,
                 last_read,
@@ -281,6 +444,9 @@ pub struct Stats {
     pub capacity: u64,
     pub used: u64,
     pub dropped: u64,
+    /// 0 = no use dropped since server start.
+    pub overflow_since: i64,
+    pub last_overflow: i64,
 }
 
 pub fn stats() -> Option<Stats> {
@@ -290,18 +456,31 @@ pub fn stats() -> Option<Stats> {
         capacity: h.capacity,
         used: h.used.load(Ordering::Relaxed),
         dropped: h.dropped.load(Ordering::Relaxed),
+        overflow_since: h.overflow_since.load(Ordering::Relaxed),
+        last_overflow: h.last_overflow.load(Ordering::Relaxed),
     })
 }
 
+/// When a use was last dropped for lack of space (None: never since server start).
+pub fn last_overflow() -> Option<i64> {
+    let at = header()?.last_overflow.load(Ordering::Relaxed);
+    (at > 0).then_some(at)
+}
+
 /// Forget recorded uses: of one relation of database `db` (its tracking restarts at `now`), or
-/// of everything in the cluster (tracking restarts at `now` for all).
-pub fn reset(db: u32, rel: Option<u32>, now: i64) {
+/// of everything in the cluster (tracking restarts at `now` for all). False when there is no
+/// slot left for the relation's restart time: then nothing is forgotten, since without it the
+/// relation would look unused at once.
+pub fn reset(db: u32, rel: Option<u32>, now: i64) -> bool {
     let Some(h) = header() else {
-        return;
+        return false;
     };
     if let Some(rel) = rel {
-        if let Some(marker) = find_or_claim(db, rel, RESET) {
-            marker.last_write.fetch_max(now, Ordering::Relaxed);
+        match find_or_claim(db, rel, RESET, now, &mut || true) {
+            Claim::Slot(marker) => {
+                marker.last_write.fetch_max(now, Ordering::Relaxed);
+            }
+            Claim::Untracked | Claim::Dropped(_) => return false,
         }
     }
     let _guard = Exclusive::take();
@@ -312,12 +491,120 @@ pub fn reset(db: u32, rel: Option<u32>, now: i64) {
         let a = s.attr.load(Ordering::Acquire);
         let key = s.key.load(Ordering::Relaxed);
         let attnum = (a & 0xffff) as u16 as i16;
-        if a == 0 || attnum == RESET {
+        if a == 0 || a == TOMBSTONE || attnum == RESET {
             continue;
         }
         if rel.is_none() || key == key_of(db, rel.unwrap_or_default()) {
             s.last_read.store(0, Ordering::Relaxed);
             s.last_write.store(0, Ordering::Relaxed);
         }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(n: usize) -> Vec<Slot> {
+        (0..n)
+            .map(|_| Slot {
+                key: AtomicU64::new(0),
+                attr: AtomicU32::new(0),
+                _pad: 0,
+                last_read: AtomicI64::new(0),
+                last_write: AtomicI64::new(0),
+            })
+            .collect()
+    }
+
+    fn put(slots: &[Slot], idx: usize, key: u64, attr: u32) {
+        slots[idx].key.store(key, Ordering::Relaxed);
+        slots[idx].attr.store(attr, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn probing_goes_past_tombstones_and_offers_the_first_one() {
+        let slots = table(8);
+        let (key, attr) = (key_of(1, 42), attr_of(3));
+        let home = start(key, attr, 8);
+        put(&slots, home, key_of(1, 7), attr_of(1));
+        put(&slots, (home + 1) % 8, 0, TOMBSTONE);
+        put(&slots, (home + 2) % 8, key, attr);
+        // the entry behind a tombstone is still found
+        assert_eq!(probe(&slots, key, attr), Ok((home + 2) % 8));
+        // once freed too, a claim is offered the first tombstone and the empty slot ending the chain
+        slots[(home + 2) % 8]
+            .attr
+            .store(TOMBSTONE, Ordering::Relaxed);
+        assert_eq!(
+            probe(&slots, key, attr),
+            Err(Vacancy {
+                tombstone: Some((home + 1) % 8),
+                empty: Some((home + 3) % 8)
+            })
+        );
+    }
+
+    #[test]
+    fn tombstones_before_an_empty_slot_are_cleared_and_chains_stay_intact() {
+        let slots = table(8);
+        // slots: 0 live, 1 tomb, 2 live, 3 tomb, 4 tomb, 5 empty, 6 tomb, 7 tomb (wraps to 0)
+        put(&slots, 0, key_of(1, 1), attr_of(1));
+        put(&slots, 1, 0, TOMBSTONE);
+        put(&slots, 2, key_of(1, 2), attr_of(1));
+        put(&slots, 3, 0, TOMBSTONE);
+        put(&slots, 4, 0, TOMBSTONE);
+        put(&slots, 6, 0, TOMBSTONE);
+        put(&slots, 7, 0, TOMBSTONE);
+        assert_eq!(clear_trailing_tombstones(&slots), 2);
+        let attrs: Vec<u32> = slots
+            .iter()
+            .map(|s| s.attr.load(Ordering::Relaxed))
+            .collect();
+        // 3 and 4 end at the empty 5; 1 sits between live entries; 6 and 7 lead to live 0
+        assert_eq!(
+            attrs,
+            vec![
+                attr_of(1),
+                TOMBSTONE,
+                attr_of(1),
+                0,
+                0,
+                0,
+                TOMBSTONE,
+                TOMBSTONE
+            ]
+        );
+        // a table of tombstones only (no empty slot) is left alone
+        let full = table(2);
+        put(&full, 0, 0, TOMBSTONE);
+        put(&full, 1, 0, TOMBSTONE);
+        assert_eq!(clear_trailing_tombstones(&full), 0);
+    }
+
+    #[test]
+    fn claims_stop_at_three_quarters_live_and_reuse_tombstones() {
+        let v = Vacancy {
+            tombstone: Some(5),
+            empty: Some(9),
+        };
+        let empty_only = Vacancy {
+            tombstone: None,
+            empty: Some(9),
+        };
+        assert_eq!(choose(v, 10, 0, 100), Some(5));
+        assert_eq!(choose(empty_only, 10, 0, 100), Some(9));
+        // 75 live of 100: full, even with a tombstone on the chain
+        assert_eq!(choose(v, 75, 3, 100), None);
+        // 50 live + 25 tombstones: only tombstones are reused, so chains still end
+        assert_eq!(choose(v, 50, 25, 100), Some(5));
+        assert_eq!(choose(empty_only, 50, 25, 100), None);
+        // nothing found on a fully probed table
+        let none = Vacancy {
+            tombstone: None,
+            empty: None,
+        };
+        assert_eq!(choose(none, 1, 0, 100), None);
     }
 }

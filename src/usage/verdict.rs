@@ -25,10 +25,15 @@ pub struct RelationUsage {
     pub tracking_since: Instant,
     /// The relation as a whole (any query that touched it).
     pub table: ObjectUse,
-    /// Columns with a recorded use.
+    /// Whether the relation as a whole has a slot (its every use is then recorded).
+    pub table_recorded: bool,
+    /// Columns with a slot (their every use since the slot was claimed is recorded; a reset
+    /// leaves the slot, with no use).
     pub columns: Vec<(String, ObjectUse)>,
     /// Whole-row references (`SELECT t FROM t`): a use of every column.
     pub whole_row: ObjectUse,
+    /// When a use (of anything) was last dropped because the usage table was full.
+    pub overflow: Option<Instant>,
 }
 
 fn later(a: &Option<Instant>, b: &Option<Instant>) -> Option<Instant> {
@@ -42,21 +47,25 @@ impl RelationUsage {
     /// Why `column` (or the table, for None) of `table_name` counts as in use, or None when it is
     /// proven unused: no read or write within the window, and tracking has run at least as long.
     pub fn in_use(&self, table_name: &str, column: Option<&str>) -> Option<String> {
-        let (what, used) = match column {
+        let (what, used, recorded) = match column {
             Some(c) => {
-                let own = self
-                    .columns
-                    .iter()
-                    .find(|(name, _)| name == c)
-                    .map(|(_, u)| u.clone())
-                    .unwrap_or_default();
+                let slot = self.columns.iter().find(|(name, _)| name == c);
+                let own = slot.map(|(_, u)| u.clone()).unwrap_or_default();
                 let merged = ObjectUse {
                     last_read: later(&own.last_read, &self.whole_row.last_read),
                     last_write: later(&own.last_write, &self.whole_row.last_write),
                 };
-                (format!("column {c} of {table_name}"), merged)
+                (
+                    format!("column {c} of {table_name}"),
+                    merged,
+                    slot.is_some(),
+                )
             }
-            None => (table_name.to_string(), self.table.clone()),
+            None => (
+                table_name.to_string(),
+                self.table.clone(),
+                self.table_recorded,
+            ),
         };
         let cutoff = self.now - self.window_us;
         let window = duration_text(self.window_us);
@@ -80,6 +89,22 @@ impl RelationUsage {
                  less than safe_ddl.usage_window ({window}).",
                 self.tracking_since.text,
                 duration_text(self.now - self.tracking_since.at)
+            ));
+        }
+        // An object without a slot has no recorded use, but while uses are being dropped for
+        // lack of space that proves nothing.
+        if let Some(o) = self
+            .overflow
+            .as_ref()
+            .filter(|o| o.at > cutoff && !recorded)
+        {
+            return Some(format!(
+                "It is not proven unused: the usage table overflowed at {} ({} ago) and dropped the uses it had \
+                 no slot for, and {what} has no slot, so a use of it may have been dropped. \
+                 Raise safe_ddl.usage_max_entries (server start), or wait until no use has been dropped \
+                 for safe_ddl.usage_window ({window}); see SELECT * FROM safe_ddl.usage_tracking();",
+                o.text,
+                duration_text(self.now - o.at)
             ));
         }
         None
@@ -116,8 +141,10 @@ mod tests {
             window_us: 60 * MIN,
             tracking_since: at(since_minutes_ago).unwrap(),
             table: email.clone(),
+            table_recorded: true,
             columns: vec![("email".into(), email)],
             whole_row: ObjectUse::default(),
+            overflow: None,
         }
     }
 
@@ -165,6 +192,41 @@ mod tests {
         u.whole_row.last_read = at(5);
         let why = u.in_use("public.t", Some("anything")).unwrap();
         assert!(why.contains("read 5 min ago"), "{why}");
+    }
+
+    #[test]
+    fn overflow_makes_objects_without_a_slot_unproven_for_a_window() {
+        let old = ObjectUse {
+            last_read: at(61),
+            last_write: None,
+        };
+        let mut u = usage(600, old.clone());
+        u.overflow = at(30);
+        // no slot: uses may have been dropped
+        let why = u.in_use("public.t", Some("other")).unwrap();
+        assert!(why.contains("overflowed at T-30 (30 min ago)"), "{why}");
+        assert!(
+            why.contains("column other of public.t has no slot"),
+            "{why}"
+        );
+        assert!(why.contains("safe_ddl.usage_max_entries"), "{why}");
+        // a slot: every use since it was claimed is recorded, and the last is old
+        assert_eq!(u.in_use("public.t", Some("email")), None);
+        // a table without a slot
+        u.table_recorded = false;
+        assert!(u
+            .in_use("public.t", None)
+            .unwrap()
+            .contains("public.t has no slot"));
+        // an overflow longer ago than the window proves nothing is hidden
+        u.overflow = at(61);
+        assert_eq!(u.in_use("public.t", Some("other")), None);
+        assert_eq!(u.in_use("public.t", None), None);
+        // a window of 0 disables in_use, overflow included
+        let mut off = usage(600, old);
+        off.window_us = 0;
+        off.overflow = at(0);
+        assert_eq!(off.in_use("public.t", Some("other")), None);
     }
 
     #[test]

@@ -1,0 +1,91 @@
+//! The one rule for simplifying expressions while a statement is only being analysed (by the hook,
+//! before it runs or is refused, and by `check()`, which must never execute anything): nothing is
+//! evaluated unless every function it could reach is built into PostgreSQL.
+//!
+//! `eval_const_expressions` (and `expression_planner`, which calls it) runs every immutable
+//! function whose arguments are constants and inlines SQL functions, so an "immutable" function a
+//! role wrote, in a default, a CHECK constraint, a cast or a partition key, would run inside
+//! `check()` as whoever called it. Built-in functions (OID below FirstNormalObjectId) have no
+//! such side effects, and `eval_const_expressions` itself never runs stable or volatile ones
+//! (`nextval`, `set_config`, `pg_read_file`), so folding is allowed exactly when the expression
+//! calls only built-in functions. Everything else is left unsimplified, and the caller takes the
+//! conservative answer (assumed to scan or rewrite). `evaluate_expr` is never called.
+
+use std::ffi::c_void;
+
+use pgrx::pg_sys::{self, NodeTag};
+use pgrx::{is_a, pg_guard};
+
+/// Is `oid` a function created by initdb (so not by any role)?
+pub fn builtin_function(oid: u32) -> bool {
+    oid < pg_sys::FirstNormalObjectId
+}
+
+/// Does `expr` (an analysed expression tree, or NULL) call only built-in functions, through
+/// operators, casts and type I/O too, and contain no sub-query?
+///
+/// # Safety
+/// `expr` must be NULL or a valid analysed expression tree, inside a transaction.
+pub unsafe fn builtin_only(expr: *mut pg_sys::Node) -> bool {
+    // SAFETY: the walker only reads nodes and looks operators up in the syscache.
+    unsafe { !foreign_walker(expr, std::ptr::null_mut()) }
+}
+
+/// `eval_const_expressions(expr)` when that cannot run code a role wrote, else None.
+///
+/// # Safety
+/// As `builtin_only`; `expr` is modified in place or replaced, as by eval_const_expressions.
+pub unsafe fn fold(expr: *mut pg_sys::Node) -> Option<*mut pg_sys::Node> {
+    // SAFETY: see module comment: only built-in, immutable functions can be run by the fold.
+    unsafe {
+        builtin_only(expr).then(|| pg_sys::eval_const_expressions(std::ptr::null_mut(), expr))
+    }
+}
+
+/// `expression_planner(expr)` when that cannot run code a role wrote, else None.
+///
+/// # Safety
+/// As `fold`.
+pub unsafe fn plan(expr: *mut pg_sys::Node) -> Option<*mut pg_sys::Node> {
+    // SAFETY: as fold (expression_planner = eval_const_expressions + fix_opfuncids).
+    unsafe { builtin_only(expr).then(|| pg_sys::expression_planner(expr.cast()).cast()) }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn foreign_walker(node: *mut pg_sys::Node, context: *mut c_void) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: a node of the tree being walked; check_functions_in_node reads the function OIDs
+    // of function calls, operators (setting opfuncid), casts through I/O and row comparisons.
+    unsafe {
+        if is_a(node, NodeTag::T_SubLink)
+            || is_a(node, NodeTag::T_SubPlan)
+            || is_a(node, NodeTag::T_Query)
+        {
+            return true;
+        }
+        if pg_sys::check_functions_in_node(node, Some(not_builtin), context) {
+            return true;
+        }
+        pg_sys::expression_tree_walker(node, Some(foreign_walker), context)
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn not_builtin(func: pg_sys::Oid, _context: *mut c_void) -> bool {
+    !builtin_function(u32::from(func))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::builtin_function;
+
+    #[test]
+    fn only_initdb_functions_are_builtin() {
+        assert!(builtin_function(1574)); // nextval: built in (volatile, so never folded anyway)
+        assert!(builtin_function(16_383));
+        assert!(!builtin_function(16_384));
+        assert!(!builtin_function(u32::MAX));
+    }
+}
