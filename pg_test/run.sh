@@ -12,6 +12,7 @@
 #   8. pg_test/django_test.sh: Django's manage.py migrate against the guard (pg_test/django)
 #   9. pg_test/robustness.sh: thousands of odd DDL statements in every mode and context, bad
 #      input, privileges across logins, DDL under pgbench load: no backend ever crashes
+#  10. pg_test/usage_overflow.sh: a full usage table keeps in_use conservative (issue 12)
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,6 +100,9 @@ rc=0; bash pg_test/django_test.sh "$((PORT + 5))" || rc=$?; record $rc "django"
 
 step "robustness: a DDL corpus in every mode and context, bad input, guarded DDL under pgbench load; no crash"
 rc=0; bash pg_test/robustness.sh "$((PORT + 4))" || rc=$?; record $rc "robustness"
+
+step "usage tracking overflow: a tiny usage table filled by an unprivileged role; in_use stays conservative"
+rc=0; bash pg_test/usage_overflow.sh "$((PORT + 6))" || rc=$?; record $rc "usage_overflow"
 
 step "server logs: no backend crashed"
 for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do
