@@ -238,10 +238,12 @@ SELECT pg_catalog.setval('public.hostile_hits', 1, false);
 SET search_path = "$user", public;
 SHOW search_path;
 SET safe_ddl.usage_window = 0;     -- drops and renames need only their plain allow here
+SET track_functions = 'all';       -- to show below that every function of the extension ran
 
 -- status(), check() and rehearse()
 SET hostile.step = 'status';
 SELECT count(*) > 0 AS has_settings FROM safe_ddl.status();
+SELECT safe_ddl._preload_notice();
 SET hostile.step = 'check';
 SELECT statement, hazard, verdict, lock_mode, relation
   FROM safe_ddl.check($$
@@ -424,9 +426,23 @@ SET client_min_messages = warning;
 CALL safe_ddl.backfill_resume(:hp_job);
 RESET client_min_messages;
 SELECT status, rows_done FROM safe_ddl.backfill_status WHERE job_id = :hp_job;
+CALL safe_ddl.backfill('hp.bf', 'nope = 1');   -- an invalid clause: the error path
 SET hostile.step = 'backfill_cancel';
 SELECT safe_ddl.backfill_cancel(:hp_job) IS NOT NULL AS cancelled;
 SELECT count(*) > 0 AS has_jobs FROM safe_ddl.backfill_status;
+
+---------------------------------------------------------------- coverage
+-- Every function and procedure of the extension ran. Not counted: those inlined into their callers
+-- (SQL functions without a SET clause: the planner runs their body in the caller's query) and
+-- _backfill_raise (it always ends in its ERROR, and a call that fails is not counted; it ran
+-- for the invalid set_clause above).
+SELECT pg_catalog.pg_stat_force_next_flush();
+SELECT p.oid::regprocedure::text AS never_called, l.lanname, p.proconfig IS NULL AS inlinable
+  FROM pg_proc AS p JOIN pg_language AS l ON l.oid = p.prolang
+ WHERE p.pronamespace = 'safe_ddl'::regnamespace::oid
+   AND NOT EXISTS (SELECT FROM pg_stat_user_functions AS f WHERE f.funcid = p.oid AND f.calls > 0)
+ ORDER BY 1;
+RESET track_functions;
 
 ---------------------------------------------------------------- verdict
 -- No trap ran: the sequence was never advanced, nothing logged, sec_attacker is no superuser.
