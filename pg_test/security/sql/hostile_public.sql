@@ -368,9 +368,11 @@ SELECT safe_ddl.reset_usage('hp.cust');
 -- Expand/contract: a column change through to the end (with its dual-write trigger on
 -- int, varchar and numeric columns), a cancelled one, NOT NULL, CHECK, FOREIGN KEY, renames.
 SET hostile.step = 'begin_column_change';
+SET client_min_messages = warning;   -- its NOTICE names the change id, which other files advance
 SELECT safe_ddl.begin_column_change('hp.acc', 'bal', 'bal_big', 'bigint') IS NOT NULL AS begun;
 SELECT safe_ddl.begin_column_change('hp.acc', 'code', 'code_text', 'text') IS NOT NULL AS begun;
 SELECT safe_ddl.begin_column_change('hp.acc', 'price', 'price2', 'numeric(12,2)') IS NOT NULL AS begun;
+RESET client_min_messages;
 SET hostile.step = 'dual_writes';
 INSERT INTO hp.acc (id, bal, code, price) VALUES (2001, 5, 'x', 1.5);
 INSERT INTO hp.acc (id, bal_big, code_text, price2) VALUES (2002, 7, 'y', 2.5);
@@ -470,6 +472,9 @@ END $$;
 RESET ROLE;
 RESET search_path;
 SELECT count(*) AS traps_left FROM pg_operator WHERE oprnamespace = 'public'::regnamespace::oid;
+DELETE FROM safe_ddl.column_changes WHERE relation::oid = 'hp.acc'::regclass::oid;
+DELETE FROM safe_ddl.table_renames WHERE relation::oid = 'hp.purchases'::regclass::oid;
+DELETE FROM safe_ddl.backfill_jobs WHERE relation::oid IN ('hp.acc'::regclass::oid, 'hp.bf'::regclass::oid);
 SET safe_ddl.allow = 'drop_table, in_use';
 DROP TABLE public.hostile_log;
 DROP SEQUENCE public.hostile_hits;
