@@ -14,11 +14,15 @@ SELECT @extschema@._preload_notice();
 
 -- The table_rewrite backstop: whatever the hook's classifier missed, no existing table is
 -- rewritten without safe_ddl.allow = 'table_rewrite' (see docs/hazards/table_rewrite.md).
+-- It fires inside the DDL of whoever runs it (a superuser, often): search_path is pinned and
+-- every function is qualified besides (docs/security.md).
 CREATE FUNCTION @extschema@._rewrite_backstop() RETURNS event_trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
-  PERFORM @extschema@._rewrite_backstop_check(pg_event_trigger_table_rewrite_oid(),
-                                              pg_event_trigger_table_rewrite_reason(),
+  PERFORM @extschema@._rewrite_backstop_check(pg_catalog.pg_event_trigger_table_rewrite_oid(),
+                                              pg_catalog.pg_event_trigger_table_rewrite_reason(),
                                               tg_tag);
 END
 $$;

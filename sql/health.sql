@@ -24,8 +24,10 @@
 -- snapshot (pg_stat_clear_snapshot() first, so the numbers are fresh even inside a long
 -- transaction; this discards the caller's own statistics snapshot).
 --
--- Every catalog relation and function is schema-qualified with pg_catalog, so nothing depends
--- on search_path (GREATEST, LEAST, COALESCE and NULLIF are syntax, not functions: they cannot
+-- search_path is pinned to pg_catalog, pg_temp: operators without an exact match in pg_catalog
+-- (numeric > int, ...) would otherwise pick one that any role with CREATE on a schema of the
+-- caller's search_path defined there (docs/security.md). Every catalog relation and function is
+-- schema-qualified with pg_catalog as well, so nothing depends on search_path (GREATEST, LEAST, COALESCE and NULLIF are syntax, not functions: they cannot
 -- be qualified); `#variable_conflict use_column` because the parameters share names with
 -- catalog columns (pg_locks.relation).
 
@@ -46,6 +48,7 @@ SECURITY INVOKER
 ROWS 20
 -- The view joins are estimated far above jit_above_cost; JIT would cost more than the query.
 SET jit = off
+SET search_path = pg_catalog, pg_temp
 AS $health$
 #variable_conflict use_column
 DECLARE

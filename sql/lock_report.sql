@@ -1,8 +1,10 @@
 -- safe_ddl.lock_report() and the safe_ddl.blocking view: the blocking tree of the cluster.
 -- (Written as plain SQL so reviewers can read it; loaded by CREATE EXTENSION.)
 --
--- Every catalog relation and function is schema-qualified with pg_catalog, so nothing depends
--- on search_path and there is no SET search_path. It runs with the caller's privileges
+-- Every catalog relation and function is schema-qualified with pg_catalog, and the function
+-- pins search_path = pg_catalog, pg_temp: an operator without an exact match in pg_catalog
+-- (regclass = regclass, below) would otherwise pick one that any role with CREATE on a schema
+-- of the caller's search_path defined there (docs/security.md). It runs with the caller's privileges
 -- (SECURITY INVOKER, the default) and shows what pg_stat_activity lets the caller see.
 -- pg_locks and pg_blocking_pids() are readable by everyone, so the structure of the tree (pids,
 -- lock modes, relations, how long each waits) is always complete; the columns that come from
@@ -39,6 +41,7 @@ ROWS 20
 -- when there are a handful), which crosses jit_above_cost: JIT compilation then takes about
 -- a second, more than the query itself by far.
 SET jit = off
+SET search_path = pg_catalog, pg_temp
 AS $lock_report$
 WITH RECURSIVE
 -- The heavyweight lock each waiting backend waits for (one snapshot of pg_locks; a backend

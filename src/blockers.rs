@@ -93,15 +93,23 @@ pub fn conflicting(relids: &[u32], mode: LockMode) -> Vec<Blocker> {
     // SAFETY: plain function call inside a transaction.
     unsafe { pg_sys::pgstat_clear_snapshot() };
     let oids: Vec<pg_sys::Oid> = relids.iter().map(|o| pg_sys::Oid::from(*o)).collect();
+    // Runs in the session of whoever runs the DDL (a superuser, often) with its search_path: every
+    // function and operator is pg_catalog's (OPERATOR(pg_catalog.*), explicit casts), so one that
+    // another role defined in a schema on that path cannot be picked (extract(... FROM ...) is
+    // syntax for pg_catalog.extract). See docs/security.md.
     let rows = Spi::connect(|client| {
         let rows = client.select(
-            "SELECT l.pid, l.relation::regclass::text, l.mode, l.granted, a.usename::text, a.application_name, \
-                    a.state, (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000)::float8, \
-                    left(regexp_replace(a.query, '\\s+', ' ', 'g'), 100), l.virtualtransaction \
-             FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
-             WHERE l.locktype = 'relation' \
-               AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) \
-               AND l.relation = ANY($1) AND l.pid IS DISTINCT FROM pg_backend_pid() \
+            "SELECT l.pid, l.relation::pg_catalog.regclass::pg_catalog.text, l.mode, l.granted, a.usename::pg_catalog.text, \
+                    a.application_name, a.state, \
+                    (extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) a.xact_start) \
+                     OPERATOR(pg_catalog.*) 1000::pg_catalog.numeric)::pg_catalog.float8, \
+                    pg_catalog.left(pg_catalog.regexp_replace(a.query, '\\s+', ' ', 'g'), 100), l.virtualtransaction \
+             FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid \
+             WHERE l.locktype OPERATOR(pg_catalog.=) 'relation' \
+               AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d \
+                                                      WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
+               AND l.relation OPERATOR(pg_catalog.=) ANY($1) \
+               AND (l.pid IS NULL OR l.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid()) \
              ORDER BY l.granted DESC, a.xact_start NULLS FIRST",
             None,
             &[oids.into()],

@@ -96,9 +96,9 @@ fn partitions_size(oid: pg_sys::Oid) -> i64 {
     let leaves: Vec<pg_sys::Oid> = Spi::connect(|client| {
         let rows = client.select(
             "WITH RECURSIVE tree(relid) AS ( \
-                SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = $1 \
+                SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent OPERATOR(pg_catalog.=) $1 \
               UNION ALL \
-                SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent = t.relid) \
+                SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree t ON i.inhparent OPERATOR(pg_catalog.=) t.relid) \
              SELECT relid FROM tree",
             None,
             &[oid.into()],
@@ -129,8 +129,9 @@ fn partitions_size(oid: pg_sys::Oid) -> i64 {
 /// relpages * block size: up to date as of the last VACUUM, ANALYZE or CREATE INDEX.
 fn estimated_size(oid: pg_sys::Oid) -> i64 {
     Spi::get_one_with_args::<i64>(
-        "SELECT greatest(relpages, 0)::int8 * current_setting('block_size')::int8 \
-         FROM pg_catalog.pg_class WHERE oid = $1",
+        "SELECT GREATEST(relpages, 0)::pg_catalog.int8 \
+                OPERATOR(pg_catalog.*) pg_catalog.current_setting('block_size')::pg_catalog.int8 \
+         FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1",
         &[oid.into()],
     )
     .ok()

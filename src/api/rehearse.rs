@@ -277,21 +277,27 @@ mod raw {
 }
 
 /// Relation locks this backend holds on user relations: (oid, schema-qualified name, mode).
+///
+/// The queries here run with the caller's search_path: every operator is pg_catalog's and every
+/// constant has the operand's type (`oid >= int` would pick an `>=(oid, int)` that another role
+/// defined in a schema on that path), see docs/security.md.
 fn my_locks() -> Vec<(u32, String, String)> {
     Spi::connect(|client| {
         let rows = client.select(
             "SELECT l.relation, \
-                    coalesce(pg_catalog.quote_ident(CASE WHEN n.oid = pg_catalog.pg_my_temp_schema() \
+                    coalesce(pg_catalog.quote_ident(CASE WHEN n.oid OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema() \
                                                          THEN 'pg_temp' ELSE n.nspname END) \
-                             || '.' || pg_catalog.quote_ident(c.relname), \
-                             l.relation::regclass::text) AS name, \
+                             OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), \
+                             l.relation::pg_catalog.regclass::pg_catalog.text) AS name, \
                     l.mode \
                FROM pg_catalog.pg_locks l \
-               LEFT JOIN pg_catalog.pg_class c ON c.oid = l.relation \
-               LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted \
-               AND l.relation >= 16384 \
-               AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) \
+               LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) l.relation \
+               LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+             WHERE l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() \
+               AND l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted \
+               AND l.relation OPERATOR(pg_catalog.>=) 16384::pg_catalog.oid \
+               AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d \
+                                                      WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
              ORDER BY name, l.mode",
             None,
             &[],
@@ -307,10 +313,13 @@ fn my_locks() -> Vec<(u32, String, String)> {
 }
 
 fn relfilenodes() -> HashMap<u32, u32> {
-    pairs("SELECT oid, relfilenode::int8 FROM pg_catalog.pg_class WHERE oid >= 16384")
-        .into_iter()
-        .map(|(a, b)| (a, u32::try_from(b).unwrap_or(0)))
-        .collect()
+    pairs(
+        "SELECT oid, relfilenode::pg_catalog.int8 FROM pg_catalog.pg_class \
+         WHERE oid OPERATOR(pg_catalog.>=) 16384::pg_catalog.oid",
+    )
+    .into_iter()
+    .map(|(a, b)| (a, u32::try_from(b).unwrap_or(0)))
+    .collect()
 }
 
 /// Rows read per relation in this transaction so far (sequential tuples read + index fetches).
@@ -318,8 +327,8 @@ fn reads() -> HashMap<u32, i64> {
     // SAFETY: plain function call; the per-transaction counters are read fresh.
     unsafe { pg_sys::pgstat_clear_snapshot() };
     pairs(
-        "SELECT relid, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) \
-         FROM pg_catalog.pg_stat_xact_all_tables WHERE relid >= 16384",
+        "SELECT relid, COALESCE(seq_tup_read, 0::pg_catalog.int8) OPERATOR(pg_catalog.+) COALESCE(idx_tup_fetch, 0::pg_catalog.int8) \
+         FROM pg_catalog.pg_stat_xact_all_tables WHERE relid OPERATOR(pg_catalog.>=) 16384::pg_catalog.oid",
     )
     .into_iter()
     .collect()

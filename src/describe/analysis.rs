@@ -30,7 +30,7 @@ fn column(relid: pg_sys::Oid, name: &CStr) -> Option<Column> {
         let (mut typid, mut typmod, mut collation) = (pg_sys::InvalidOid, -1, pg_sys::InvalidOid);
         pg_sys::get_atttypetypmodcoll(relid, attnum, &mut typid, &mut typmod, &mut collation);
         let not_null = Spi::get_one_with_args::<bool>(
-            "SELECT attnotnull FROM pg_catalog.pg_attribute WHERE attrelid = $1 AND attnum = $2",
+            "SELECT attnotnull FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) $1 AND attnum OPERATOR(pg_catalog.=) $2",
             &[relid.into(), attnum.into()],
         )
         .ok()
@@ -494,7 +494,7 @@ pub fn same_access_method(relid: u32, name: &CStr) -> bool {
     // SAFETY: catalog lookup; missing_ok.
     let wanted = unsafe { pg_sys::get_table_am_oid(name.as_ptr(), true) };
     let current = Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT relam FROM pg_catalog.pg_class WHERE oid = $1",
+        "SELECT relam FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1",
         &[pg_sys::Oid::from(relid).into()],
     )
     .ok()
@@ -516,7 +516,10 @@ pub fn same_tablespace(relid: u32, name: &CStr) -> bool {
 /// The default partition of a partitioned table, if it has one.
 pub fn default_partition(parent: u32) -> Option<crate::ddl::Target> {
     let oid = Spi::get_one_with_args::<pg_sys::Oid>(
-        "SELECT partdefid FROM pg_catalog.pg_partitioned_table WHERE partrelid = $1 AND partdefid <> 0",
+        // oid <> int would pick an <>(oid, int) defined in any schema on the search_path: the
+        // operator and the constant's type are pg_catalog's.
+        "SELECT partdefid FROM pg_catalog.pg_partitioned_table \
+         WHERE partrelid OPERATOR(pg_catalog.=) $1 AND partdefid OPERATOR(pg_catalog.<>) 0::pg_catalog.oid",
         &[pg_sys::Oid::from(parent).into()],
     )
     .ok()
