@@ -389,7 +389,16 @@ AS $$
                pg_catalog.quote_ident('@extschema@'),
                @extschema@._ec_qualified(c.relation),
                pg_catalog.format('%I = (%s)', c.new_column, c.forward),
-               pg_catalog.format('%I IS DISTINCT FROM CAST((%s) AS %s)', c.new_column, c.forward, c.new_type)) AS call) AS x
+               -- IS DISTINCT FROM where pg_catalog has the type's = exactly (nothing earlier in
+               -- the search_path can then take its place), else the type's own = by schema
+               CASE WHEN t.typ IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_operator AS o
+                                                   WHERE o.oprname = '=' AND o.oprnamespace = 'pg_catalog'::pg_catalog.regnamespace
+                                                     AND o.oprleft = t.typ AND o.oprright = t.typ)
+                    THEN pg_catalog.format('%I IS DISTINCT FROM CAST((%s) AS %s)', c.new_column, c.forward, c.new_type)
+                    ELSE @extschema@._ec_distinct_sql(pg_catalog.quote_ident(c.new_column),
+                                                      pg_catalog.format('CAST((%s) AS %s)', c.forward, c.new_type), t.typ) END) AS call
+              FROM (SELECT (SELECT a.atttypid FROM pg_catalog.pg_attribute AS a
+                             WHERE a.attrelid = c.relation AND a.attname = c.new_column AND NOT a.attisdropped) AS typ) AS t) AS x
 $$;
 
 -- The checks of begin_column_change that need only the catalog; errors name what to do.
