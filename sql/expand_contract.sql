@@ -222,11 +222,11 @@ $$;
 -- The equality operator of a type as OPERATOR(schema.=), from its default btree (else hash)
 -- operator class, as IS DISTINCT FROM finds it; NULL when only a polymorphic one of
 -- pg_catalog's applies (arrays, enums, records: IS DISTINCT FROM under a pinned search_path).
-CREATE FUNCTION @extschema@._ec_eq_op(typ oid) RETURNS text
+CREATE FUNCTION @extschema@._ec_eq_oper(typ oid) RETURNS oid
 LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+    SELECT o.oid
       FROM pg_catalog.pg_type AS t
       CROSS JOIN LATERAL (SELECT CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END AS base) AS b
       JOIN pg_catalog.pg_opclass AS oc ON oc.opcdefault
@@ -242,6 +242,27 @@ AS $$
                         WHERE c.castsource = b.base AND c.casttarget = oc.opcintype AND c.castmethod = 'b'))
      ORDER BY oc.opcintype = b.base DESC, am.amname = 'btree' DESC
      LIMIT 1
+$$;
+
+CREATE FUNCTION @extschema@._ec_eq_op(typ oid) RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname)
+      FROM pg_catalog.pg_operator AS o JOIN pg_catalog.pg_namespace AS n ON n.oid = o.oprnamespace
+     WHERE o.oid = @extschema@._ec_eq_oper(typ)
+$$;
+
+-- The pg_catalog type a type's equality compares as, when that = is pg_catalog's and takes
+-- another type (varchar: text), as SQL; else NULL.
+CREATE FUNCTION @extschema@._ec_eq_catalog_type(typ oid) RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format_type(o.oprleft, NULL)
+      FROM pg_catalog.pg_operator AS o
+     WHERE o.oid = @extschema@._ec_eq_oper(typ)
+       AND o.oprnamespace = 'pg_catalog'::pg_catalog.regnamespace AND o.oprleft = o.oprright AND o.oprleft <> typ
 $$;
 
 -- SQL for "a IS DISTINCT FROM b" (two values of type typ) with the type's own equality operator
@@ -390,15 +411,20 @@ AS $$
                @extschema@._ec_qualified(c.relation),
                pg_catalog.format('%I = (%s)', c.new_column, c.forward),
                -- IS DISTINCT FROM where pg_catalog has the type's = exactly (nothing earlier in
-               -- the search_path can then take its place), else the type's own = by schema
+               -- the search_path can then take its place); for a type compared as another one
+               -- of pg_catalog's (varchar as text), both sides cast to that one; else the type's
+               -- own = named by its schema.
                CASE WHEN t.typ IS NULL OR EXISTS (SELECT FROM pg_catalog.pg_operator AS o
                                                    WHERE o.oprname = '=' AND o.oprnamespace = 'pg_catalog'::pg_catalog.regnamespace
                                                      AND o.oprleft = t.typ AND o.oprright = t.typ)
                     THEN pg_catalog.format('%I IS DISTINCT FROM CAST((%s) AS %s)', c.new_column, c.forward, c.new_type)
+                    WHEN t.cmp IS NOT NULL
+                    THEN pg_catalog.format('%I::%s IS DISTINCT FROM CAST((%s) AS %s)::%s', c.new_column, t.cmp, c.forward, c.new_type, t.cmp)
                     ELSE @extschema@._ec_distinct_sql(pg_catalog.quote_ident(c.new_column),
                                                       pg_catalog.format('CAST((%s) AS %s)', c.forward, c.new_type), t.typ) END) AS call
-              FROM (SELECT (SELECT a.atttypid FROM pg_catalog.pg_attribute AS a
-                             WHERE a.attrelid = c.relation AND a.attname = c.new_column AND NOT a.attisdropped) AS typ) AS t) AS x
+              FROM (SELECT y.typ, @extschema@._ec_eq_catalog_type(y.typ) AS cmp
+                      FROM (SELECT (SELECT a.atttypid FROM pg_catalog.pg_attribute AS a
+                                     WHERE a.attrelid = c.relation AND a.attname = c.new_column AND NOT a.attisdropped) AS typ) AS y) AS t) AS x
 $$;
 
 -- The checks of begin_column_change that need only the catalog; errors name what to do.
