@@ -641,8 +641,8 @@ BEGIN
 
     -- The change's id names its objects (the trigger fires last among BEFORE triggers: zz_...).
     id := @extschema@._cc_free_id(rel);
-    fwd_fn := pg_catalog.format('%I.%I', nsp, '_safe_ddl_cc' || id || '_forward');
-    bwd_fn := pg_catalog.format('%I.%I', nsp, '_safe_ddl_cc' || id || '_backward');
+    fwd_fn := pg_catalog.format('%I.%I', nsp, '_safe_ddl_cc' || id::text || '_forward');
+    bwd_fn := pg_catalog.format('%I.%I', nsp, '_safe_ddl_cc' || id::text || '_backward');
 
     -- The expressions as functions of the one column they may use (SQL-standard bodies: parsed,
     -- checked and bound now, with this search_path). A bad expression is an error here.

@@ -168,7 +168,7 @@ SELECT count(*) AS evil_runs FROM public.st_log;
 -- operators for type pairs pg_catalog has no exact match for: the ones the helpers' SQL and the
 -- SQL they generate would otherwise meet (varchar comparisons in the dual-write trigger, the
 -- out-of-step count, the printed backfill and its key ranges; oid = int, regclass = regclass,
--- regrole = regrole, int * float8, float8 > numeric, float8 + numeric). Each logs and answers
+-- regrole = regrole, int * float8, float8 > numeric, float8 + numeric, text || bigint). Each logs and answers
 -- correctly. The superuser then runs every helper of these files: nothing is logged (the test's
 -- own statements cast so that they do not meet the look-alikes either).
 SET ROLE sec_attacker;
@@ -212,6 +212,9 @@ CREATE OPERATOR public.> (LEFTARG = float8, RIGHTARG = numeric, FUNCTION = publi
 CREATE FUNCTION public.st_h_add(a float8, b numeric) RETURNS float8 LANGUAGE plpgsql AS $$
 BEGIN INSERT INTO public.st_log VALUES (current_user, 'float8 + numeric'); RETURN a OPERATOR(pg_catalog.+) b::float8; END $$;
 CREATE OPERATOR public.+ (LEFTARG = float8, RIGHTARG = numeric, FUNCTION = public.st_h_add);
+CREATE FUNCTION public.st_h_cat(a text, b bigint) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.st_log VALUES (current_user, 'text || bigint'); RETURN a OPERATOR(pg_catalog.||) b::text; END $$;
+CREATE OPERATOR public.|| (LEFTARG = text, RIGHTARG = bigint, FUNCTION = public.st_h_cat);
 RESET ROLE;
 -- The look-alikes are live: plain SQL of the superuser runs them.
 SELECT 'a'::varchar = 'a'::varchar AS plain_sql_hijacked;
@@ -219,7 +222,7 @@ SELECT what FROM public.st_log;
 DELETE FROM public.st_log;
 
 CREATE TABLE public.st_h (code varchar(10) PRIMARY KEY, region varchar(8), n int, ref int);
-INSERT INTO public.st_h SELECT 'c' || g, 'r' || (g % 3), g, g FROM generate_series(1, 300) g;
+INSERT INTO public.st_h SELECT 'c' || g::text, 'r' || (g % 3)::text, g, g FROM generate_series(1, 300) g;
 CREATE TABLE public.st_h_ref (id int PRIMARY KEY);
 INSERT INTO public.st_h_ref SELECT generate_series(1, 300);
 SELECT safe_ddl.begin_column_change('public.st_h', 'region', 'region2', 'varchar(12)') AS call \gset
@@ -252,12 +255,13 @@ SET ROLE sec_attacker;
 DROP OPERATOR public.= (varchar, varchar), public.<> (varchar, varchar), public.< (varchar, varchar),
               public.> (varchar, varchar), public.<= (varchar, varchar), public.>= (varchar, varchar),
               public.= (oid, int), public.= (regclass, regclass), public.= (regrole, regrole),
-              public.<> (regrole, regrole), public.* (int, float8), public.> (float8, numeric), public.+ (float8, numeric);
+              public.<> (regrole, regrole), public.* (int, float8), public.> (float8, numeric), public.+ (float8, numeric),
+              public.|| (text, bigint);
 DROP FUNCTION public.st_h_veq(varchar, varchar), public.st_h_vne(varchar, varchar), public.st_h_vlt(varchar, varchar),
               public.st_h_vgt(varchar, varchar), public.st_h_vle(varchar, varchar), public.st_h_vge(varchar, varchar),
               public.st_h_vc(varchar, varchar, text), public.st_h_oid_int(oid, int), public.st_h_regclass(regclass, regclass),
               public.st_h_regrole(regrole, regrole), public.st_h_regrole_ne(regrole, regrole), public.st_h_mul(int, float8),
-              public.st_h_gt(float8, numeric), public.st_h_add(float8, numeric);
+              public.st_h_gt(float8, numeric), public.st_h_add(float8, numeric), public.st_h_cat(text, bigint);
 RESET ROLE;
 
 -- Clean up.
