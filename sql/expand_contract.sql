@@ -845,8 +845,22 @@ AS $$
 DECLARE
     o  record;
     me oid := @extschema@._me()::oid;
+    f  oid;
 BEGIN
     SELECT * INTO o FROM @extschema@._cc_objects(c.relation, c.change_id);
+    IF o.nsp IS NULL THEN
+        -- The table is gone (and its trigger with it): the functions recorded for the change, if
+        -- they still carry its names and are this role's.
+        FOREACH f IN ARRAY ARRAY[c.trigger_function::oid, c.forward_function::oid, c.backward_function::oid] LOOP
+            IF EXISTS (SELECT FROM pg_catalog.pg_proc AS p
+                        WHERE p.oid = f AND p.proowner = me
+                          AND p.proname IN ('_safe_ddl_cc' || c.change_id || '_forward', '_safe_ddl_cc' || c.change_id || '_backward',
+                                            '_safe_ddl_cc' || c.change_id || '_dual_write')) THEN
+                EXECUTE pg_catalog.format('DROP FUNCTION %s', f::pg_catalog.regprocedure);
+            END IF;
+        END LOOP;
+        RETURN;
+    END IF;
     IF o.trigger_oid IS NOT NULL THEN
         EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', o.trigger_name, @extschema@._ec_qualified(c.relation));
     END IF;
@@ -989,8 +1003,8 @@ DECLARE
 BEGIN
     c := @extschema@._cc_own_change(fn, rel, column_name);
     gone := NOT EXISTS (SELECT FROM pg_catalog.pg_class AS r WHERE r.oid = rel);
+    PERFORM @extschema@._cc_drop_objects(c);
     IF NOT gone THEN
-        PERFORM @extschema@._cc_drop_objects(c);
         IF EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                     WHERE a.attrelid = rel AND a.attname = c.new_column AND NOT a.attisdropped) THEN
             -- Through the guard, drop_column allowed: its usage check refuses while new code uses it.

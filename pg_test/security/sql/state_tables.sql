@@ -160,7 +160,18 @@ SELECT safe_ddl.rename_table('sec_app.st_app', 'st_app2');
 SELECT safe_ddl.finish_rename_table('sec_app.st_app2');
 SELECT count(*) AS visible_changes FROM safe_ddl.column_changes;
 RESET ROLE;
-SELECT c.relation, c.status, c.started_by FROM safe_ddl.column_changes AS c ORDER BY c.change_id;
+-- A change whose table was dropped: cancel (by the table's OID) drops its functions, and only those.
+CREATE TABLE public.st_gone (id int PRIMARY KEY, n int);
+SELECT safe_ddl.begin_column_change('public.st_gone', 'n', 'n2', 'bigint') IS NOT NULL AS begun;
+SELECT 'public.st_gone'::regclass::oid AS gone_oid \gset
+SET safe_ddl.allow = 'drop_table, in_use';
+DROP TABLE public.st_gone;
+RESET safe_ddl.allow;
+SELECT count(*) AS functions_left_behind FROM pg_proc WHERE proname LIKE '\_safe\_ddl\_cc%' AND proowner = 'postgres'::regrole;
+SELECT safe_ddl.cancel_column_change(:gone_oid::oid::regclass, 'n') LIKE 'cancelled change % (its table is gone)' AS cancelled;
+SELECT count(*) AS functions_left_behind FROM pg_proc WHERE proname LIKE '\_safe\_ddl\_cc%' AND proowner = 'postgres'::regrole;
+SELECT c.relation::oid = :gone_oid AS gone_table, c.status FROM safe_ddl.column_changes AS c WHERE c.relation::oid = :gone_oid;
+SELECT c.relation, c.status, c.started_by FROM safe_ddl.column_changes AS c WHERE c.relation::oid <> :gone_oid ORDER BY c.change_id;
 SELECT count(*) AS evil_runs FROM public.st_log;
 
 -- ---- 6. Look-alike operators in public (section 2, for these helpers) -------------------------
