@@ -48,9 +48,11 @@ SELECT count(*) > 20 AS many_functions,
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'safe_ddl') AND d.deptype = 'e';
 SELECT count(*) AS security_definer_in_schema FROM pg_proc WHERE pronamespace = 'safe_ddl'::regnamespace AND prosecdef;
 -- The state tables are written only through safe_ddl._state() (Rust: it reads the calling role
--- with GetUserId(), then calls safe_ddl._state_write() as the extension's owner, issue 12). The
--- functions PUBLIC may not execute, exactly: _state_write and the writes it dispatches to, and
--- the notice of CREATE EXTENSION. Each of them pins its search_path.
+-- with GetUserId(), then calls safe_ddl._state_write() as the extension's owner, issue 12). No
+-- function is SECURITY DEFINER (above): _state switches user inside, as Postgres' RI triggers do.
+-- The state helpers' functions PUBLIC may not execute, exactly: _state_write and the writes it
+-- dispatches to (each pins its search_path); _state itself is PUBLIC's (it has no SET clause: its
+-- two queries are schema-qualified and fixed).
 SELECT p.oid::regprocedure AS not_for_public,
        EXISTS (SELECT FROM unnest(p.proconfig) AS c WHERE c = 'search_path=pg_catalog, pg_temp') AS pinned
   FROM pg_proc AS p
