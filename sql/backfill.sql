@@ -577,18 +577,20 @@ BEGIN
 END
 $$;
 
--- The operator comparing the key: OPERATOR(pg_catalog.op) when every key column's type is one of
--- pg_catalog's (as the plain operator resolves then, but immune to look-alikes earlier in the
--- search_path), else the plain operator (a type of another schema brings its own operators).
+-- The operator comparing the key: OPERATOR(pg_catalog.op) when every key column's type (a domain's
+-- base type) is one of pg_catalog's (as the plain operator resolves then, but immune to
+-- look-alikes earlier in the search_path), else the plain operator (a type of another schema
+-- brings its own operators).
 CREATE FUNCTION @extschema@._backfill_key_op(rel pg_catalog.regclass, key_columns text[], op text) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN pg_catalog.bool_and(t.typnamespace = 'pg_catalog'::regnamespace)
+    SELECT CASE WHEN pg_catalog.bool_and(COALESCE(b.typnamespace, t.typnamespace) = 'pg_catalog'::regnamespace)
                 THEN pg_catalog.format('OPERATOR(pg_catalog.%s)', op) ELSE op END
       FROM pg_catalog.unnest(key_columns) AS k(c)
       JOIN pg_catalog.pg_attribute AS a ON a.attrelid = rel AND a.attname = k.c
       JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
+      LEFT JOIN pg_catalog.pg_type AS b ON t.typtype = 'd' AND b.oid = t.typbasetype   -- a domain: its base type's
 $$;
 
 -- The batch loop of a job whose lock this session holds (backfill() and backfill_resume() take

@@ -255,6 +255,28 @@ CALL safe_ddl.add_check('public.st_h', 'st_h_n_pos', 'n > 0');
 CALL safe_ddl.add_foreign_key('public.st_h', '{ref}', 'public.st_h_ref');
 SELECT safe_ddl.rename_table('public.st_h', 'st_h2');
 SELECT safe_ddl.finish_rename_table('public.st_h2');
+-- a key of a domain type: compared as its base type, pg_catalog's
+CREATE DOMAIN public.st_dom AS int;
+CREATE TABLE public.st_hd (id public.st_dom PRIMARY KEY, n int);
+INSERT INTO public.st_hd SELECT g, g FROM generate_series(1, 120) g;
+SET ROLE sec_attacker;
+CREATE FUNCTION public.st_h_dgt(a public.st_dom, b public.st_dom) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.st_log VALUES (current_user, 'st_dom > st_dom'); RETURN a::int OPERATOR(pg_catalog.>) b::int; END $$;
+CREATE FUNCTION public.st_h_dle(a public.st_dom, b public.st_dom) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.st_log VALUES (current_user, 'st_dom <= st_dom'); RETURN a::int OPERATOR(pg_catalog.<=) b::int; END $$;
+CREATE OPERATOR public.> (LEFTARG = public.st_dom, RIGHTARG = public.st_dom, FUNCTION = public.st_h_dgt);
+CREATE OPERATOR public.<= (LEFTARG = public.st_dom, RIGHTARG = public.st_dom, FUNCTION = public.st_h_dle);
+RESET ROLE;
+CALL safe_ddl.backfill('public.st_hd', 'n = n + 1', batch_size => 50, target_batch_time => NULL, pause => '0', max_dead_tuple_ratio => NULL);
+SELECT status, rows_done, batches FROM safe_ddl.backfill_jobs WHERE relation::oid = 'public.st_hd'::regclass::oid;
+SET safe_ddl.allow = 'drop_table, in_use';
+DROP TABLE public.st_hd;
+RESET safe_ddl.allow;
+SET ROLE sec_attacker;
+DROP OPERATOR public.> (public.st_dom, public.st_dom), public.<= (public.st_dom, public.st_dom);
+DROP FUNCTION public.st_h_dgt(public.st_dom, public.st_dom), public.st_h_dle(public.st_dom, public.st_dom);
+RESET ROLE;
+DROP DOMAIN public.st_dom;
 SELECT safe_ddl.begin_column_change('public.st_h2', 'region2', 'region3', 'text') IS NOT NULL AS begun;
 SELECT safe_ddl.cancel_column_change('public.st_h2', 'region2');
 SELECT what, count(*) FROM public.st_log GROUP BY 1 ORDER BY 1;
