@@ -191,7 +191,7 @@ wait_for "the dead tuples of items4 are in the statistics" 15 \
     "SELECT n_dead_tup >= 40000 FROM pg_stat_user_tables WHERE relid = 'items4'::regclass"
 start_backfill items4 0 ", max_dead_tuple_ratio => 0.2"
 sleep 3
-grep -q "waits: items4 has [0-9]* dead tuples" "$DIR/bg_items4.log" \
+grep -q "waits: public.items4 has [0-9]* dead tuples" "$DIR/bg_items4.log" \
     || fail "dead tuples: no waiting NOTICE: $(cat "$DIR/bg_items4.log")"
 check "dead tuples: waits before its first batch, saying why" \
     "SELECT status = 'running' AND active AND rows_done = 0 FROM safe_ddl.backfill_status WHERE relation = 'items4'::regclass"

@@ -195,7 +195,7 @@ n_old_new=$(q "SELECT count(*) FROM incs WHERE side = 'new'")
 if q "SELECT safe_ddl.finish_column_change('items', 'v')" >"$DIR/finish1.out" 2>&1; then
     fail "finish_column_change succeeded right after the old code stopped: $(cat "$DIR/finish1.out")"
 fi
-grep -q 'column "v" of items was used within safe_ddl.usage_window' "$DIR/finish1.out" \
+grep -q 'column "v" of public.items was used within safe_ddl.usage_window' "$DIR/finish1.out" \
     || fail "finish_column_change refused for another reason: $(cat "$DIR/finish1.out")"
 echo "PASS: finish_column_change refused while v was used within safe_ddl.usage_window ($WINDOW s)"
 check "the refused finish changed nothing" \

@@ -19,14 +19,19 @@
 -- while it runs is updated too; a row inserted below the current key is not (see docs).
 --
 -- Everything runs with the caller's privileges (SECURITY INVOKER, the default; there is no SET
--- clause either: both would forbid the COMMITs). The table is taken as a regclass, key columns
--- and types come from the catalog and are quoted (quote_ident, format_type), key values are
--- quoted literals (%L); the set and where clauses are SQL fragments the caller writes, validated
--- against the table (as the caller) before a job row exists.
+-- clause either: both would forbid the COMMITs, so every operator and function here is
+-- schema-qualified and cast to an exact match in pg_catalog). The table is taken as a regclass,
+-- key columns and types come from the catalog and are quoted (quote_ident, format_type), key
+-- values are quoted literals (%L); the set and where clauses are SQL fragments the caller
+-- writes, validated against the table (as the caller) before a job row exists, and run in the
+-- caller's search_path, as documented.
 --
--- The jobs table is readable and writable by every role, row-level security restricts each role
--- to its own jobs (superusers see all), and a job only ever runs as the role that started it, so
--- nobody can make another role run SQL it did not write.
+-- The jobs table (issue 12): every role reads its own jobs (row-level security by role OID;
+-- superusers see all), nobody writes it directly. Rows are written by safe_ddl._state() (Rust:
+-- it reads the acting role with GetUserId(), then calls safe_ddl._state_write() as the
+-- extension's owner), whose _bf_w_* operations below check every value against the catalog and
+-- the job's role. A job only ever runs as the role that started it, so nobody can make another
+-- role run SQL it did not write.
 
 CREATE TABLE @extschema@.backfill_jobs (
     job_id               bigserial PRIMARY KEY,
@@ -52,8 +57,9 @@ CREATE TABLE @extschema@.backfill_jobs (
     cancel_requested     boolean NOT NULL DEFAULT false,
     error                text,                        -- why it failed
     throttled            interval NOT NULL DEFAULT '0', -- time spent waiting on replicas/vacuum
-    started_by           name NOT NULL DEFAULT CURRENT_USER,
-    pid                  int,                         -- the backend that last ran it
+    started_by           pg_catalog.regrole NOT NULL, -- the role the job runs as (safe_ddl._state's caller)
+    pid                  int,                         -- the backend that last ran (claimed) it
+    lock_key             int NOT NULL,                -- its advisory lock: (95415761, lock_key)
     started_at           timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     updated_at           timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     finished_at          timestamptz
@@ -64,9 +70,10 @@ COMMENT ON TABLE @extschema@.backfill_jobs IS
   'as each batch. status running = not finished (see safe_ddl.backfill_status for whether a '
   'session runs it now). See docs/backfill.md.';
 
--- At most one unfinished job per table and clauses: the same CALL resumes it.
+-- At most one unfinished job per role, table and clauses: the same CALL resumes it. Per role:
+-- another role's job (invisible under row-level security) never blocks this role's.
 CREATE UNIQUE INDEX backfill_jobs_unfinished
-    ON @extschema@.backfill_jobs (relation, pg_catalog.hashtextextended(set_clause, 0),
+    ON @extschema@.backfill_jobs (started_by, relation, pg_catalog.hashtextextended(set_clause, 0),
                                    pg_catalog.hashtextextended(COALESCE(where_clause, ''), 0))
  WHERE status <> 'done';
 
@@ -74,65 +81,91 @@ CREATE UNIQUE INDEX backfill_jobs_unfinished
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.backfill_jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.backfill_jobs_job_id_seq', '');
 
--- Non-superusers run backfills too: every role may read and write its own jobs.
+-- Every role reads its own jobs (superusers bypass row-level security and see all). No role
+-- writes the table: safe_ddl._state() does, for the role that calls it.
 ALTER TABLE @extschema@.backfill_jobs ENABLE ROW LEVEL SECURITY;
-CREATE POLICY backfill_jobs_own ON @extschema@.backfill_jobs
-    USING (started_by = CURRENT_USER)
-    WITH CHECK (started_by = CURRENT_USER);
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.backfill_jobs TO PUBLIC;
-GRANT USAGE ON SEQUENCE @extschema@.backfill_jobs_job_id_seq TO PUBLIC;
+CREATE POLICY backfill_jobs_own ON @extschema@.backfill_jobs FOR SELECT
+    USING (started_by = pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER)));
+REVOKE ALL ON @extschema@.backfill_jobs FROM PUBLIC;
+GRANT SELECT ON @extschema@.backfill_jobs TO PUBLIC;
+REVOKE ALL ON SEQUENCE @extschema@.backfill_jobs_job_id_seq FROM PUBLIC;
 
--- A session-level advisory lock marks the job a session is running: taken before the job row
--- is changed, held across the COMMITs, released at the end and, whatever happens, when the
--- session ends. Keys: (0x5AFEDD1, job_id), i.e. classid 95415761, objid job_id in pg_locks.
+-- A session-level advisory lock marks the job a session is running: taken (by _bf_w_claim)
+-- before the job row is changed, held across the COMMITs, released at the end and, whatever
+-- happens, when the session ends. Key: (0x5AFEDD1, lock_key), i.e. classid 95415761, objid
+-- lock_key in pg_locks; lock_key is the job id (mod 2^31-1) unless another session squatted that
+-- key before the job's role took it (advisory locks have no owner: any role can take any key),
+-- then a random one. A holder counts as the job's runner only if it is the backend recorded in
+-- the job's pid by the claim: a squatter is ignored.
 
--- The pid of the session running the job, NULL if none.
-CREATE FUNCTION @extschema@._backfill_runner(job bigint) RETURNS int
+-- The pid of the session running the job (the one holding its lock and recorded as its runner),
+-- NULL if none.
+CREATE FUNCTION @extschema@._backfill_runner(lock_key int, pid int) RETURNS int
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT l.pid
       FROM pg_catalog.pg_locks AS l
      WHERE l.locktype = 'advisory'
        AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d
                           WHERE d.datname = pg_catalog.current_database())
-       AND l.classid = 95415761
-       AND l.objid = (job % 2147483647)::oid
-       AND l.objsubid = 2
+       AND l.classid = 95415761::pg_catalog.oid
+       AND l.objid = lock_key::pg_catalog.oid
+       AND l.objsubid = 2::pg_catalog.int2
+       AND l.granted
+       AND l.pid = _backfill_runner.pid
+     LIMIT 1
+$$;
+
+-- The pid of any session holding the advisory key, NULL if none.
+CREATE FUNCTION @extschema@._backfill_key_holder(lock_key int) RETURNS int
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT l.pid
+      FROM pg_catalog.pg_locks AS l
+     WHERE l.locktype = 'advisory'
+       AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d
+                          WHERE d.datname = pg_catalog.current_database())
+       AND l.classid = 95415761::pg_catalog.oid
+       AND l.objid = lock_key::pg_catalog.oid
+       AND l.objsubid = 2::pg_catalog.int2
        AND l.granted
      LIMIT 1
 $$;
 
--- Take the job's lock unless this session holds it already (left by an interrupted CALL).
-CREATE FUNCTION @extschema@._backfill_try_lock(job bigint) RETURNS boolean
-LANGUAGE plpgsql VOLATILE
-AS $$
-BEGIN
-    IF @extschema@._backfill_runner(job) = pg_catalog.pg_backend_pid() THEN
-        RETURN true;
-    END IF;
-    RETURN pg_catalog.pg_try_advisory_lock(95415761, (job % 2147483647)::int);
-END
-$$;
+-- The role running this code, by OID (the policies' and _state_write's notion of "this role").
+CREATE FUNCTION @extschema@._me() RETURNS pg_catalog.regrole
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.to_regrole(pg_catalog.quote_ident(CURRENT_USER)) $$;
 
+-- Release the job's lock if this session holds it.
 CREATE FUNCTION @extschema@._backfill_unlock(job bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    k int;
 BEGIN
-    IF @extschema@._backfill_runner(job) = pg_catalog.pg_backend_pid() THEN
-        PERFORM pg_catalog.pg_advisory_unlock(95415761, (job % 2147483647)::int);
+    SELECT b.lock_key INTO k FROM @extschema@.backfill_jobs AS b WHERE b.job_id = job;
+    IF @extschema@._backfill_key_holder(k) = pg_catalog.pg_backend_pid() THEN
+        PERFORM pg_catalog.pg_advisory_unlock(95415761, k);
     END IF;
 END
 $$;
 
--- Raise unless this session may run the job (nobody else runs it).
+-- Raise unless this session may run the job (nobody else runs it): the claim takes the job's
+-- lock and records this backend as its runner.
 CREATE FUNCTION @extschema@._backfill_lock(job bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     holder int;
 BEGIN
-    IF NOT @extschema@._backfill_try_lock(job) THEN
-        holder := @extschema@._backfill_runner(job);
+    holder := NULLIF(@extschema@._state('bf_claim', pg_catalog.jsonb_build_object('job', job)::text), '')::int;
+    IF holder IS NOT NULL THEN
         RAISE EXCEPTION 'safe_ddl.backfill: job % is being run by another session (pid %)', job, holder
         USING ERRCODE = 'lock_not_available',
               HINT = 'Wait for it to end, or stop it at its next batch with SELECT safe_ddl.backfill_cancel('
@@ -142,6 +175,13 @@ BEGIN
 END
 $$;
 
+-- A type with its modifiers as SQL that means that type whatever the search_path (format_type
+-- under this pinned search_path qualifies every type outside pg_catalog).
+CREATE FUNCTION @extschema@._type_sql(typ oid, typmod int) RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.format_type(typ, typmod) $$;
+
 -- A key value as text in a fixed format, whatever the session's settings: what the next
 -- session reads back with the column's type must be the same value.
 CREATE FUNCTION @extschema@._key_text(anyelement) RETURNS text
@@ -150,11 +190,13 @@ SET datestyle = 'ISO, YMD'
 SET intervalstyle = 'postgres'
 SET extra_float_digits = 1
 SET bytea_output = 'hex'
+SET search_path = pg_catalog, pg_temp
 AS $$ SELECT $1::text $$;
 
 -- (v1::t1, v2::t2, ...) for a stored key.
 CREATE FUNCTION @extschema@._key_literal(vals text[], types text[]) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.string_agg(pg_catalog.format('%L::%s', v.val, t.typ), ', ' ORDER BY v.n)
       FROM pg_catalog.unnest(vals) WITH ORDINALITY AS v(val, n)
@@ -165,6 +207,7 @@ $$;
 -- inheritance children). From pg_inherits: pg_partition_tree() would lock them.
 CREATE FUNCTION @extschema@._backfill_leaves(rel pg_catalog.regclass) RETURNS SETOF oid
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     WITH RECURSIVE tree(oid) AS (
         SELECT rel::oid
@@ -177,6 +220,7 @@ $$;
 -- Seconds as a short duration.
 CREATE FUNCTION @extschema@._backfill_secs(secs float8) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN secs < 100 THEN pg_catalog.round(secs::numeric, 1) || ' s'
                 WHEN secs < 6000 THEN pg_catalog.round(secs::numeric / 60, 1) || ' min'
@@ -189,6 +233,7 @@ CREATE FUNCTION @extschema@._backfill_check_settings(
     max_replication_lag bigint, max_dead_tuple_ratio float8)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF batch_size IS NULL OR batch_size < 1 THEN
@@ -217,6 +262,7 @@ $$;
 -- RAISE an ERROR with optional (NULL or empty) DETAIL and HINT.
 CREATE FUNCTION @extschema@._backfill_raise(state text, msg text, detail text, hint text) RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF COALESCE(detail, '') = '' AND COALESCE(hint, '') = '' THEN
@@ -231,24 +277,18 @@ BEGIN
 END
 $$;
 
--- Check a backfill against the table, as the caller, without changing anything: the table, its
--- key (found, or the given one still usable), the privileges, the where clause and the set
--- clause. Returns the key columns and their types. Every failure is an ERROR naming what is wrong.
-CREATE FUNCTION @extschema@._backfill_check(
-    rel pg_catalog.regclass, set_clause text, where_clause text,
+-- The catalog half of _backfill_check: the table and its key (found, or the given one still
+-- usable). Returns the key columns and their types (qualified: they mean the same in any
+-- search_path).
+CREATE FUNCTION @extschema@._backfill_check_table(
+    rel pg_catalog.regclass, set_clause text,
     INOUT key_columns text[], OUT key_types text[])
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     kind       "char";
-    key_list   text;
     all_nn     boolean;
-    what       text;
-    probe      text;
-    err_state  text;
-    err_msg    text;
-    err_detail text;
-    err_hint   text;
 BEGIN
     IF rel IS NULL THEN
         RAISE EXCEPTION 'safe_ddl.backfill: relation must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -304,7 +344,7 @@ BEGIN
     END IF;
 
     -- The key's types (from the catalog, so a job resumed after ALTER ... TYPE uses the new one).
-    SELECT pg_catalog.array_agg(pg_catalog.format_type(a.atttypid, a.atttypmod) ORDER BY c.n),
+    SELECT pg_catalog.array_agg(@extschema@._type_sql(a.atttypid, a.atttypmod) ORDER BY c.n),
            pg_catalog.bool_and(a.attnotnull)
       INTO key_types, all_nn
       FROM pg_catalog.unnest(key_columns) WITH ORDINALITY AS c(name, n)
@@ -318,6 +358,43 @@ BEGIN
         RAISE EXCEPTION 'safe_ddl.backfill: key column of % is no longer NOT NULL (the job walks (%))', rel, pg_catalog.array_to_string(key_columns, ', ')
         USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+
+END
+$$;
+
+-- The relation as SQL: schema.name, quoted, whatever the search_path.
+CREATE FUNCTION @extschema@._rel_sql(rel pg_catalog.regclass) RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
+      FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+     WHERE c.oid = rel
+$$;
+
+-- Check a backfill against the table, as the caller, without changing anything: the table, its
+-- key (found, or the given one still usable), the privileges, the where clause and the set
+-- clause. Returns the key columns and their types. Every failure is an ERROR naming what is wrong.
+-- Not pinned: the clauses are parsed in the caller's search_path (as documented); everything
+-- else is qualified.
+CREATE FUNCTION @extschema@._backfill_check(
+    rel pg_catalog.regclass, set_clause text, where_clause text,
+    INOUT key_columns text[], OUT key_types text[])
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    key_list   text;
+    qrel       text;
+    what       text;
+    probe      text;
+    err_state  text;
+    err_msg    text;
+    err_detail text;
+    err_hint   text;
+BEGIN
+    SELECT c.key_columns, c.key_types INTO key_columns, key_types
+      FROM @extschema@._backfill_check_table(rel, set_clause, key_columns) AS c;
+    qrel := @extschema@._rel_sql(rel);
 
     IF NOT pg_catalog.has_any_column_privilege(rel, 'UPDATE') THEN
         RAISE EXCEPTION 'safe_ddl.backfill: permission denied: % needs UPDATE on table %', CURRENT_USER, rel
@@ -333,13 +410,13 @@ BEGIN
     PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
     BEGIN
         what := 'key';
-        EXECUTE pg_catalog.format('SELECT %s FROM %s WHERE false ORDER BY %s LIMIT 0', key_list, rel, key_list);
+        EXECUTE pg_catalog.format('SELECT %s FROM %s WHERE false ORDER BY %s LIMIT 0', key_list, qrel, key_list);
         IF where_clause IS NOT NULL THEN
             -- Inside CASE WHEN ... THEN (not parentheses): a fragment like 'a) OR (b' that would
             -- escape the parentheses of the batch's WHERE is a syntax error here.
             what := 'where_clause';
             probe := pg_catalog.format(E'SELECT 1 FROM %s WHERE false AND CASE WHEN\n%s\nTHEN true END',
-                                       rel, where_clause);
+                                       qrel, where_clause);
             -- Parsed before it runs: a clause that ends the statement and starts another one
             -- must not run even here (a sequence or pg_terminate_backend() is not rolled back).
             IF NOT @extschema@._one_statement(probe) THEN
@@ -349,7 +426,7 @@ BEGIN
         END IF;
         what := 'set_clause';
         probe := pg_catalog.format(E'UPDATE %s SET\n%s\nWHERE false AND (\n%s\n)',
-                                   rel, set_clause, COALESCE(where_clause, 'true'));
+                                   qrel, set_clause, COALESCE(where_clause, 'true'));
         IF NOT @extschema@._one_statement(probe) THEN
             RAISE EXCEPTION 'it ends the statement and starts another one' USING ERRCODE = 'syntax_error';
         END IF;
@@ -384,6 +461,7 @@ CREATE FUNCTION @extschema@._backfill_throttle(
     rel pg_catalog.regclass, max_replication_lag bigint, max_dead_tuple_ratio float8)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     standby text;
@@ -424,6 +502,7 @@ $$;
 -- Rows in the table, estimated (pg_class.reltuples, else the statistics), NULL if unknown.
 CREATE FUNCTION @extschema@._backfill_estimate(rel pg_catalog.regclass) RETURNS float8
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT COALESCE(
         NULLIF((SELECT pg_catalog.sum(GREATEST(c.reltuples, 0))
@@ -432,6 +511,86 @@ AS $$
         NULLIF((SELECT pg_catalog.sum(s.n_live_tup)
                   FROM pg_catalog.pg_stat_all_tables AS s
                  WHERE s.relid IN (SELECT @extschema@._backfill_leaves(rel))), 0))
+$$;
+
+-- Batch size bounds: 10 .. 100000 rows (wider if the job started outside them), and at most
+-- half of safe_ddl.max_dml_rows when the large_dml guard is on.
+CREATE FUNCTION @extschema@._backfill_bounds(batch_size int, OUT bsize int, OUT bmin int, OUT bmax int)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dml_limit int := NULLIF(pg_catalog.current_setting('safe_ddl.max_dml_rows', true), '')::int;
+BEGIN
+    bsize := batch_size;
+    bmin := LEAST(10, bsize);
+    bmax := GREATEST(100000, bsize);
+    IF dml_limit > 0 THEN
+        -- Half the limit: the guard judges the planner's estimate for a key range, which can be
+        -- a little above the rows the batch really updates.
+        bmax := LEAST(bmax, GREATEST(1, dml_limit / 2));
+        bmin := LEAST(bmin, bmax);
+        bsize := LEAST(bsize, bmax);
+    END IF;
+END
+$$;
+
+-- The next batch size toward target_batch_time: at most x2 or /2 per batch, not within 20% of
+-- the target.
+CREATE FUNCTION @extschema@._backfill_adapt(bsize int, bmin int, bmax int, target_secs float8, elapsed float8)
+RETURNS int
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    factor float8 := target_secs / GREATEST(elapsed, 0.001);
+BEGIN
+    IF factor > 1.25 OR factor < 0.8 THEN
+        factor := LEAST(2.0, GREATEST(0.5, factor));
+        RETURN LEAST(bmax, GREATEST(bmin, pg_catalog.round(bsize * factor)::int));
+    END IF;
+    RETURN bsize;
+END
+$$;
+
+-- The progress NOTICE's text.
+CREATE FUNCTION @extschema@._backfill_progress(job bigint, rel pg_catalog.regclass, rows_done bigint, rows_scanned bigint,
+                                              run_done bigint, run_scanned bigint, elapsed float8, bsize int)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    est  float8 := @extschema@._backfill_estimate(rel);
+    rate float8 := run_scanned / GREATEST(elapsed, 0.001);
+    msg  text;
+BEGIN
+    msg := pg_catalog.format('safe_ddl.backfill: job %s on %s: %s rows updated (%s/s), %s rows scanned',
+                             job, rel, rows_done, pg_catalog.round(run_done / GREATEST(elapsed, 0.001)), rows_scanned);
+    IF est IS NOT NULL THEN
+        msg := msg || pg_catalog.format(', about %s%% of %s rows, about %s left',
+            LEAST(99, pg_catalog.floor(100 * rows_scanned / est)),
+            pg_catalog.round(est::numeric),
+            @extschema@._backfill_secs(GREATEST(est - rows_scanned, 0) / GREATEST(rate, 1)));
+    END IF;
+    RETURN msg || pg_catalog.format(', batch size %s', bsize);
+END
+$$;
+
+-- The operator comparing the key: OPERATOR(pg_catalog.op) when every key column's type (a domain's
+-- base type) is one of pg_catalog's (as the plain operator resolves then, but immune to
+-- look-alikes earlier in the search_path), else the plain operator (a type of another schema
+-- brings its own operators).
+CREATE FUNCTION @extschema@._backfill_key_op(rel pg_catalog.regclass, key_columns text[], op text) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN pg_catalog.bool_and(COALESCE(b.typnamespace, t.typnamespace) = 'pg_catalog'::regnamespace)
+                THEN pg_catalog.format('OPERATOR(pg_catalog.%s)', op) ELSE op END
+      FROM pg_catalog.unnest(key_columns) AS k(c)
+      JOIN pg_catalog.pg_attribute AS a ON a.attrelid = rel AND a.attname = k.c
+      JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
+      LEFT JOIN pg_catalog.pg_type AS b ON t.typtype = 'd' AND b.oid = t.typbasetype   -- a domain: its base type's
 $$;
 
 -- The batch loop of a job whose lock this session holds (backfill() and backfill_resume() take
@@ -447,6 +606,9 @@ DECLARE
     key_list       text;
     key_desc       text;
     key_texts      text;
+    key_gt         text;
+    key_le         text;
+    qrel           text;
     lower_cond     text;
     upper_key      text[];
     n_scanned      bigint;
@@ -455,8 +617,6 @@ DECLARE
     bsize          int;
     bmin           int;
     bmax           int;
-    dml_limit      int;
-    factor         float8;
     target_secs    float8;
     elapsed        float8;
     finished       boolean;
@@ -473,9 +633,6 @@ DECLARE
     run_done       bigint := 0;
     run_waited     float8 := 0;
     last_progress  timestamptz := pg_catalog.clock_timestamp();
-    est            float8;
-    rate           float8;
-    msg            text;
     err_state      text;
     err_msg        text;
     err_detail     text;
@@ -488,14 +645,21 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'safe_ddl.backfill: no job %', job USING ERRCODE = 'no_data_found';
     END IF;
-    IF j.started_by <> CURRENT_USER THEN
+    IF j.started_by::pg_catalog.oid OPERATOR(pg_catalog.<>) @extschema@._me()::pg_catalog.oid THEN
         RAISE EXCEPTION 'safe_ddl.backfill: the job was started by role %, and runs only as that role', j.started_by
-        USING ERRCODE = 'insufficient_privilege';
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'A job runs its clauses with the privileges of the role that wrote them.',
+              HINT = pg_catalog.format('SET ROLE %I; CALL safe_ddl.backfill_resume(%s); RESET ROLE;', j.started_by, job);
     END IF;
     PERFORM @extschema@._backfill_lock(job);   -- held already when called by backfill()
     SELECT c.key_types INTO key_types
       FROM @extschema@._backfill_check(j.relation, j.set_clause, j.where_clause, j.key_columns) AS c;
     key_cols := j.key_columns;
+    qrel := @extschema@._rel_sql(j.relation);
+    -- The key comparisons: pg_catalog's operators when every key type is pg_catalog's (varchar
+    -- compares as text, as it always does), else the operators of the caller's search_path.
+    key_gt := @extschema@._backfill_key_op(j.relation, key_cols, '>');
+    key_le := @extschema@._backfill_key_op(j.relation, key_cols, '<=');
     SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c), ', ' ORDER BY n),
            pg_catalog.string_agg(pg_catalog.quote_ident(c) || ' DESC', ', ' ORDER BY n),
            pg_catalog.string_agg(pg_catalog.format('@extschema@._key_text(%I)', c), ', ' ORDER BY n)
@@ -504,18 +668,8 @@ BEGIN
 
     -- Batch size bounds: 10 .. 100000 rows (wider if the job started outside them), and at most
     -- half of safe_ddl.max_dml_rows when the large_dml guard is on.
-    bsize := j.batch_size;
-    bmin := LEAST(10, bsize);
-    bmax := GREATEST(100000, bsize);
-    dml_limit := NULLIF(pg_catalog.current_setting('safe_ddl.max_dml_rows', true), '')::int;
-    IF dml_limit > 0 THEN
-        -- Half the limit: the guard judges the planner's estimate for a key range, which can be
-        -- a little above the rows the batch really updates.
-        bmax := LEAST(bmax, GREATEST(1, dml_limit / 2));
-        bmin := LEAST(bmin, bmax);
-        bsize := LEAST(bsize, bmax);
-    END IF;
-    target_secs := EXTRACT(epoch FROM j.target_batch_time);
+    SELECT x.bsize, x.bmin, x.bmax INTO bsize, bmin, bmax FROM @extschema@._backfill_bounds(j.batch_size) AS x;
+    target_secs := EXTRACT(epoch FROM j.target_batch_time)::float8;
 
     RAISE NOTICE 'safe_ddl.backfill: job % on %: %, key (%), batch size %, % rows done so far',
         job, j.relation,
@@ -529,7 +683,6 @@ BEGIN
         RAISE NOTICE 'safe_ddl.backfill: statement_timeout is %: it applies to the whole CALL, which will be canceled then (CALL again to resume)',
             pg_catalog.current_setting('statement_timeout');
     END IF;
-    UPDATE @extschema@.backfill_jobs AS b SET pid = pg_catalog.pg_backend_pid() WHERE b.job_id = job;
     COMMIT;
 
     LOOP
@@ -544,11 +697,9 @@ BEGIN
                 RAISE EXCEPTION 'safe_ddl.backfill: job % was deleted', job USING ERRCODE = 'no_data_found';
             END IF;
             IF j.cancel_requested OR j.status <> 'running' THEN
-                UPDATE @extschema@.backfill_jobs AS b
-                   SET status = 'cancelled', cancel_requested = false,
-                       updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp(),
-                       throttled = b.throttled + COALESCE(pg_catalog.clock_timestamp() - wait_start, '0')
-                 WHERE b.job_id = job AND b.status IN ('running', 'cancelled');
+                PERFORM @extschema@._state('bf_stop', pg_catalog.jsonb_build_object(
+                    'job', job, 'status', 'cancelled',
+                    'waited', COALESCE(pg_catalog.clock_timestamp() - wait_start, '0'))::text);
                 COMMIT;
                 PERFORM @extschema@._backfill_unlock(job);
                 RAISE NOTICE 'safe_ddl.backfill: job % on % cancelled after % rows (last key (%)); CALL safe_ddl.backfill_resume(%) goes on from there',
@@ -571,24 +722,24 @@ BEGIN
                 END IF;
             ELSIF pg_catalog.clock_timestamp() - last_notice >= progress_every THEN
                 RAISE NOTICE 'safe_ddl.backfill: job % still waiting after %: %', job,
-                    @extschema@._backfill_secs(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - wait_start)::float8), reason;
+                    @extschema@._backfill_secs(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - wait_start)::pg_catalog.float8), reason;
                 last_notice := pg_catalog.clock_timestamp();
             END IF;
             COMMIT;
             PERFORM pg_catalog.pg_sleep(wait_step);
             COMMIT;
-            wait_step := LEAST(1.0, wait_step * 2);
+            wait_step := LEAST(1.0::pg_catalog.float8, wait_step OPERATOR(pg_catalog.*) 2::pg_catalog.float8);
         END LOOP;
         waited := COALESCE(pg_catalog.clock_timestamp() - wait_start, '0');
-        run_waited := run_waited + EXTRACT(epoch FROM waited);
+        run_waited := run_waited OPERATOR(pg_catalog.+) EXTRACT(epoch FROM waited)::pg_catalog.float8;
         IF last_notice IS NOT NULL THEN
             RAISE NOTICE 'safe_ddl.backfill: job % goes on after waiting %', job,
-                @extschema@._backfill_secs(EXTRACT(epoch FROM waited)::float8);
+                @extschema@._backfill_secs(EXTRACT(epoch FROM waited)::pg_catalog.float8);
         END IF;
 
         -- 2. One batch: its upper key, the UPDATE and the job's progress in one transaction.
         lower_cond := CASE WHEN j.last_key IS NULL THEN 'true'
-                           ELSE pg_catalog.format('(%s) > (%s)', key_list, @extschema@._key_literal(j.last_key, key_types)) END;
+                           ELSE pg_catalog.format('(%s) %s (%s)', key_list, key_gt, @extschema@._key_literal(j.last_key, key_types)) END;
         finished := false;
         failed := false;
         retryable := false;
@@ -601,7 +752,7 @@ BEGIN
                 'WITH b AS MATERIALIZED (SELECT %1$s FROM %2$s WHERE %3$s ORDER BY %1$s LIMIT $1), '
                 'l AS (SELECT %1$s FROM b ORDER BY %4$s LIMIT 1) '
                 'SELECT ARRAY[%5$s], (SELECT pg_catalog.count(*) FROM b) FROM l',
-                key_list, j.relation, lower_cond, key_desc, key_texts)
+                key_list, qrel, lower_cond, key_desc, key_texts)
             INTO upper_key, n_scanned
             USING bsize;
             IF upper_key IS NULL THEN
@@ -609,10 +760,10 @@ BEGIN
             ELSE
                 -- The fragments stand on lines of their own, so a -- comment in one ends there.
                 EXECUTE pg_catalog.format(
-                    E'WITH u AS (UPDATE %1$s SET\n%2$s\nWHERE %3$s AND (%4$s) <= (%5$s) AND (\n%6$s\n) RETURNING %4$s)\n'
-                    'SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE (%3$s AND (%4$s) <= (%5$s)) IS NOT TRUE) FROM u',
-                    j.relation, j.set_clause, lower_cond, key_list,
-                    @extschema@._key_literal(upper_key, key_types), COALESCE(j.where_clause, 'true'))
+                    E'WITH u AS (UPDATE %1$s SET\n%2$s\nWHERE %3$s AND (%4$s) %7$s (%5$s) AND (\n%6$s\n) RETURNING %4$s)\n'
+                    'SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE (%3$s AND (%4$s) %7$s (%5$s)) IS NOT TRUE) FROM u',
+                    qrel, j.set_clause, lower_cond, key_list,
+                    @extschema@._key_literal(upper_key, key_types), COALESCE(j.where_clause, 'true'), key_le)
                 INTO n_updated, n_moved;
                 IF n_moved > 0 THEN
                     RAISE EXCEPTION 'safe_ddl.backfill: set_clause moved % rows out of the batch''s key range', n_moved
@@ -620,18 +771,11 @@ BEGIN
                           DETAIL = pg_catalog.format('It changes the key (%s) that backfill walks: those rows would be updated again or skipped.', key_list),
                           HINT = 'Update key columns another way (a new column, then a switch).';
                 END IF;
-                UPDATE @extschema@.backfill_jobs AS b
-                   SET last_key = upper_key,
-                       rows_done = b.rows_done + n_updated,
-                       rows_scanned = b.rows_scanned + n_scanned,
-                       batches = b.batches + 1,
-                       batch_size = bsize,
-                       throttled = b.throttled + waited,
-                       updated_at = pg_catalog.clock_timestamp()
-                 WHERE b.job_id = job
-                   AND b.status = 'running'
-                   AND b.last_key IS NOT DISTINCT FROM j.last_key;
-                IF NOT FOUND THEN
+                -- The job's progress, in the batch's transaction: only if nobody changed it since.
+                IF @extschema@._state('bf_progress', pg_catalog.jsonb_build_object(
+                       'job', job, 'expect_last_key', j.last_key, 'last_key', upper_key,
+                       'rows_done', n_updated, 'rows_scanned', n_scanned, 'batch_size', bsize,
+                       'waited', waited)::text) OPERATOR(pg_catalog.<>) 'ok' THEN
                     RAISE EXCEPTION 'safe_ddl.backfill: job % was changed by someone else during a batch', job
                     USING ERRCODE = 'object_not_in_prerequisite_state';
                 END IF;
@@ -656,7 +800,7 @@ BEGIN
                 RAISE NOTICE 'safe_ddl.backfill: job % batch rolled back (%): retry % of 5 with batch size %',
                     job, err_msg, retries, bsize;
                 COMMIT;
-                PERFORM pg_catalog.pg_sleep(0.1 * 2 ^ retries);
+                PERFORM pg_catalog.pg_sleep(0.1::pg_catalog.float8 OPERATOR(pg_catalog.*) (2::pg_catalog.float8 OPERATOR(pg_catalog.^) retries::pg_catalog.float8));
                 COMMIT;
                 CONTINUE;
             END IF;
@@ -664,10 +808,8 @@ BEGIN
 
         IF failed THEN
             -- The batch is rolled back; the job keeps every earlier batch and says why it stopped.
-            UPDATE @extschema@.backfill_jobs AS b
-               SET status = 'failed', error = err_msg, batch_size = bsize,
-                   updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp()
-             WHERE b.job_id = job AND b.status = 'running';
+            PERFORM @extschema@._state('bf_stop', pg_catalog.jsonb_build_object(
+                'job', job, 'status', 'failed', 'error', err_msg, 'batch_size', bsize)::text);
             COMMIT;
             PERFORM @extschema@._backfill_unlock(job);
             RAISE EXCEPTION USING
@@ -681,59 +823,43 @@ BEGIN
         END IF;
 
         IF finished THEN
-            UPDATE @extschema@.backfill_jobs AS b
-               SET status = 'done', batch_size = bsize, throttled = b.throttled + waited,
-                   updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp()
-             WHERE b.job_id = job;
+            PERFORM @extschema@._state('bf_stop', pg_catalog.jsonb_build_object(
+                'job', job, 'status', 'done', 'batch_size', bsize, 'waited', waited)::text);
             COMMIT;
             PERFORM @extschema@._backfill_unlock(job);
             SELECT * INTO j FROM @extschema@.backfill_jobs AS b WHERE b.job_id = job;
             RAISE NOTICE 'safe_ddl.backfill: job % on % done: % rows updated, % scanned, in % batches (this run: % rows in %, waited %)',
                 job, j.relation, j.rows_done, j.rows_scanned, j.batches, run_done,
-                @extschema@._backfill_secs(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - run_start)::float8),
+                @extschema@._backfill_secs(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - run_start)::pg_catalog.float8),
                 @extschema@._backfill_secs(run_waited);
             RETURN;
         END IF;
 
         COMMIT;
         retries := 0;
-        elapsed := EXTRACT(epoch FROM pg_catalog.clock_timestamp() - t0);
+        elapsed := EXTRACT(epoch FROM pg_catalog.clock_timestamp() - t0)::pg_catalog.float8;
         run_scanned := run_scanned + n_scanned;
         run_done := run_done + n_updated;
 
         -- 3. Adapt the batch size toward target_batch_time: at most x2 or /2 per batch, not for a
         --    short last batch, not within 20% of the target.
         IF target_secs IS NOT NULL AND n_scanned >= bsize THEN
-            factor := target_secs / GREATEST(elapsed, 0.001);
-            IF factor > 1.25 OR factor < 0.8 THEN
-                factor := LEAST(2.0, GREATEST(0.5, factor));
-                bsize := LEAST(bmax, GREATEST(bmin, pg_catalog.round(bsize * factor)::int));
-            END IF;
+            bsize := @extschema@._backfill_adapt(bsize, bmin, bmax, target_secs, elapsed);
         END IF;
 
-        -- 4. Progress, every few seconds.
+        -- 4. Progress, every few seconds (rates over the time spent working, not waiting for
+        --    standbys or vacuum).
         IF pg_catalog.clock_timestamp() - last_progress >= progress_every THEN
             last_progress := pg_catalog.clock_timestamp();
-            est := @extschema@._backfill_estimate(j.relation);
-            -- rates over the time spent working (not waiting for standbys or vacuum)
-            elapsed := EXTRACT(epoch FROM pg_catalog.clock_timestamp() - run_start) - run_waited;
-            rate := run_scanned / GREATEST(elapsed, 0.001);
-            msg := pg_catalog.format('safe_ddl.backfill: job %s on %s: %s rows updated (%s/s), %s rows scanned',
-                                     job, j.relation, j.rows_done + n_updated,
-                                     pg_catalog.round(run_done / GREATEST(elapsed, 0.001)),
-                                     j.rows_scanned + n_scanned);
-            IF est IS NOT NULL THEN
-                msg := msg || pg_catalog.format(', about %s%% of %s rows, about %s left',
-                    LEAST(99, pg_catalog.floor(100 * (j.rows_scanned + n_scanned) / est)),
-                    pg_catalog.round(est::numeric),
-                    @extschema@._backfill_secs(GREATEST(est - (j.rows_scanned + n_scanned), 0) / GREATEST(rate, 1)));
-            END IF;
-            RAISE NOTICE '%, batch size %', msg, bsize;
+            RAISE NOTICE '%', @extschema@._backfill_progress(job, j.relation, j.rows_done + n_updated,
+                j.rows_scanned + n_scanned, run_done, run_scanned,
+                EXTRACT(epoch FROM pg_catalog.clock_timestamp() - run_start)::pg_catalog.float8 OPERATOR(pg_catalog.-) run_waited,
+                bsize);
         END IF;
 
         -- 5. Let the application's transactions and the standbys through.
         IF j.pause > interval '0' THEN
-            PERFORM pg_catalog.pg_sleep(EXTRACT(epoch FROM j.pause)::float8);
+            PERFORM pg_catalog.pg_sleep(EXTRACT(epoch FROM j.pause)::pg_catalog.float8);
             COMMIT;
         END IF;
     END LOOP;
@@ -742,6 +868,275 @@ $$;
 
 COMMENT ON PROCEDURE @extschema@._backfill_run(bigint) IS
   'Internal: the batch loop of safe_ddl.backfill(); CALL safe_ddl.backfill_resume(job_id) instead.';
+
+----------------------------------------------------------------------------------------------------
+-- Writes of backfill_jobs (issue 12). Called only by safe_ddl._state_write(), i.e. through
+-- safe_ddl._state() as the extension's owner, with the acting role (GetUserId() of _state's
+-- caller) as actor: not executable by PUBLIC. Each one checks that the job is the actor's and
+-- every value against the catalog; the clauses are the actor's own text, only ever run as it.
+----------------------------------------------------------------------------------------------------
+
+-- The unfinished job of this role with these clauses (at most one).
+CREATE FUNCTION @extschema@._backfill_unfinished(rel pg_catalog.regclass, set_clause text, where_clause text)
+RETURNS SETOF @extschema@.backfill_jobs
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT * FROM @extschema@.backfill_jobs AS b
+     WHERE b.relation = $1 AND b.set_clause = $2 AND b.where_clause IS NOT DISTINCT FROM $3
+       AND b.status <> 'done' AND b.started_by = @extschema@._me()
+     ORDER BY b.job_id DESC
+     LIMIT 1
+$$;
+
+-- A text[] sent as JSON (NULL for JSON null).
+CREATE FUNCTION @extschema@._json_text_array(j jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN pg_catalog.jsonb_typeof(j) = 'array'
+                THEN ARRAY(SELECT e.v FROM pg_catalog.jsonb_array_elements_text(j) WITH ORDINALITY AS e(v, n) ORDER BY e.n) END
+$$;
+
+-- The actor's job, locked for the write; errors name what to do.
+CREATE FUNCTION @extschema@._bf_w_job(actor pg_catalog.regrole, job bigint, runner boolean)
+RETURNS @extschema@.backfill_jobs
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j @extschema@.backfill_jobs;
+BEGIN
+    SELECT * INTO j FROM @extschema@.backfill_jobs AS b WHERE b.job_id = job FOR UPDATE;
+    -- Another role's job does not exist for the actor (as under row-level security), unless the
+    -- actor is a superuser, who is told whose it is.
+    IF NOT FOUND OR (j.started_by <> actor
+                     AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.oid = actor AND r.rolsuper)) THEN
+        RAISE EXCEPTION 'safe_ddl.backfill: no backfill job %', job USING ERRCODE = 'no_data_found',
+              HINT = 'Each role sees its own jobs in safe_ddl.backfill_status (superusers see all).';
+    END IF;
+    IF j.started_by <> actor THEN
+        RAISE EXCEPTION 'safe_ddl.backfill: the job was started by role %, and only that role runs or changes it', j.started_by
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = pg_catalog.format('SET ROLE %I; CALL safe_ddl.backfill_resume(%s); RESET ROLE;', j.started_by, job);
+    END IF;
+    IF runner AND @extschema@._backfill_runner(j.lock_key, j.pid) IS DISTINCT FROM pg_catalog.pg_backend_pid() THEN
+        RAISE EXCEPTION 'safe_ddl.backfill: this session does not run job %', job
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = pg_catalog.format('CALL safe_ddl.backfill_resume(%s);', job);
+    END IF;
+    RETURN j;
+END
+$$;
+
+-- A new job of the actor; returns its id.
+CREATE FUNCTION @extschema@._bf_w_create(actor pg_catalog.regrole, a jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel   pg_catalog.regclass := (a->>'relation')::oid;
+    keys  text[] := @extschema@._json_text_array(a->'key_columns');
+    set_text text := a->>'set_clause';
+    where_text text := a->>'where_clause';
+    bs    int := (a->>'batch_size')::int;
+    tbt   interval := (a->>'target_batch_time')::interval;
+    ps    interval := (a->>'pause')::interval;
+    lag   bigint := (a->>'max_replication_lag')::bigint;
+    dead  float8 := (a->>'max_dead_tuple_ratio')::float8;
+    job   bigint;
+BEGIN
+    PERFORM @extschema@._backfill_check_settings(bs, tbt, ps, lag, dead);
+    IF keys IS NULL THEN
+        RAISE EXCEPTION 'safe_ddl.backfill: no key columns' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM @extschema@._backfill_check_table(rel, set_text, keys);
+    IF NOT pg_catalog.has_any_column_privilege(actor, rel, 'UPDATE') THEN
+        RAISE EXCEPTION 'safe_ddl.backfill: permission denied: % needs UPDATE on table %', actor, rel
+        USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF EXISTS (SELECT FROM @extschema@.backfill_jobs AS b
+                WHERE b.started_by = actor AND b.relation = rel AND b.set_clause = set_text
+                  AND b.where_clause IS NOT DISTINCT FROM where_text AND b.status <> 'done') THEN
+        RAISE EXCEPTION 'safe_ddl.backfill: the same backfill of % was just started by another session of role %', rel, actor
+        USING ERRCODE = 'unique_violation',
+              HINT = 'See SELECT * FROM safe_ddl.backfill_status; the same CALL again resumes that job once its session is done with it.';
+    END IF;
+    job := pg_catalog.nextval('@extschema@.backfill_jobs_job_id_seq');
+    INSERT INTO @extschema@.backfill_jobs
+           (job_id, relation, set_clause, where_clause, key_columns, batch_size, target_batch_time,
+            pause, max_replication_lag, max_dead_tuple_ratio, started_by, pid, lock_key)
+    VALUES (job, rel, set_text, where_text, keys, bs, tbt, ps, lag, dead, actor,
+            pg_catalog.pg_backend_pid(), (job % 2147483647)::int);
+    RETURN job::text;
+END
+$$;
+
+-- Take the job's advisory lock for this session and record it as the job's runner. Returns ''
+-- when this session runs the job now, else the pid of the session that does. A holder of the
+-- key that is not the job's recorded runner (any role can take any advisory key) is ignored:
+-- the job moves to a fresh random key, unknown to anyone until this session holds it. The row
+-- lock serializes claims of the job, so its own runners still exclude each other.
+CREATE FUNCTION @extschema@._bf_w_claim(actor pg_catalog.regrole, a jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j      @extschema@.backfill_jobs := @extschema@._bf_w_job(actor, (a->>'job')::bigint, false);
+    me     int := pg_catalog.pg_backend_pid();
+    holder int := @extschema@._backfill_key_holder(j.lock_key);
+    k      int;
+    tries  int := 0;
+BEGIN
+    IF holder IS DISTINCT FROM me AND NOT pg_catalog.pg_try_advisory_lock(95415761, j.lock_key) THEN
+        holder := @extschema@._backfill_key_holder(j.lock_key);
+        IF holder = j.pid THEN
+            RETURN holder::text;          -- its runner (an interrupted CALL's session included)
+        END IF;
+        LOOP
+            tries := tries + 1;
+            k := pg_catalog.floor(pg_catalog.random() * 2147483646)::int + 1;
+            EXIT WHEN pg_catalog.pg_try_advisory_lock(95415761, k);
+            IF tries >= 100 THEN
+                RAISE EXCEPTION 'safe_ddl.backfill: cannot find a free advisory lock key for job %', j.job_id
+                USING ERRCODE = 'lock_not_available',
+                      HINT = 'Sessions hold many advisory locks with classid 95415761 (see pg_locks); end them, then CALL again.';
+            END IF;
+        END LOOP;
+        UPDATE @extschema@.backfill_jobs AS b SET lock_key = k WHERE b.job_id = j.job_id;
+    END IF;
+    UPDATE @extschema@.backfill_jobs AS b SET pid = me WHERE b.job_id = j.job_id;
+    RETURN '';
+END
+$$;
+
+-- Start a claimed job (again): status running, and with a new CALL's settings if given.
+CREATE FUNCTION @extschema@._bf_w_restart(actor pg_catalog.regrole, a jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j @extschema@.backfill_jobs := @extschema@._bf_w_job(actor, (a->>'job')::bigint, true);
+BEGIN
+    IF a ? 'batch_size' THEN
+        PERFORM @extschema@._backfill_check_settings((a->>'batch_size')::int, (a->>'target_batch_time')::interval,
+                    (a->>'pause')::interval, (a->>'max_replication_lag')::bigint, (a->>'max_dead_tuple_ratio')::float8);
+        UPDATE @extschema@.backfill_jobs AS b
+           SET batch_size = (a->>'batch_size')::int,
+               target_batch_time = (a->>'target_batch_time')::interval,
+               pause = (a->>'pause')::interval,
+               max_replication_lag = (a->>'max_replication_lag')::bigint,
+               max_dead_tuple_ratio = (a->>'max_dead_tuple_ratio')::float8
+         WHERE b.job_id = j.job_id;
+    END IF;
+    UPDATE @extschema@.backfill_jobs AS b
+       SET cancel_requested = b.cancel_requested AND b.status = 'running',
+           status = 'running', error = NULL, finished_at = NULL,
+           updated_at = pg_catalog.clock_timestamp()
+     WHERE b.job_id = j.job_id;
+    RETURN 'ok';
+END
+$$;
+
+-- A batch's progress, in the batch's transaction: 'ok', or 'changed' if the job is no longer
+-- where the batch started.
+CREATE FUNCTION @extschema@._bf_w_progress(actor pg_catalog.regrole, a jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j @extschema@.backfill_jobs := @extschema@._bf_w_job(actor, (a->>'job')::bigint, true);
+BEGIN
+    UPDATE @extschema@.backfill_jobs AS b
+       SET last_key = @extschema@._json_text_array(a->'last_key'),
+           rows_done = b.rows_done + (a->>'rows_done')::bigint,
+           rows_scanned = b.rows_scanned + (a->>'rows_scanned')::bigint,
+           batches = b.batches + 1,
+           batch_size = (a->>'batch_size')::int,
+           throttled = b.throttled + (a->>'waited')::interval,
+           updated_at = pg_catalog.clock_timestamp()
+     WHERE b.job_id = j.job_id
+       AND b.status = 'running'
+       AND b.last_key IS NOT DISTINCT FROM @extschema@._json_text_array(a->'expect_last_key');
+    RETURN CASE WHEN FOUND THEN 'ok' ELSE 'changed' END;
+END
+$$;
+
+-- The end of a run: done, failed (with the error) or cancelled.
+CREATE FUNCTION @extschema@._bf_w_stop(actor pg_catalog.regrole, a jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    j  @extschema@.backfill_jobs := @extschema@._bf_w_job(actor, (a->>'job')::bigint, true);
+    st text := a->>'status';
+BEGIN
+    IF st = 'cancelled' THEN
+        UPDATE @extschema@.backfill_jobs AS b
+           SET status = 'cancelled', cancel_requested = false,
+               updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp(),
+               throttled = b.throttled + (a->>'waited')::interval
+         WHERE b.job_id = j.job_id AND b.status IN ('running', 'cancelled');
+    ELSIF st = 'failed' THEN
+        UPDATE @extschema@.backfill_jobs AS b
+           SET status = 'failed', error = a->>'error', batch_size = (a->>'batch_size')::int,
+               updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp()
+         WHERE b.job_id = j.job_id AND b.status = 'running';
+    ELSIF st = 'done' THEN
+        UPDATE @extschema@.backfill_jobs AS b
+           SET status = 'done', batch_size = (a->>'batch_size')::int, throttled = b.throttled + (a->>'waited')::interval,
+               updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp()
+         WHERE b.job_id = j.job_id;
+    ELSE
+        RAISE EXCEPTION 'safe_ddl.backfill: unknown status %', st USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN st;
+END
+$$;
+
+-- Cancel: the job's role, or a superuser (a cancel runs none of the job's clauses). A job its
+-- runner is running stops at its next batch boundary; any other stops now.
+CREATE FUNCTION @extschema@._bf_w_cancel(actor pg_catalog.regrole, a jsonb) RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    job    bigint := (a->>'job')::bigint;
+    j      @extschema@.backfill_jobs;
+    runner int;
+BEGIN
+    SELECT * INTO j FROM @extschema@.backfill_jobs AS b WHERE b.job_id = job FOR UPDATE;
+    IF NOT FOUND OR (j.started_by <> actor
+                     AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles AS r WHERE r.oid = actor AND r.rolsuper)) THEN
+        RAISE EXCEPTION 'safe_ddl.backfill_cancel: no backfill job %', job
+        USING ERRCODE = 'no_data_found',
+              HINT = 'Each role sees its own jobs in safe_ddl.backfill_status (superusers see all).';
+    END IF;
+    IF j.status IN ('done', 'cancelled') THEN
+        RETURN j.status;
+    END IF;
+    runner := @extschema@._backfill_runner(j.lock_key, j.pid);
+    IF runner IS NOT NULL AND runner <> pg_catalog.pg_backend_pid() THEN
+        UPDATE @extschema@.backfill_jobs AS b
+           SET cancel_requested = true, updated_at = pg_catalog.clock_timestamp()
+         WHERE b.job_id = job;
+        RETURN 'cancel requested';
+    END IF;
+    UPDATE @extschema@.backfill_jobs AS b
+       SET status = 'cancelled', cancel_requested = false,
+           updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp()
+     WHERE b.job_id = job;
+    RETURN 'cancelled';
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@._bf_w_job(pg_catalog.regrole, bigint, boolean),
+                       @extschema@._bf_w_create(pg_catalog.regrole, jsonb),
+                       @extschema@._bf_w_claim(pg_catalog.regrole, jsonb),
+                       @extschema@._bf_w_restart(pg_catalog.regrole, jsonb),
+                       @extschema@._bf_w_progress(pg_catalog.regrole, jsonb),
+                       @extschema@._bf_w_stop(pg_catalog.regrole, jsonb),
+                       @extschema@._bf_w_cancel(pg_catalog.regrole, jsonb) FROM PUBLIC;
 
 -- Refuse to go on unless the calling procedure may COMMIT, i.e. it was CALLed as a statement of
 -- its own. In an exception block COMMIT always fails; the message says whether it is because of
@@ -795,49 +1190,30 @@ BEGIN
     PERFORM @extschema@._backfill_check_settings(backfill.batch_size, backfill.target_batch_time, backfill.pause,
                                                  backfill.max_replication_lag, backfill.max_dead_tuple_ratio);
 
-    -- The same backfill, not done yet: resume it, with this CALL's settings.
+    -- The same backfill of this role, not done yet: resume it, with this CALL's settings.
     SELECT * INTO prev
-      FROM @extschema@.backfill_jobs AS b
-     WHERE b.relation = backfill.relation
-       AND b.set_clause = set_text
-       AND b.where_clause IS NOT DISTINCT FROM where_text
-       AND b.status <> 'done'
-       AND b.started_by = CURRENT_USER
-     ORDER BY b.job_id DESC
-     LIMIT 1;
+      FROM @extschema@._backfill_unfinished(backfill.relation, set_text, where_text) AS b;
 
     SELECT c.key_columns INTO keys
       FROM @extschema@._backfill_check(backfill.relation, set_text, where_text, prev.key_columns) AS c;
 
     IF prev.job_id IS NULL THEN
-        BEGIN
-            INSERT INTO @extschema@.backfill_jobs
-                   (relation, set_clause, where_clause, key_columns, batch_size, target_batch_time,
-                    pause, max_replication_lag, max_dead_tuple_ratio, pid)
-            VALUES (backfill.relation, set_text, where_text, keys, backfill.batch_size,
-                    backfill.target_batch_time, backfill.pause, backfill.max_replication_lag,
-                    backfill.max_dead_tuple_ratio, pg_catalog.pg_backend_pid())
-            RETURNING job_id INTO job;
-        EXCEPTION WHEN unique_violation THEN
-            RAISE EXCEPTION 'safe_ddl.backfill: the same backfill of % is already unfinished under another role, or was just started by another session', backfill.relation
-            USING ERRCODE = 'unique_violation',
-                  HINT = 'See SELECT * FROM safe_ddl.backfill_status (as a superuser for every role''s jobs).';
-        END;
+        job := @extschema@._state('bf_create', pg_catalog.jsonb_build_object(
+                   'relation', backfill.relation::pg_catalog.oid, 'set_clause', set_text, 'where_clause', where_text,
+                   'key_columns', keys, 'batch_size', backfill.batch_size,
+                   'target_batch_time', backfill.target_batch_time, 'pause', backfill.pause,
+                   'max_replication_lag', backfill.max_replication_lag,
+                   'max_dead_tuple_ratio', backfill.max_dead_tuple_ratio)::text)::bigint;
         PERFORM @extschema@._backfill_lock(job);
     ELSE
         job := prev.job_id;
         PERFORM @extschema@._backfill_lock(job);
         -- A stopped job starts again; a job left 'running' with a pending cancel stops at once.
-        UPDATE @extschema@.backfill_jobs AS b
-           SET batch_size = backfill.batch_size,
-               target_batch_time = backfill.target_batch_time,
-               pause = backfill.pause,
-               max_replication_lag = backfill.max_replication_lag,
-               max_dead_tuple_ratio = backfill.max_dead_tuple_ratio,
-               cancel_requested = b.cancel_requested AND b.status = 'running',
-               status = 'running', error = NULL, finished_at = NULL,
-               updated_at = pg_catalog.clock_timestamp()
-         WHERE b.job_id = job;
+        PERFORM @extschema@._state('bf_restart', pg_catalog.jsonb_build_object(
+                   'job', job, 'batch_size', backfill.batch_size,
+                   'target_batch_time', backfill.target_batch_time, 'pause', backfill.pause,
+                   'max_replication_lag', backfill.max_replication_lag,
+                   'max_dead_tuple_ratio', backfill.max_dead_tuple_ratio)::text);
     END IF;
     COMMIT;
     CALL @extschema@._backfill_run(job);
@@ -865,11 +1241,11 @@ BEGIN
         USING ERRCODE = 'no_data_found',
               HINT = 'Each role sees its own jobs in safe_ddl.backfill_status (superusers see all).';
     END IF;
-    IF j.started_by <> CURRENT_USER THEN
+    IF j.started_by::pg_catalog.oid OPERATOR(pg_catalog.<>) @extschema@._me()::pg_catalog.oid THEN
         RAISE EXCEPTION 'safe_ddl.backfill_resume: the job was started by role %, and runs only as that role', j.started_by
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = pg_catalog.format('Job %s runs its clauses with the privileges of the role that wrote them.', j.job_id),
-              HINT = pg_catalog.format('SET ROLE %I first.', j.started_by);
+              HINT = pg_catalog.format('SET ROLE %I; CALL safe_ddl.backfill_resume(%s); RESET ROLE;', j.started_by, j.job_id);
     END IF;
     IF j.status = 'done' THEN
         RAISE NOTICE 'safe_ddl.backfill_resume: job % is already done (% rows updated)', j.job_id, j.rows_done;
@@ -877,11 +1253,7 @@ BEGIN
     END IF;
     PERFORM @extschema@._backfill_check(j.relation, j.set_clause, j.where_clause, j.key_columns);
     PERFORM @extschema@._backfill_lock(j.job_id);
-    UPDATE @extschema@.backfill_jobs AS b
-       SET cancel_requested = b.cancel_requested AND b.status = 'running',
-           status = 'running', error = NULL, finished_at = NULL,
-           updated_at = pg_catalog.clock_timestamp()
-     WHERE b.job_id = j.job_id;
+    PERFORM @extschema@._state('bf_restart', pg_catalog.jsonb_build_object('job', j.job_id)::text);
     COMMIT;
     CALL @extschema@._backfill_run(j.job_id);
 END
@@ -892,34 +1264,16 @@ COMMENT ON PROCEDURE @extschema@.backfill_resume(bigint) IS
 
 CREATE FUNCTION @extschema@.backfill_cancel(job_id bigint) RETURNS text
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
-DECLARE
-    j record;
 BEGIN
-    SELECT * INTO j FROM @extschema@.backfill_jobs AS b WHERE b.job_id = backfill_cancel.job_id FOR UPDATE;
-    IF NOT FOUND THEN
+    -- Any job the caller sees: its own, and every job for a superuser (a cancel runs no clause).
+    IF NOT EXISTS (SELECT FROM @extschema@.backfill_jobs AS b WHERE b.job_id = backfill_cancel.job_id) THEN
         RAISE EXCEPTION 'safe_ddl.backfill_cancel: no backfill job %', backfill_cancel.job_id
         USING ERRCODE = 'no_data_found',
               HINT = 'Each role sees its own jobs in safe_ddl.backfill_status (superusers see all).';
     END IF;
-    IF j.status IN ('done', 'cancelled') THEN
-        RETURN j.status;
-    END IF;
-    IF pg_catalog.pg_try_advisory_lock(95415761, (j.job_id % 2147483647)::int) THEN
-        -- Nobody runs it (or only this session, interrupted): it stops now.
-        PERFORM pg_catalog.pg_advisory_unlock(95415761, (j.job_id % 2147483647)::int);
-        UPDATE @extschema@.backfill_jobs AS b
-           SET status = 'cancelled', cancel_requested = false,
-               updated_at = pg_catalog.clock_timestamp(), finished_at = pg_catalog.clock_timestamp()
-         WHERE b.job_id = j.job_id;
-        RETURN 'cancelled';
-    END IF;
-    -- A session runs it: it stops at its next batch boundary (or during a throttle wait).
-    UPDATE @extschema@.backfill_jobs AS b
-       SET cancel_requested = true, updated_at = pg_catalog.clock_timestamp()
-     WHERE b.job_id = j.job_id;
-    RETURN 'cancel requested';
+    RETURN @extschema@._state('bf_cancel', pg_catalog.jsonb_build_object('job', backfill_cancel.job_id)::text);
 END
 $$;
 
@@ -946,13 +1300,13 @@ SELECT b.job_id,
        b.cancel_requested,
        b.throttled,
        b.error,
-       b.started_by,
+       pg_catalog.pg_get_userbyid(b.started_by) AS started_by,
        b.started_at,
        b.updated_at,
        b.finished_at,
        COALESCE(b.finished_at, b.updated_at) - b.started_at AS elapsed
   FROM @extschema@.backfill_jobs AS b
-  LEFT JOIN LATERAL (SELECT @extschema@._backfill_runner(b.job_id) AS pid) AS r ON true;
+  LEFT JOIN LATERAL (SELECT @extschema@._backfill_runner(b.lock_key, b.pid) AS pid) AS r ON true;
 
 GRANT SELECT ON @extschema@.backfill_status TO PUBLIC;
 

@@ -2,4 +2,5 @@
 pub mod check;
 mod parse;
 pub mod rehearse;
+mod state;
 pub mod status;

@@ -12,7 +12,7 @@ INSERT INTO bf_items (id, v) SELECT g, (g * 7919) % 1000 FROM generate_series(1,
 CALL safe_ddl.backfill('bf_items', 'touched = touched + 1, v2 = v * 2', 'v < 500',
                        batch_size => 5000, pause => '0');
 SELECT status, rows_done, rows_scanned, key_columns, last_key, cancel_requested, error,
-       finished_at IS NOT NULL AS finished, started_by = current_user AS mine
+       finished_at IS NOT NULL AS finished, started_by = current_user::regrole AS mine
   FROM safe_ddl.backfill_jobs WHERE relation = 'bf_items'::regclass;
 -- every matching row updated exactly once, the others untouched
 SELECT v < 500 AS matches, touched, count(*) AS rows,

@@ -47,6 +47,26 @@ SELECT count(*) > 20 AS many_functions,
  WHERE d.classid = 'pg_proc'::regclass AND d.refclassid = 'pg_extension'::regclass
    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'safe_ddl') AND d.deptype = 'e';
 SELECT count(*) AS security_definer_in_schema FROM pg_proc WHERE pronamespace = 'safe_ddl'::regnamespace AND prosecdef;
+-- The state tables are written only through safe_ddl._state() (Rust: it reads the calling role
+-- with GetUserId(), then calls safe_ddl._state_write() as the extension's owner, issue 12). No
+-- function is SECURITY DEFINER (above): _state switches user inside, as Postgres' RI triggers do.
+-- The state helpers' functions PUBLIC may not execute, exactly: _state_write and the writes it
+-- dispatches to (each pins its search_path); _state itself is PUBLIC's (it has no SET clause: its
+-- two queries are schema-qualified and fixed).
+SELECT p.oid::regprocedure AS not_for_public,
+       EXISTS (SELECT FROM unnest(p.proconfig) AS c WHERE c = 'search_path=pg_catalog, pg_temp') AS pinned
+  FROM pg_proc AS p
+ WHERE p.pronamespace = 'safe_ddl'::regnamespace AND NOT has_function_privilege('priv_app', p.oid, 'EXECUTE')
+   AND p.proname ~ '^_(state|bf_w|cc_w|tr_w)'
+ ORDER BY 1::text;
+-- and every other function of the state helpers is PUBLIC's (they run as the caller)
+SELECT count(*) AS state_helpers_not_for_public
+  FROM pg_proc AS p
+ WHERE p.pronamespace = 'safe_ddl'::regnamespace AND NOT has_function_privilege('priv_app', p.oid, 'EXECUTE')
+   AND p.proname !~ '^_(state|bf_w|cc_w|tr_w)'
+   AND p.proname ~ '^(_?backfill|_cc|_ec|_tr|_afk|_ac|_snn|_key|_type|_rel|_me|_json|begin_column|finish_|cancel_col|column_change|rename_table|set_not_null|add_)';
+SELECT has_function_privilege('priv_app', 'safe_ddl._state(text, text)', 'EXECUTE') AS state_gate_for_all,
+       (SELECT proconfig FROM pg_proc WHERE oid = 'safe_ddl._state(text, text)'::regprocedure) AS state_gate_config;
 -- backfill_status runs as the caller (and so sees only the caller's jobs); the blocking view
 -- calls lock_report(), which runs as the caller.
 SELECT c.relname, c.reloptions FROM pg_class AS c
@@ -79,9 +99,9 @@ SELECT count(*) AS hidden_changed FROM priv_hidden WHERE a <> id;
 
 -- ---- the extension's tables --------------------------------------------------------------------
 -- Its relations, from pg_depend, and what any role may do with them: views only SELECT,
--- sequences only USAGE (nextval, not setval), tables SELECT, INSERT, UPDATE, DELETE under
--- row-level security restricted to the role's own rows, never TRUNCATE, TRIGGER, REFERENCES.
--- Every relation breaking that is listed (none).
+-- sequences only USAGE (nextval, not setval), tables only SELECT (issue 12: no INSERT, UPDATE,
+-- DELETE, TRUNCATE, TRIGGER, REFERENCES), under row-level security restricted to the role's own
+-- rows by role OID. Every relation breaking that is listed (none).
 WITH rels AS (
     SELECT c.oid, c.oid::regclass AS relation, c.relkind, c.relrowsecurity, c.relforcerowsecurity
       FROM pg_depend AS d JOIN pg_class AS c ON c.oid = d.objid
@@ -96,15 +116,15 @@ checks AS (
                CASE WHEN has_table_privilege('priv_app', r.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES')
                     THEN 'writable view' END
              WHEN r.relkind IN ('r', 'p') THEN
-               CASE WHEN has_table_privilege('priv_app', r.oid, 'TRUNCATE, TRIGGER, REFERENCES') THEN 'TRUNCATE/TRIGGER/REFERENCES'
-                    WHEN NOT has_table_privilege('priv_app', r.oid, 'INSERT, UPDATE, DELETE') THEN NULL
-                    WHEN NOT r.relrowsecurity THEN 'writable without row-level security'
+               CASE WHEN has_table_privilege('priv_app', r.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, TRIGGER, REFERENCES') THEN 'writable'
+                    WHEN NOT has_table_privilege('priv_app', r.oid, 'SELECT') THEN NULL
+                    WHEN NOT r.relrowsecurity THEN 'readable without row-level security'
                     WHEN NOT EXISTS (SELECT FROM pg_policy AS p WHERE p.polrelid = r.oid) THEN 'no policy'
                     WHEN EXISTS (SELECT FROM pg_policy AS p WHERE p.polrelid = r.oid
-                                    AND (NOT p.polpermissive
-                                         OR pg_get_expr(p.polqual, p.polrelid) IS DISTINCT FROM '(started_by = CURRENT_USER)'
-                                         OR pg_get_expr(p.polwithcheck, p.polrelid) IS DISTINCT FROM '(started_by = CURRENT_USER)'))
-                    THEN 'a policy that is not (started_by = CURRENT_USER)'
+                                    AND (NOT p.polpermissive OR p.polcmd <> 'r'
+                                         OR pg_get_expr(p.polqual, p.polrelid) IS DISTINCT FROM
+                                            '((started_by)::oid = (to_regrole(quote_ident((CURRENT_USER)::text)))::oid)'))
+                    THEN 'a policy that is not FOR SELECT USING (started_by = the role''s OID)'
                END
              ELSE 'unexpected relkind ' || r.relkind::text
            END AS problem
@@ -116,7 +136,8 @@ SELECT count(*) FILTER (WHERE relkind = 'r') > 0 AS tables_checked,
           FROM pg_depend AS d JOIN pg_class AS c ON c.oid = d.objid
          WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_extension'::regclass
            AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'safe_ddl') AND d.deptype = 'e') AS x;
-SELECT has_table_privilege('priv_app', 'safe_ddl.backfill_jobs', 'SELECT, INSERT, UPDATE, DELETE') AS own_rows_writable;
+SELECT has_table_privilege('priv_app', 'safe_ddl.backfill_jobs', 'SELECT') AS own_rows_readable,
+       has_table_privilege('priv_app', 'safe_ddl.backfill_jobs', 'INSERT, UPDATE, DELETE') AS writable;
 -- Another role's job: priv_other backfills its own table.
 CREATE TABLE priv_other_t (id int PRIMARY KEY, a int);
 INSERT INTO priv_other_t SELECT g, g FROM generate_series(1, 20) g;
@@ -126,8 +147,8 @@ SET client_min_messages = warning;
 CALL safe_ddl.backfill('priv_other_t', 'a = a * 2', pause => '0');
 RESET client_min_messages;
 RESET ROLE;
-SELECT job_id AS other_job FROM safe_ddl.backfill_jobs WHERE started_by = 'priv_other' \gset
-SELECT job_id AS app_job FROM safe_ddl.backfill_jobs WHERE started_by = 'priv_app' \gset
+SELECT job_id AS other_job FROM safe_ddl.backfill_jobs WHERE started_by = 'priv_other'::regrole \gset
+SELECT job_id AS app_job FROM safe_ddl.backfill_jobs WHERE started_by = 'priv_app'::regrole \gset
 SET ROLE priv_app;
 -- invisible, unchangeable, undeletable
 SELECT count(*) AS visible FROM safe_ddl.backfill_jobs WHERE job_id = :other_job;
@@ -145,11 +166,18 @@ UPDATE safe_ddl.backfill_status SET status = 'done';
 ALTER TABLE safe_ddl.backfill_jobs DISABLE ROW LEVEL SECURITY;
 DROP POLICY backfill_jobs_own ON safe_ddl.backfill_jobs;
 SELECT setval('safe_ddl.backfill_jobs_job_id_seq', 1);
--- a job row it writes itself for another role's table runs only with its own rights
-INSERT INTO safe_ddl.backfill_jobs (relation, set_clause, key_columns, batch_size, pause)
-VALUES ('priv_other_t', 'a = 0', '{id}', 10, '0') RETURNING started_by;
-SELECT job_id AS forged_job FROM safe_ddl.backfill_jobs WHERE relation = 'priv_other_t'::regclass \gset
-CALL safe_ddl.backfill_resume(:forged_job);
+-- nor through the helpers' one way in: _state_write is not its to call, and _state writes rows
+-- in its own name only, for a table it may update
+SELECT safe_ddl._state_write('priv_other'::regrole, 'bf_stop', '{"job": 1, "status": "done"}');
+SELECT safe_ddl._bf_w_cancel('priv_other'::regrole, '{"job": 1}');
+SELECT safe_ddl._state('bf_create', json_build_object('relation', 'priv_other_t'::regclass::oid, 'set_clause', 'a = 0',
+       'key_columns', '{id}'::text[], 'batch_size', 10, 'target_batch_time', NULL, 'pause', '0',
+       'max_replication_lag', NULL, 'max_dead_tuple_ratio', NULL)::text);
+\set VERBOSITY sqlstate
+SELECT safe_ddl._state('bf_stop', json_build_object('job', :other_job, 'status', 'done')::text);
+SELECT safe_ddl._state('bf_progress', json_build_object('job', :other_job, 'last_key', '{0}'::text[])::text);
+SELECT safe_ddl._state('bf_claim', json_build_object('job', :other_job)::text);
+\set VERBOSITY terse
 -- the internal procedures give nothing more (no_data_found: the job is invisible)
 \set VERBOSITY sqlstate
 CALL safe_ddl._backfill_run(:other_job);
@@ -160,8 +188,8 @@ RESET ROLE;
 SELECT status, a_zero FROM safe_ddl.backfill_jobs, LATERAL (SELECT count(*) FILTER (WHERE a = 0) AS a_zero FROM priv_other_t) x
  WHERE job_id = :other_job;
 -- A superuser does not run another role's job either.
-CALL safe_ddl._backfill_run(:forged_job);
-CALL safe_ddl.backfill_resume(:forged_job);
+CALL safe_ddl._backfill_run(:other_job);
+CALL safe_ddl.backfill_resume(:other_job);
 SELECT count(*) FILTER (WHERE a = 0) AS a_zero FROM priv_other_t;
 
 -- Clean up.
