@@ -96,11 +96,12 @@ REVOKE ALL ON SEQUENCE @extschema@.backfill_jobs_job_id_seq FROM PUBLIC;
 -- lock_key in pg_locks; lock_key is the job id (mod 2^31-1) unless another session squatted that
 -- key before the job's role took it (advisory locks have no owner: any role can take any key),
 -- then a random one. A holder counts as the job's runner only if it is the backend recorded in
--- the job's pid by the claim: a squatter is ignored.
+-- the job's pid by the claim, in a session whose user may act as the job's role (a pid is reused
+-- once its backend is gone, and pg_locks shows every runner's pid): a squatter is ignored.
 
 -- The pid of the session running the job (the one holding its lock and recorded as its runner),
 -- NULL if none.
-CREATE FUNCTION @extschema@._backfill_runner(lock_key int, pid int) RETURNS int
+CREATE FUNCTION @extschema@._backfill_runner(lock_key int, pid int, job_role pg_catalog.regrole) RETURNS int
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -114,6 +115,8 @@ AS $$
        AND l.objsubid = 2::pg_catalog.int2
        AND l.granted
        AND l.pid = _backfill_runner.pid
+       AND EXISTS (SELECT FROM pg_catalog.pg_stat_activity AS a
+                    WHERE a.pid = l.pid AND pg_catalog.pg_has_role(a.usesysid, job_role::pg_catalog.oid, 'MEMBER'))
      LIMIT 1
 $$;
 
@@ -649,7 +652,7 @@ BEGIN
         RAISE EXCEPTION 'safe_ddl.backfill: the job was started by role %, and runs only as that role', j.started_by
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = 'A job runs its clauses with the privileges of the role that wrote them.',
-              HINT = pg_catalog.format('SET ROLE %I; CALL safe_ddl.backfill_resume(%s); RESET ROLE;', j.started_by, job);
+              HINT = pg_catalog.format('Role %s runs it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): CALL safe_ddl.backfill_resume(%s);', j.started_by, j.started_by, job);
     END IF;
     PERFORM @extschema@._backfill_lock(job);   -- held already when called by backfill()
     SELECT c.key_types INTO key_types
@@ -918,9 +921,9 @@ BEGIN
     IF j.started_by <> actor THEN
         RAISE EXCEPTION 'safe_ddl.backfill: the job was started by role %, and only that role runs or changes it', j.started_by
         USING ERRCODE = 'insufficient_privilege',
-              HINT = pg_catalog.format('SET ROLE %I; CALL safe_ddl.backfill_resume(%s); RESET ROLE;', j.started_by, job);
+              HINT = pg_catalog.format('Role %s runs it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): CALL safe_ddl.backfill_resume(%s);', j.started_by, j.started_by, job);
     END IF;
-    IF runner AND @extschema@._backfill_runner(j.lock_key, j.pid) IS DISTINCT FROM pg_catalog.pg_backend_pid() THEN
+    IF runner AND @extschema@._backfill_runner(j.lock_key, j.pid, j.started_by) IS DISTINCT FROM pg_catalog.pg_backend_pid() THEN
         RAISE EXCEPTION 'safe_ddl.backfill: this session does not run job %', job
         USING ERRCODE = 'object_not_in_prerequisite_state',
               HINT = pg_catalog.format('CALL safe_ddl.backfill_resume(%s);', job);
@@ -989,8 +992,8 @@ DECLARE
     tries  int := 0;
 BEGIN
     IF holder IS DISTINCT FROM me AND NOT pg_catalog.pg_try_advisory_lock(95415761, j.lock_key) THEN
-        holder := @extschema@._backfill_key_holder(j.lock_key);
-        IF holder = j.pid THEN
+        holder := @extschema@._backfill_runner(j.lock_key, j.pid, j.started_by);
+        IF holder IS NOT NULL THEN
             RETURN holder::text;          -- its runner (an interrupted CALL's session included)
         END IF;
         LOOP
@@ -1115,7 +1118,7 @@ BEGIN
     IF j.status IN ('done', 'cancelled') THEN
         RETURN j.status;
     END IF;
-    runner := @extschema@._backfill_runner(j.lock_key, j.pid);
+    runner := @extschema@._backfill_runner(j.lock_key, j.pid, j.started_by);
     IF runner IS NOT NULL AND runner <> pg_catalog.pg_backend_pid() THEN
         UPDATE @extschema@.backfill_jobs AS b
            SET cancel_requested = true, updated_at = pg_catalog.clock_timestamp()
@@ -1245,7 +1248,7 @@ BEGIN
         RAISE EXCEPTION 'safe_ddl.backfill_resume: the job was started by role %, and runs only as that role', j.started_by
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = pg_catalog.format('Job %s runs its clauses with the privileges of the role that wrote them.', j.job_id),
-              HINT = pg_catalog.format('SET ROLE %I; CALL safe_ddl.backfill_resume(%s); RESET ROLE;', j.started_by, j.job_id);
+              HINT = pg_catalog.format('Role %s runs it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): CALL safe_ddl.backfill_resume(%s);', j.started_by, j.started_by, j.job_id);
     END IF;
     IF j.status = 'done' THEN
         RAISE NOTICE 'safe_ddl.backfill_resume: job % is already done (% rows updated)', j.job_id, j.rows_done;
@@ -1306,7 +1309,7 @@ SELECT b.job_id,
        b.finished_at,
        COALESCE(b.finished_at, b.updated_at) - b.started_at AS elapsed
   FROM @extschema@.backfill_jobs AS b
-  LEFT JOIN LATERAL (SELECT @extschema@._backfill_runner(b.lock_key, b.pid) AS pid) AS r ON true;
+  LEFT JOIN LATERAL (SELECT @extschema@._backfill_runner(b.lock_key, b.pid, b.started_by) AS pid) AS r ON true;
 
 GRANT SELECT ON @extschema@.backfill_status TO PUBLIC;
 

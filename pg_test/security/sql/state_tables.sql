@@ -108,9 +108,12 @@ DELETE FROM public.st_log;
 SELECT relation, status, started_by FROM safe_ddl.backfill_jobs;
 SELECT table_name, old_column, new_column, status, started_by FROM safe_ddl.column_change_status(count_rows => false);
 -- The superuser's status: the attacker's change is not counted (that would run st_evil), with a
--- NOTICE saying how to count it as its role; its backfill_call runs as that role.
+-- NOTICE saying how that role counts it; no backfill_call (it would run the attacker's expression
+-- as whoever pastes it).
 SET client_min_messages = notice;
+\set VERBOSITY default
 SELECT table_name, rows_out_of_step, backfill_call FROM safe_ddl.column_change_status();
+\set VERBOSITY terse
 SET client_min_messages = warning;
 -- finish and cancel refuse: they would run and drop that role's code
 \set VERBOSITY default
@@ -126,9 +129,47 @@ SELECT count(*) AS evil_runs, to_regclass('public.st_pwned') AS pwned FROM publi
 SELECT to_regclass('public.st_att') AS view_kept,
        (SELECT count(*) FROM pg_proc WHERE proname LIKE '\_safe\_ddl\_cc%' AND proname NOT LIKE '%900%' AND proowner = 'sec_attacker'::regrole) AS change_functions,
        (SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.st_att2'::regclass AND attname IN ('n', 'n_big') AND NOT attisdropped) AS columns;
--- the backfill_call shown to the superuser, run as printed: as the attacker
-SELECT backfill_call AS att_call FROM safe_ddl.column_change_status(count_rows => false) WHERE table_name = 'public.st_att2'::regclass \gset
-\echo :att_call
+-- No SET ROLE in what the helpers tell a superuser to run (they used to print
+-- 'SET ROLE sec_attacker; <call>; RESET ROLE;'): code run after SET ROLE can RESET ROLE and act
+-- as the session's user. The attacker's change whose forward function does just that: pasting
+-- the old HINT ran it as the superuser.
+SET ROLE sec_attacker;
+CREATE TABLE public.st_esc (id int PRIMARY KEY, n int);
+INSERT INTO public.st_esc VALUES (1, 1);
+CREATE FUNCTION public.st_escape(v int) RETURNS bigint LANGUAGE sql RETURN v;
+SELECT safe_ddl.begin_column_change('public.st_esc', 'n', 'n_big', 'bigint', 'public.st_escape(n)') IS NOT NULL AS begun;
+-- (armed once the change is in place: this test's own sessions are SET ROLE too)
+CREATE OR REPLACE FUNCTION public.st_escape(v int) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    IF session_user <> current_user THEN
+        RESET ROLE;
+        INSERT INTO public.st_log VALUES (current_user, 'st_escape');
+        SET ROLE sec_attacker;
+    END IF;
+    RETURN v;
+END $$;
+RESET ROLE;
+SELECT backfill_call FROM safe_ddl.column_change_status(count_rows => false) WHERE table_name = 'public.st_esc'::regclass;
+\set VERBOSITY default
+SELECT safe_ddl.finish_column_change('public.st_esc', 'n');
+\set VERBOSITY terse
+SELECT count(*) AS evil_runs FROM public.st_log;
+-- what the old HINT did when pasted (PostgreSQL's SET ROLE, not safe_ddl, lets it out):
+SET ROLE sec_attacker; SELECT * FROM safe_ddl.column_change_status('public.st_esc', count_rows => true) \gset
+RESET ROLE;
+SELECT * FROM public.st_log;
+DELETE FROM public.st_log;
+SET ROLE sec_attacker;
+SELECT safe_ddl.cancel_column_change('public.st_esc', 'n');
+RESET ROLE;
+DELETE FROM safe_ddl.column_changes WHERE relation = 'public.st_esc'::regclass;
+SET ROLE sec_attacker;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'drop_table';
+DROP TABLE public.st_esc;
+COMMIT;
+DROP FUNCTION public.st_escape(int);
+RESET ROLE;
 -- Cancelling a job runs nothing: a superuser may cancel any role's job.
 SELECT safe_ddl.backfill_cancel(job_id) FROM safe_ddl.backfill_jobs WHERE relation = 'public.st_att3'::regclass;
 SELECT count(*) AS evil_runs FROM public.st_log;
