@@ -266,7 +266,10 @@ AS $$
 $$;
 
 -- SQL for "a IS DISTINCT FROM b" (two values of type typ) with the type's own equality operator
--- named by its schema: the same answer in any search_path, no look-alike operator can run.
+-- named by its schema: the same answer in any search_path, no look-alike operator can run. Outside
+-- pg_catalog, a domain's values (or a binary-coercible type's) are cast to the operator's own
+-- types: OPERATOR(public.=) of two domain values would take an exact match that another role with
+-- CREATE on that schema defined for the domain over the real one (citext's, say).
 CREATE FUNCTION @extschema@._ec_distinct_sql(a text, b text, typ oid) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -274,8 +277,18 @@ AS $$
     SELECT CASE WHEN x.op IS NULL THEN pg_catalog.format('((%s) IS DISTINCT FROM (%s))', a, b)
                 ELSE pg_catalog.format('(CASE WHEN (%1$s) IS NULL OR (%2$s) IS NULL '
                                        'THEN ((%1$s) IS NULL) OPERATOR(pg_catalog.<>) ((%2$s) IS NULL) '
-                                       'ELSE NOT ((%1$s) %3$s (%2$s)) END)', a, b, x.op) END
-      FROM (SELECT @extschema@._ec_eq_op(typ) AS op) AS x
+                                       'ELSE NOT (%4$s %3$s %5$s) END)', a, b, x.op,
+                                       CASE WHEN x.cast_l IS NULL THEN pg_catalog.format('(%s)', a)
+                                            ELSE pg_catalog.format('CAST((%s) AS %s)', a, x.cast_l) END,
+                                       CASE WHEN x.cast_r IS NULL THEN pg_catalog.format('(%s)', b)
+                                            ELSE pg_catalog.format('CAST((%s) AS %s)', b, x.cast_r) END) END
+      FROM (SELECT @extschema@._ec_eq_op(typ) AS op,
+                   CASE WHEN o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace AND o.oprleft <> typ
+                        THEN pg_catalog.format_type(o.oprleft, NULL) END AS cast_l,
+                   CASE WHEN o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace AND o.oprright <> typ
+                        THEN pg_catalog.format_type(o.oprright, NULL) END AS cast_r
+              FROM (SELECT @extschema@._ec_eq_oper(typ) AS oid) AS e
+              LEFT JOIN pg_catalog.pg_operator AS o ON o.oid = e.oid) AS x
 $$;
 
 -- A change's objects, found in the catalog by its id (never taken from a row): in the table's

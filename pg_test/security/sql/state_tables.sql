@@ -338,6 +338,54 @@ DROP FUNCTION public.st_h_veq(varchar, varchar), public.st_h_vne(varchar, varcha
               public.st_h_gt(float8, numeric), public.st_h_add(float8, numeric), public.st_h_cat(text, bigint);
 RESET ROLE;
 
+-- ---- 7. A domain over a type whose operators live outside pg_catalog (citext in public) -------
+-- OPERATOR(public.=) of two domain values, or a plain > between them, took the exact match the
+-- attacker defined in public for the domain: its code ran in the superuser's dual-write
+-- trigger (every write of the table, by anyone), status count and backfill (key walk and the
+-- printed where clause). Now the values are cast to the operator's own type first.
+CREATE EXTENSION citext SCHEMA public;
+CREATE DOMAIN public.st_email AS public.citext;
+CREATE TABLE public.st_dm (id public.st_email PRIMARY KEY, e text);
+INSERT INTO public.st_dm SELECT 'U' || g::text || '@x', 'u' || g::text FROM generate_series(1, 30) g;
+SET ROLE sec_attacker;
+CREATE FUNCTION public.st_dm_op(a public.st_email, b public.st_email, op text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.st_log VALUES (current_user, 'st_email ' || op);
+    RETURN CASE op WHEN '=' THEN a::text OPERATOR(pg_catalog.=) b::text WHEN '>' THEN a::text OPERATOR(pg_catalog.>) b::text
+                   ELSE a::text OPERATOR(pg_catalog.<=) b::text END;
+END $$;
+CREATE FUNCTION public.st_dm_eq(public.st_email, public.st_email) RETURNS boolean LANGUAGE sql RETURN public.st_dm_op($1, $2, '=');
+CREATE FUNCTION public.st_dm_gt(public.st_email, public.st_email) RETURNS boolean LANGUAGE sql RETURN public.st_dm_op($1, $2, '>');
+CREATE FUNCTION public.st_dm_le(public.st_email, public.st_email) RETURNS boolean LANGUAGE sql RETURN public.st_dm_op($1, $2, '<=');
+CREATE OPERATOR public.= (LEFTARG = public.st_email, RIGHTARG = public.st_email, FUNCTION = public.st_dm_eq);
+CREATE OPERATOR public.> (LEFTARG = public.st_email, RIGHTARG = public.st_email, FUNCTION = public.st_dm_gt);
+CREATE OPERATOR public.<= (LEFTARG = public.st_email, RIGHTARG = public.st_email, FUNCTION = public.st_dm_le);
+RESET ROLE;
+SET search_path = "$user", public;
+SELECT safe_ddl.begin_column_change('public.st_dm', 'e', 'e2', 'public.st_email') AS call \gset
+INSERT INTO public.st_dm VALUES ('new@x', 'n');
+UPDATE public.st_dm SET e = 'U1!' WHERE id::text = 'U1@x';
+UPDATE public.st_dm SET e2 = 'U2!' WHERE id::text = 'U2@x';
+SELECT rows_out_of_step FROM safe_ddl.column_change_status('public.st_dm');
+\echo :call
+:call
+CALL safe_ddl.backfill('public.st_dm', 'e = e', batch_size => 10, pause => '0', max_dead_tuple_ratio => NULL);
+SELECT rows_out_of_step FROM safe_ddl.column_change_status('public.st_dm');
+SELECT safe_ddl.finish_column_change('public.st_dm', 'e');
+RESET search_path;
+SELECT count(*) AS evil_runs FROM public.st_log;
+SET ROLE sec_attacker;
+DROP OPERATOR public.= (public.st_email, public.st_email), public.> (public.st_email, public.st_email),
+              public.<= (public.st_email, public.st_email);
+DROP FUNCTION public.st_dm_eq(public.st_email, public.st_email), public.st_dm_gt(public.st_email, public.st_email),
+              public.st_dm_le(public.st_email, public.st_email), public.st_dm_op(public.st_email, public.st_email, text);
+RESET ROLE;
+SET safe_ddl.allow = 'drop_table, in_use';
+DROP TABLE public.st_dm;
+RESET safe_ddl.allow;
+DROP DOMAIN public.st_email;
+DROP EXTENSION citext;
+
 -- Clean up.
 SET safe_ddl.allow = 'drop_table, in_use';
 DROP TABLE public.st_victim, public.st_att2, public.st_att3, sec_app.st_app2 CASCADE;
