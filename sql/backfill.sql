@@ -583,13 +583,14 @@ $$;
 -- How each key column compares with op ('>' or '<='): the operator of the default btree operator
 -- class of its type (a domain's base type, or the type it is binary-coercible to: varchar's is
 -- text's), its schema, and the type to cast the column and its values to so that the operator
--- is an exact match (NULL: the column's own type).
+-- is an exact match (NULL: the column's own type). Types compared only by pg_catalog's polymorphic
+-- operators (enums, arrays, records) get those, by name.
 CREATE FUNCTION @extschema@._backfill_key_cmp(rel pg_catalog.regclass, key_columns text[], op text)
 RETURNS TABLE (n bigint, op_schema name, cast_to text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT k.n, x.nsp,
+    SELECT k.n, COALESCE(x.nsp, 'pg_catalog'),   -- none: only a polymorphic one (enums, arrays, records)
            CASE WHEN x.intype IS DISTINCT FROM a.atttypid THEN pg_catalog.format_type(x.intype, NULL) END
       FROM pg_catalog.unnest(key_columns) WITH ORDINALITY AS k(c, n)
       JOIN pg_catalog.pg_attribute AS a ON a.attrelid = rel AND a.attname = k.c AND a.attnum > 0 AND NOT a.attisdropped

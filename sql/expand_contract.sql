@@ -221,7 +221,7 @@ $$;
 
 -- The equality operator of a type as OPERATOR(schema.=), from its default btree (else hash)
 -- operator class, as IS DISTINCT FROM finds it; NULL when only a polymorphic one of
--- pg_catalog's applies (arrays, enums, records: IS DISTINCT FROM under a pinned search_path).
+-- pg_catalog's applies (arrays, enums, records: OPERATOR(pg_catalog.=) finds it).
 CREATE FUNCTION @extschema@._ec_eq_oper(typ oid) RETURNS oid
 LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -266,22 +266,24 @@ AS $$
 $$;
 
 -- SQL for "a IS DISTINCT FROM b" (two values of type typ) with the type's own equality operator
--- named by its schema: the same answer in any search_path, no look-alike operator can run. Outside
--- pg_catalog, a domain's values (or a binary-coercible type's) are cast to the operator's own
--- types: OPERATOR(public.=) of two domain values would take an exact match that another role with
--- CREATE on that schema defined for the domain over the real one (citext's, say).
+-- named by its schema: the same answer in any search_path, no look-alike operator can run.
+-- Arrays, enums, records and ranges get pg_catalog's polymorphic one by name: a plain IS
+-- DISTINCT FROM would take an exact match for the type from anywhere in the caller's
+-- search_path (begin's sample and the printed backfill run there). Outside pg_catalog, a
+-- domain's values (or a binary-coercible type's) are cast to the operator's own types:
+-- OPERATOR(public.=) of two domain values would take an exact match that another role with
+-- CREATE on that schema defined for the domain rather than the real one (citext's, say).
 CREATE FUNCTION @extschema@._ec_distinct_sql(a text, b text, typ oid) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN x.op IS NULL THEN pg_catalog.format('((%s) IS DISTINCT FROM (%s))', a, b)
-                ELSE pg_catalog.format('(CASE WHEN (%1$s) IS NULL OR (%2$s) IS NULL '
-                                       'THEN ((%1$s) IS NULL) OPERATOR(pg_catalog.<>) ((%2$s) IS NULL) '
-                                       'ELSE NOT (%4$s %3$s %5$s) END)', a, b, x.op,
-                                       CASE WHEN x.cast_l IS NULL THEN pg_catalog.format('(%s)', a)
-                                            ELSE pg_catalog.format('CAST((%s) AS %s)', a, x.cast_l) END,
-                                       CASE WHEN x.cast_r IS NULL THEN pg_catalog.format('(%s)', b)
-                                            ELSE pg_catalog.format('CAST((%s) AS %s)', b, x.cast_r) END) END
+    SELECT pg_catalog.format('(CASE WHEN (%1$s) IS NULL OR (%2$s) IS NULL '
+                             'THEN ((%1$s) IS NULL) OPERATOR(pg_catalog.<>) ((%2$s) IS NULL) '
+                             'ELSE NOT (%4$s %3$s %5$s) END)', a, b, COALESCE(x.op, 'OPERATOR(pg_catalog.=)'),
+                             CASE WHEN x.cast_l IS NULL THEN pg_catalog.format('(%s)', a)
+                                  ELSE pg_catalog.format('CAST((%s) AS %s)', a, x.cast_l) END,
+                             CASE WHEN x.cast_r IS NULL THEN pg_catalog.format('(%s)', b)
+                                  ELSE pg_catalog.format('CAST((%s) AS %s)', b, x.cast_r) END)
       FROM (SELECT @extschema@._ec_eq_op(typ) AS op,
                    CASE WHEN o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace AND o.oprleft <> typ
                         THEN pg_catalog.format_type(o.oprleft, NULL) END AS cast_l,

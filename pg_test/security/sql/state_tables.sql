@@ -385,6 +385,43 @@ DROP TABLE public.st_dm;
 RESET safe_ddl.allow;
 DROP DOMAIN public.st_email;
 DROP EXTENSION citext;
+-- Arrays and enums have only pg_catalog's polymorphic = and >: a plain IS DISTINCT FROM (begin's
+-- sample, the printed backfill) and the backfill's key walk took the attacker's exact matches.
+CREATE TYPE public.st_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE public.st_ar (k public.st_mood, id int, a int[], PRIMARY KEY (k, id));
+INSERT INTO public.st_ar SELECT (ARRAY['sad', 'ok', 'happy']::public.st_mood[])[g % 3 + 1], g, ARRAY[g] FROM generate_series(1, 30) g;
+SET ROLE sec_attacker;
+CREATE FUNCTION public.st_ar_log(what text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.st_log VALUES (current_user, what); RETURN true; END $$;
+CREATE FUNCTION public.st_ar_eq4(int[], int[]) RETURNS boolean LANGUAGE sql RETURN public.st_ar_log('int[] =') AND $1 OPERATOR(pg_catalog.=) $2;
+CREATE FUNCTION public.st_ar_eq8(bigint[], bigint[]) RETURNS boolean LANGUAGE sql RETURN public.st_ar_log('bigint[] =') AND $1 OPERATOR(pg_catalog.=) $2;
+CREATE FUNCTION public.st_mood_gt(public.st_mood, public.st_mood) RETURNS boolean LANGUAGE sql RETURN public.st_ar_log('st_mood >') AND $1 OPERATOR(pg_catalog.>) $2;
+CREATE FUNCTION public.st_mood_le(public.st_mood, public.st_mood) RETURNS boolean LANGUAGE sql RETURN public.st_ar_log('st_mood <=') AND $1 OPERATOR(pg_catalog.<=) $2;
+CREATE OPERATOR public.= (LEFTARG = int[], RIGHTARG = int[], FUNCTION = public.st_ar_eq4);
+CREATE OPERATOR public.= (LEFTARG = bigint[], RIGHTARG = bigint[], FUNCTION = public.st_ar_eq8);
+CREATE OPERATOR public.> (LEFTARG = public.st_mood, RIGHTARG = public.st_mood, FUNCTION = public.st_mood_gt);
+CREATE OPERATOR public.<= (LEFTARG = public.st_mood, RIGHTARG = public.st_mood, FUNCTION = public.st_mood_le);
+RESET ROLE;
+SET search_path = "$user", public;
+SELECT safe_ddl.begin_column_change('public.st_ar', 'a', 'a2', 'bigint[]') AS call \gset
+INSERT INTO public.st_ar (k, id, a2) VALUES ('ok', 100, ARRAY[100]);
+UPDATE public.st_ar SET a2 = ARRAY[7, 7] WHERE id OPERATOR(pg_catalog.=) 1;
+\echo :call
+:call
+SELECT rows_out_of_step FROM safe_ddl.column_change_status('public.st_ar');
+SELECT safe_ddl.finish_column_change('public.st_ar', 'a');
+RESET search_path;
+SELECT count(*) AS evil_runs FROM public.st_log;
+SET ROLE sec_attacker;
+DROP OPERATOR public.= (int[], int[]), public.= (bigint[], bigint[]), public.> (public.st_mood, public.st_mood),
+              public.<= (public.st_mood, public.st_mood);
+DROP FUNCTION public.st_ar_eq4(int[], int[]), public.st_ar_eq8(bigint[], bigint[]), public.st_mood_gt(public.st_mood, public.st_mood),
+              public.st_mood_le(public.st_mood, public.st_mood), public.st_ar_log(text);
+RESET ROLE;
+SET safe_ddl.allow = 'drop_table, in_use';
+DROP TABLE public.st_ar;
+RESET safe_ddl.allow;
+DROP TYPE public.st_mood;
 
 -- Clean up.
 SET safe_ddl.allow = 'drop_table, in_use';
