@@ -96,11 +96,12 @@ REVOKE ALL ON SEQUENCE @extschema@.backfill_jobs_job_id_seq FROM PUBLIC;
 -- lock_key in pg_locks; lock_key is the job id (mod 2^31-1) unless another session squatted that
 -- key before the job's role took it (advisory locks have no owner: any role can take any key),
 -- then a random one. A holder counts as the job's runner only if it is the backend recorded in
--- the job's pid by the claim: a squatter is ignored.
+-- the job's pid by the claim, in a session whose user may act as the job's role (a pid is reused
+-- once its backend is gone, and pg_locks shows every runner's pid): a squatter is ignored.
 
 -- The pid of the session running the job (the one holding its lock and recorded as its runner),
 -- NULL if none.
-CREATE FUNCTION @extschema@._backfill_runner(lock_key int, pid int) RETURNS int
+CREATE FUNCTION @extschema@._backfill_runner(lock_key int, pid int, job_role pg_catalog.regrole) RETURNS int
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -114,6 +115,8 @@ AS $$
        AND l.objsubid = 2::pg_catalog.int2
        AND l.granted
        AND l.pid = _backfill_runner.pid
+       AND EXISTS (SELECT FROM pg_catalog.pg_stat_activity AS a
+                    WHERE a.pid = l.pid AND pg_catalog.pg_has_role(a.usesysid, job_role::pg_catalog.oid, 'MEMBER'))
      LIMIT 1
 $$;
 
@@ -577,20 +580,70 @@ BEGIN
 END
 $$;
 
+-- How each key column compares with op ('>' or '<='): the operator of the default btree operator
+-- class of its type (a domain's base type, or the type it is binary-coercible to: varchar's is
+-- text's), its schema, and the type to cast the column and its values to so that the operator
+-- is an exact match (NULL: the column's own type). Types compared only by pg_catalog's polymorphic
+-- operators (enums, arrays, records) get those, by name.
+CREATE FUNCTION @extschema@._backfill_key_cmp(rel pg_catalog.regclass, key_columns text[], op text)
+RETURNS TABLE (n bigint, op_schema name, cast_to text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.n, COALESCE(x.nsp, 'pg_catalog'),   -- none: only a polymorphic one (enums, arrays, records)
+           CASE WHEN x.intype IS DISTINCT FROM a.atttypid THEN pg_catalog.format_type(x.intype, NULL) END
+      FROM pg_catalog.unnest(key_columns) WITH ORDINALITY AS k(c, n)
+      JOIN pg_catalog.pg_attribute AS a ON a.attrelid = rel AND a.attname = k.c AND a.attnum > 0 AND NOT a.attisdropped
+      JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
+      LEFT JOIN LATERAL (
+            SELECT oc.opcintype AS intype, ns.nspname AS nsp
+              FROM pg_catalog.pg_opclass AS oc
+              JOIN pg_catalog.pg_am AS am ON am.oid = oc.opcmethod AND am.amname = 'btree'
+              JOIN pg_catalog.pg_amop AS ao ON ao.amopfamily = oc.opcfamily AND ao.amoplefttype = oc.opcintype
+                                           AND ao.amoprighttype = oc.opcintype
+                                           AND ao.amopstrategy = CASE op WHEN '>' THEN 5 WHEN '<=' THEN 2 END
+              JOIN pg_catalog.pg_operator AS o ON o.oid = ao.amopopr
+              JOIN pg_catalog.pg_namespace AS ns ON ns.oid = o.oprnamespace
+             WHERE oc.opcdefault
+               AND (oc.opcintype = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+                    OR EXISTS (SELECT FROM pg_catalog.pg_cast AS c
+                                WHERE c.castsource = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+                                  AND c.casttarget = oc.opcintype AND c.castmethod = 'b'))
+             ORDER BY oc.opcintype = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END DESC
+             LIMIT 1) AS x ON true
+$$;
+
 -- The operator comparing the key: OPERATOR(pg_catalog.op) when every key column's type (a domain's
 -- base type) is one of pg_catalog's (as the plain operator resolves then, but immune to
--- look-alikes earlier in the search_path), else the plain operator (a type of another schema
--- brings its own operators).
+-- look-alikes earlier in the search_path); else OPERATOR(schema.op) when the operators of all
+-- key columns are of one schema (with the columns cast as _backfill_key_casts says, an exact
+-- match there: a look-alike for a domain in that schema is never taken); else the plain operator
+-- (each column cast to its operator's type: an exact match in the search_path).
 CREATE FUNCTION @extschema@._backfill_key_op(rel pg_catalog.regclass, key_columns text[], op text) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN pg_catalog.bool_and(COALESCE(b.typnamespace, t.typnamespace) = 'pg_catalog'::regnamespace)
-                THEN pg_catalog.format('OPERATOR(pg_catalog.%s)', op) ELSE op END
-      FROM pg_catalog.unnest(key_columns) AS k(c)
-      JOIN pg_catalog.pg_attribute AS a ON a.attrelid = rel AND a.attname = k.c
-      JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
-      LEFT JOIN pg_catalog.pg_type AS b ON t.typtype = 'd' AND b.oid = t.typbasetype   -- a domain: its base type's
+    SELECT CASE WHEN (SELECT pg_catalog.bool_and(COALESCE(b.typnamespace, t.typnamespace) = 'pg_catalog'::regnamespace)
+                        FROM pg_catalog.unnest(key_columns) AS k(c)
+                        JOIN pg_catalog.pg_attribute AS a ON a.attrelid = rel AND a.attname = k.c
+                        JOIN pg_catalog.pg_type AS t ON t.oid = a.atttypid
+                        LEFT JOIN pg_catalog.pg_type AS b ON t.typtype = 'd' AND b.oid = t.typbasetype)   -- a domain: its base type's
+                THEN pg_catalog.format('OPERATOR(pg_catalog.%s)', op)
+                WHEN pg_catalog.count(DISTINCT x.op_schema) = 1 AND pg_catalog.bool_and(x.op_schema IS NOT NULL)
+                THEN pg_catalog.format('OPERATOR(%I.%s)', pg_catalog.min(x.op_schema::text), op)
+                ELSE op END
+      FROM @extschema@._backfill_key_cmp(rel, key_columns, op) AS x
+$$;
+
+-- Per key column, the type to cast it and its values to for the comparisons, or NULL (the key's
+-- operator is pg_catalog's: see _backfill_key_op).
+CREATE FUNCTION @extschema@._backfill_key_casts(rel pg_catalog.regclass, key_columns text[]) RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN @extschema@._backfill_key_op(rel, key_columns, '>') = 'OPERATOR(pg_catalog.>)'
+                THEN pg_catalog.array_fill(NULL::text, ARRAY[pg_catalog.cardinality(key_columns)])
+                ELSE (SELECT pg_catalog.array_agg(x.cast_to ORDER BY x.n) FROM @extschema@._backfill_key_cmp(rel, key_columns, '>') AS x) END
 $$;
 
 -- The batch loop of a job whose lock this session holds (backfill() and backfill_resume() take
@@ -608,6 +661,8 @@ DECLARE
     key_texts      text;
     key_gt         text;
     key_le         text;
+    key_cmp        text;
+    cmp_types      text[];
     qrel           text;
     lower_cond     text;
     upper_key      text[];
@@ -649,7 +704,7 @@ BEGIN
         RAISE EXCEPTION 'safe_ddl.backfill: the job was started by role %, and runs only as that role', j.started_by
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = 'A job runs its clauses with the privileges of the role that wrote them.',
-              HINT = pg_catalog.format('SET ROLE %I; CALL safe_ddl.backfill_resume(%s); RESET ROLE;', j.started_by, job);
+              HINT = pg_catalog.format('Role %s runs it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): CALL safe_ddl.backfill_resume(%s);', j.started_by, j.started_by, job);
     END IF;
     PERFORM @extschema@._backfill_lock(job);   -- held already when called by backfill()
     SELECT c.key_types INTO key_types
@@ -657,14 +712,20 @@ BEGIN
     key_cols := j.key_columns;
     qrel := @extschema@._rel_sql(j.relation);
     -- The key comparisons: pg_catalog's operators when every key type is pg_catalog's (varchar
-    -- compares as text, as it always does), else the operators of the caller's search_path.
+    -- compares as text, as it always does), else those of the key types' schema, the columns and
+    -- values cast to the operators' types (see _backfill_key_op): never a look-alike.
     key_gt := @extschema@._backfill_key_op(j.relation, key_cols, '>');
     key_le := @extschema@._backfill_key_op(j.relation, key_cols, '<=');
-    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c), ', ' ORDER BY n),
-           pg_catalog.string_agg(pg_catalog.quote_ident(c) || ' DESC', ', ' ORDER BY n),
-           pg_catalog.string_agg(pg_catalog.format('@extschema@._key_text(%I)', c), ', ' ORDER BY n)
-      INTO key_list, key_desc, key_texts
-      FROM pg_catalog.unnest(key_cols) WITH ORDINALITY AS k(c, n);
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(k.c), ', ' ORDER BY k.n),
+           pg_catalog.string_agg(pg_catalog.quote_ident(k.c) || ' DESC', ', ' ORDER BY k.n),
+           pg_catalog.string_agg(pg_catalog.format('@extschema@._key_text(%I)', k.c), ', ' ORDER BY k.n),
+           pg_catalog.string_agg(CASE WHEN x.cast_to IS NULL THEN pg_catalog.quote_ident(k.c)
+                                      ELSE pg_catalog.format('CAST(%I AS %s)', k.c, x.cast_to) END, ', ' ORDER BY k.n),
+           pg_catalog.array_agg(COALESCE(x.cast_to, key_types[k.n]) ORDER BY k.n)
+      INTO key_list, key_desc, key_texts, key_cmp, cmp_types
+      FROM pg_catalog.unnest(key_cols) WITH ORDINALITY AS k(c, n)
+      JOIN pg_catalog.unnest(@extschema@._backfill_key_casts(j.relation, key_cols)) WITH ORDINALITY AS x(cast_to, n)
+        ON x.n OPERATOR(pg_catalog.=) k.n;
 
     -- Batch size bounds: 10 .. 100000 rows (wider if the job started outside them), and at most
     -- half of safe_ddl.max_dml_rows when the large_dml guard is on.
@@ -739,7 +800,7 @@ BEGIN
 
         -- 2. One batch: its upper key, the UPDATE and the job's progress in one transaction.
         lower_cond := CASE WHEN j.last_key IS NULL THEN 'true'
-                           ELSE pg_catalog.format('(%s) %s (%s)', key_list, key_gt, @extschema@._key_literal(j.last_key, key_types)) END;
+                           ELSE pg_catalog.format('(%s) %s (%s)', key_cmp, key_gt, @extschema@._key_literal(j.last_key, cmp_types)) END;
         finished := false;
         failed := false;
         retryable := false;
@@ -760,10 +821,10 @@ BEGIN
             ELSE
                 -- The fragments stand on lines of their own, so a -- comment in one ends there.
                 EXECUTE pg_catalog.format(
-                    E'WITH u AS (UPDATE %1$s SET\n%2$s\nWHERE %3$s AND (%4$s) %7$s (%5$s) AND (\n%6$s\n) RETURNING %4$s)\n'
-                    'SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE (%3$s AND (%4$s) %7$s (%5$s)) IS NOT TRUE) FROM u',
+                    E'WITH u AS (UPDATE %1$s SET\n%2$s\nWHERE %3$s AND (%8$s) %7$s (%5$s) AND (\n%6$s\n) RETURNING %4$s)\n'
+                    'SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE (%3$s AND (%8$s) %7$s (%5$s)) IS NOT TRUE) FROM u',
                     qrel, j.set_clause, lower_cond, key_list,
-                    @extschema@._key_literal(upper_key, key_types), COALESCE(j.where_clause, 'true'), key_le)
+                    @extschema@._key_literal(upper_key, cmp_types), COALESCE(j.where_clause, 'true'), key_le, key_cmp)
                 INTO n_updated, n_moved;
                 IF n_moved > 0 THEN
                     RAISE EXCEPTION 'safe_ddl.backfill: set_clause moved % rows out of the batch''s key range', n_moved
@@ -918,9 +979,9 @@ BEGIN
     IF j.started_by <> actor THEN
         RAISE EXCEPTION 'safe_ddl.backfill: the job was started by role %, and only that role runs or changes it', j.started_by
         USING ERRCODE = 'insufficient_privilege',
-              HINT = pg_catalog.format('SET ROLE %I; CALL safe_ddl.backfill_resume(%s); RESET ROLE;', j.started_by, job);
+              HINT = pg_catalog.format('Role %s runs it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): CALL safe_ddl.backfill_resume(%s);', j.started_by, j.started_by, job);
     END IF;
-    IF runner AND @extschema@._backfill_runner(j.lock_key, j.pid) IS DISTINCT FROM pg_catalog.pg_backend_pid() THEN
+    IF runner AND @extschema@._backfill_runner(j.lock_key, j.pid, j.started_by) IS DISTINCT FROM pg_catalog.pg_backend_pid() THEN
         RAISE EXCEPTION 'safe_ddl.backfill: this session does not run job %', job
         USING ERRCODE = 'object_not_in_prerequisite_state',
               HINT = pg_catalog.format('CALL safe_ddl.backfill_resume(%s);', job);
@@ -989,8 +1050,8 @@ DECLARE
     tries  int := 0;
 BEGIN
     IF holder IS DISTINCT FROM me AND NOT pg_catalog.pg_try_advisory_lock(95415761, j.lock_key) THEN
-        holder := @extschema@._backfill_key_holder(j.lock_key);
-        IF holder = j.pid THEN
+        holder := @extschema@._backfill_runner(j.lock_key, j.pid, j.started_by);
+        IF holder IS NOT NULL THEN
             RETURN holder::text;          -- its runner (an interrupted CALL's session included)
         END IF;
         LOOP
@@ -1115,7 +1176,7 @@ BEGIN
     IF j.status IN ('done', 'cancelled') THEN
         RETURN j.status;
     END IF;
-    runner := @extschema@._backfill_runner(j.lock_key, j.pid);
+    runner := @extschema@._backfill_runner(j.lock_key, j.pid, j.started_by);
     IF runner IS NOT NULL AND runner <> pg_catalog.pg_backend_pid() THEN
         UPDATE @extschema@.backfill_jobs AS b
            SET cancel_requested = true, updated_at = pg_catalog.clock_timestamp()
@@ -1245,7 +1306,7 @@ BEGIN
         RAISE EXCEPTION 'safe_ddl.backfill_resume: the job was started by role %, and runs only as that role', j.started_by
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = pg_catalog.format('Job %s runs its clauses with the privileges of the role that wrote them.', j.job_id),
-              HINT = pg_catalog.format('SET ROLE %I; CALL safe_ddl.backfill_resume(%s); RESET ROLE;', j.started_by, j.job_id);
+              HINT = pg_catalog.format('Role %s runs it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): CALL safe_ddl.backfill_resume(%s);', j.started_by, j.started_by, j.job_id);
     END IF;
     IF j.status = 'done' THEN
         RAISE NOTICE 'safe_ddl.backfill_resume: job % is already done (% rows updated)', j.job_id, j.rows_done;
@@ -1306,7 +1367,7 @@ SELECT b.job_id,
        b.finished_at,
        COALESCE(b.finished_at, b.updated_at) - b.started_at AS elapsed
   FROM @extschema@.backfill_jobs AS b
-  LEFT JOIN LATERAL (SELECT @extschema@._backfill_runner(b.lock_key, b.pid) AS pid) AS r ON true;
+  LEFT JOIN LATERAL (SELECT @extschema@._backfill_runner(b.lock_key, b.pid, b.started_by) AS pid) AS r ON true;
 
 GRANT SELECT ON @extschema@.backfill_status TO PUBLIC;
 

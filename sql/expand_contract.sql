@@ -221,7 +221,7 @@ $$;
 
 -- The equality operator of a type as OPERATOR(schema.=), from its default btree (else hash)
 -- operator class, as IS DISTINCT FROM finds it; NULL when only a polymorphic one of
--- pg_catalog's applies (arrays, enums, records: IS DISTINCT FROM under a pinned search_path).
+-- pg_catalog's applies (arrays, enums, records: OPERATOR(pg_catalog.=) finds it).
 CREATE FUNCTION @extschema@._ec_eq_oper(typ oid) RETURNS oid
 LANGUAGE sql STABLE STRICT
 SET search_path = pg_catalog, pg_temp
@@ -267,15 +267,30 @@ $$;
 
 -- SQL for "a IS DISTINCT FROM b" (two values of type typ) with the type's own equality operator
 -- named by its schema: the same answer in any search_path, no look-alike operator can run.
+-- Arrays, enums, records and ranges get pg_catalog's polymorphic one by name: a plain IS
+-- DISTINCT FROM would take an exact match for the type from anywhere in the caller's
+-- search_path (begin's sample and the printed backfill run there). Outside pg_catalog, a
+-- domain's values (or a binary-coercible type's) are cast to the operator's own types:
+-- OPERATOR(public.=) of two domain values would take an exact match that another role with
+-- CREATE on that schema defined for the domain rather than the real one (citext's, say).
 CREATE FUNCTION @extschema@._ec_distinct_sql(a text, b text, typ oid) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN x.op IS NULL THEN pg_catalog.format('((%s) IS DISTINCT FROM (%s))', a, b)
-                ELSE pg_catalog.format('(CASE WHEN (%1$s) IS NULL OR (%2$s) IS NULL '
-                                       'THEN ((%1$s) IS NULL) OPERATOR(pg_catalog.<>) ((%2$s) IS NULL) '
-                                       'ELSE NOT ((%1$s) %3$s (%2$s)) END)', a, b, x.op) END
-      FROM (SELECT @extschema@._ec_eq_op(typ) AS op) AS x
+    SELECT pg_catalog.format('(CASE WHEN (%1$s) IS NULL OR (%2$s) IS NULL '
+                             'THEN ((%1$s) IS NULL) OPERATOR(pg_catalog.<>) ((%2$s) IS NULL) '
+                             'ELSE NOT (%4$s %3$s %5$s) END)', a, b, COALESCE(x.op, 'OPERATOR(pg_catalog.=)'),
+                             CASE WHEN x.cast_l IS NULL THEN pg_catalog.format('(%s)', a)
+                                  ELSE pg_catalog.format('CAST((%s) AS %s)', a, x.cast_l) END,
+                             CASE WHEN x.cast_r IS NULL THEN pg_catalog.format('(%s)', b)
+                                  ELSE pg_catalog.format('CAST((%s) AS %s)', b, x.cast_r) END)
+      FROM (SELECT @extschema@._ec_eq_op(typ) AS op,
+                   CASE WHEN o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace AND o.oprleft <> typ
+                        THEN pg_catalog.format_type(o.oprleft, NULL) END AS cast_l,
+                   CASE WHEN o.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace AND o.oprright <> typ
+                        THEN pg_catalog.format_type(o.oprright, NULL) END AS cast_r
+              FROM (SELECT @extschema@._ec_eq_oper(typ) AS oid) AS e
+              LEFT JOIN pg_catalog.pg_operator AS o ON o.oid = e.oid) AS x
 $$;
 
 -- A change's objects, found in the catalog by its id (never taken from a row): in the table's
@@ -399,13 +414,15 @@ END
 $$;
 
 -- The backfill that fills the new column of the existing rows (and re-runs harmlessly): the
--- change's role's own expression, CALLed as that role (SET ROLE when it is not this one).
+-- change's role's own expression, so only for that role (NULL for another role's change).
 CREATE FUNCTION @extschema@._cc_backfill_call(c @extschema@.column_changes) RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN c.started_by = @extschema@._me() THEN x.call
-                ELSE pg_catalog.format('SET ROLE %I; %s RESET ROLE;', c.started_by, x.call) END
+                -- Another role's: its expression would run as whoever pastes the call (SET ROLE
+                -- does not hold it: its code could RESET ROLE), so none is shown.
+                END
       FROM (SELECT pg_catalog.format('CALL %s.backfill(%L, %L, %L);',
                pg_catalog.quote_ident('@extschema@'),
                @extschema@._ec_qualified(c.relation),
@@ -459,7 +476,7 @@ BEGIN
         USING ERRCODE = 'object_not_in_prerequisite_state',
               HINT = CASE WHEN l.owner = @extschema@._me()
                           THEN 'See SELECT * FROM safe_ddl.column_change_status(); finish or cancel that change first.'
-                          ELSE pg_catalog.format('Role %s finishes or cancels it: SET ROLE %I; SELECT safe_ddl.cancel_column_change(%L, %L); RESET ROLE;',
+                          ELSE pg_catalog.format('Role %s finishes or cancels it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): SELECT safe_ddl.cancel_column_change(%L, %L);',
                                                  l.owner, l.owner, @extschema@._ec_qualified(rel), l.old_column) END;
     END IF;
     -- This role's own row of a change whose objects are gone (dropped by hand).
@@ -736,7 +753,7 @@ CREATE FUNCTION @extschema@.column_change_status(
     new_last_write     timestamptz,
     tracking_since     timestamptz,
     old_used_recently  boolean,    -- within safe_ddl.usage_window (NULL: no usage tracking)
-    backfill_call      text,
+    backfill_call      text,       -- NULL for another role's change (only that role runs its expression)
     started_by         name,
     started_at         timestamptz,
     finished_at        timestamptz
@@ -778,8 +795,8 @@ BEGIN
                 rows_out_of_step := @extschema@._cc_out_of_step(c);
             ELSIF c.started_by <> @extschema@._me() THEN
                 RAISE NOTICE 'safe_ddl.column_change_status: rows_out_of_step of change % not counted: %', c.change_id, why
-                USING HINT = pg_catalog.format('SET ROLE %I; SELECT * FROM safe_ddl.column_change_status(%L); RESET ROLE;',
-                                               c.started_by, @extschema@._ec_qualified(c.relation));
+                USING HINT = pg_catalog.format('Role %s counts them in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): SELECT * FROM safe_ddl.column_change_status(%L);',
+                                               c.started_by, c.started_by, @extschema@._ec_qualified(c.relation));
             ELSE
                 RAISE NOTICE 'safe_ddl.column_change_status: rows_out_of_step of change % not counted: %', c.change_id, why
                 USING HINT = pg_catalog.format('SELECT safe_ddl.cancel_column_change(%L, %L);', @extschema@._ec_qualified(c.relation), c.old_column);
@@ -830,7 +847,8 @@ BEGIN
         RAISE EXCEPTION '%: the change of column "%" of % is role %''s, and only that role finishes or cancels it', fn, column_name, rel, c.started_by
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = 'Finishing or cancelling a change runs and drops the functions that role wrote; safe_ddl never runs one role''s code as another.',
-              HINT = pg_catalog.format('SET ROLE %I; SELECT %s(%L, %L); RESET ROLE;', c.started_by, fn, @extschema@._ec_qualified(rel), column_name);
+              HINT = pg_catalog.format('Role %s runs it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): SELECT %s(%L, %L);',
+                                       c.started_by, c.started_by, fn, @extschema@._ec_qualified(rel), column_name);
     END IF;
     RETURN c;
 END
@@ -1631,8 +1649,8 @@ BEGIN
     IF r.started_by <> @extschema@._me() THEN
         RAISE EXCEPTION '%: the rename of % is role %''s, and only that role finishes it', fn, relation, r.started_by
         USING ERRCODE = 'insufficient_privilege',
-              HINT = pg_catalog.format('SET ROLE %I; SELECT safe_ddl.finish_rename_table(%L); RESET ROLE;',
-                                       r.started_by, pg_catalog.format('%I.%I', r.schema_name, r.new_name));
+              HINT = pg_catalog.format('Role %s runs it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): SELECT safe_ddl.finish_rename_table(%L);',
+                                       r.started_by, r.started_by, pg_catalog.format('%I.%I', r.schema_name, r.new_name));
     END IF;
     SELECT n.nspname, c.relname, c.relkind, c.relowner INTO vnsp, vname, vkind, vowner
       FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace

@@ -89,6 +89,25 @@ CALL safe_ddl.backfill('sec_app.sq_app', 'v = v + public.sq_stop(v)', batch_size
 RESET ROLE;
 SELECT relation, set_clause, status, started_by FROM safe_ddl.backfill_jobs WHERE set_clause LIKE 'v = v + %' ORDER BY job_id;
 
+-- A squatter whose backend got the pid recorded as the job's runner (pids are reused once the
+-- runner's session is gone; pg_locks shows every runner's pid and key): its holding the job's key
+-- must not stop the job's role either. Simulated by recording the squatting session's pid. It is
+-- not a session of the job's role, so sec_app's resume moves to a fresh key and runs its batch
+-- (was: 55P03 "being run by another session", which sec_app could neither wait out nor cancel).
+SELECT job_id AS app_job, lock_key AS app_key FROM safe_ddl.backfill_jobs
+ WHERE started_by = 'sec_app'::regrole AND set_clause LIKE 'v = v + %' \gset
+SELECT * FROM dblink('squat', 'SELECT pg_catalog.pg_backend_pid()') AS t(pid int) \gset squat_
+UPDATE safe_ddl.backfill_jobs SET pid = :squat_pid WHERE job_id = :app_job;
+SELECT * FROM dblink('squat', pg_catalog.format('SELECT pg_catalog.pg_advisory_lock(95415761, %s)::text', :app_key)) AS t(x text);
+SELECT active, running_pid IS NULL AS no_runner FROM safe_ddl.backfill_status WHERE job_id = :app_job;
+SET ROLE sec_app;
+\set VERBOSITY sqlstate
+CALL safe_ddl.backfill_resume(:app_job);     -- P0001: its own batch ran (and raised 'stopped')
+\set VERBOSITY terse
+RESET ROLE;
+SELECT status, error, lock_key <> :app_key AS moved_to_a_fresh_key FROM safe_ddl.backfill_jobs WHERE job_id = :app_job;
+SELECT * FROM dblink('squat', pg_catalog.format('SELECT pg_catalog.pg_advisory_unlock(95415761, %s)::text', :app_key)) AS t(x text);
+
 -- Column changes: a column covered by another role's live change is refused by name, with the
 -- SQL that finishes it as that role (the row itself is invisible to the caller).
 SELECT safe_ddl.begin_column_change('sec_app.sq_app', 'v', 'v_big', 'bigint') IS NOT NULL AS superuser_began;

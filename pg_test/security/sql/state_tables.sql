@@ -108,9 +108,12 @@ DELETE FROM public.st_log;
 SELECT relation, status, started_by FROM safe_ddl.backfill_jobs;
 SELECT table_name, old_column, new_column, status, started_by FROM safe_ddl.column_change_status(count_rows => false);
 -- The superuser's status: the attacker's change is not counted (that would run st_evil), with a
--- NOTICE saying how to count it as its role; its backfill_call runs as that role.
+-- NOTICE saying how that role counts it; no backfill_call (it would run the attacker's expression
+-- as whoever pastes it).
 SET client_min_messages = notice;
+\set VERBOSITY default
 SELECT table_name, rows_out_of_step, backfill_call FROM safe_ddl.column_change_status();
+\set VERBOSITY terse
 SET client_min_messages = warning;
 -- finish and cancel refuse: they would run and drop that role's code
 \set VERBOSITY default
@@ -126,9 +129,47 @@ SELECT count(*) AS evil_runs, to_regclass('public.st_pwned') AS pwned FROM publi
 SELECT to_regclass('public.st_att') AS view_kept,
        (SELECT count(*) FROM pg_proc WHERE proname LIKE '\_safe\_ddl\_cc%' AND proname NOT LIKE '%900%' AND proowner = 'sec_attacker'::regrole) AS change_functions,
        (SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.st_att2'::regclass AND attname IN ('n', 'n_big') AND NOT attisdropped) AS columns;
--- the backfill_call shown to the superuser, run as printed: as the attacker
-SELECT backfill_call AS att_call FROM safe_ddl.column_change_status(count_rows => false) WHERE table_name = 'public.st_att2'::regclass \gset
-\echo :att_call
+-- No SET ROLE in what the helpers tell a superuser to run (they used to print
+-- 'SET ROLE sec_attacker; <call>; RESET ROLE;'): code run after SET ROLE can RESET ROLE and act
+-- as the session's user. The attacker's change whose forward function does just that: pasting
+-- the old HINT ran it as the superuser.
+SET ROLE sec_attacker;
+CREATE TABLE public.st_esc (id int PRIMARY KEY, n int);
+INSERT INTO public.st_esc VALUES (1, 1);
+CREATE FUNCTION public.st_escape(v int) RETURNS bigint LANGUAGE sql RETURN v;
+SELECT safe_ddl.begin_column_change('public.st_esc', 'n', 'n_big', 'bigint', 'public.st_escape(n)') IS NOT NULL AS begun;
+-- (armed once the change is in place: this test's own sessions are SET ROLE too)
+CREATE OR REPLACE FUNCTION public.st_escape(v int) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    IF session_user <> current_user THEN
+        RESET ROLE;
+        INSERT INTO public.st_log VALUES (current_user, 'st_escape');
+        SET ROLE sec_attacker;
+    END IF;
+    RETURN v;
+END $$;
+RESET ROLE;
+SELECT backfill_call FROM safe_ddl.column_change_status(count_rows => false) WHERE table_name = 'public.st_esc'::regclass;
+\set VERBOSITY default
+SELECT safe_ddl.finish_column_change('public.st_esc', 'n');
+\set VERBOSITY terse
+SELECT count(*) AS evil_runs FROM public.st_log;
+-- what the old HINT did when pasted (PostgreSQL's SET ROLE, not safe_ddl, lets it out):
+SET ROLE sec_attacker; SELECT * FROM safe_ddl.column_change_status('public.st_esc', count_rows => true) \gset
+RESET ROLE;
+SELECT * FROM public.st_log;
+DELETE FROM public.st_log;
+SET ROLE sec_attacker;
+SELECT safe_ddl.cancel_column_change('public.st_esc', 'n');
+RESET ROLE;
+DELETE FROM safe_ddl.column_changes WHERE relation = 'public.st_esc'::regclass;
+SET ROLE sec_attacker;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'drop_table';
+DROP TABLE public.st_esc;
+COMMIT;
+DROP FUNCTION public.st_escape(int);
+RESET ROLE;
 -- Cancelling a job runs nothing: a superuser may cancel any role's job.
 SELECT safe_ddl.backfill_cancel(job_id) FROM safe_ddl.backfill_jobs WHERE relation = 'public.st_att3'::regclass;
 SELECT count(*) AS evil_runs FROM public.st_log;
@@ -296,6 +337,91 @@ DROP FUNCTION public.st_h_veq(varchar, varchar), public.st_h_vne(varchar, varcha
               public.st_h_regrole(regrole, regrole), public.st_h_regrole_ne(regrole, regrole), public.st_h_mul(int, float8),
               public.st_h_gt(float8, numeric), public.st_h_add(float8, numeric), public.st_h_cat(text, bigint);
 RESET ROLE;
+
+-- ---- 7. A domain over a type whose operators live outside pg_catalog (citext in public) -------
+-- OPERATOR(public.=) of two domain values, or a plain > between them, took the exact match the
+-- attacker defined in public for the domain: its code ran in the superuser's dual-write
+-- trigger (every write of the table, by anyone), status count and backfill (key walk and the
+-- printed where clause). Now the values are cast to the operator's own type first.
+CREATE EXTENSION citext SCHEMA public;
+CREATE DOMAIN public.st_email AS public.citext;
+CREATE TABLE public.st_dm (id public.st_email PRIMARY KEY, e text);
+INSERT INTO public.st_dm SELECT 'U' || g::text || '@x', 'u' || g::text FROM generate_series(1, 30) g;
+SET ROLE sec_attacker;
+CREATE FUNCTION public.st_dm_op(a public.st_email, b public.st_email, op text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.st_log VALUES (current_user, 'st_email ' || op);
+    RETURN CASE op WHEN '=' THEN a::text OPERATOR(pg_catalog.=) b::text WHEN '>' THEN a::text OPERATOR(pg_catalog.>) b::text
+                   ELSE a::text OPERATOR(pg_catalog.<=) b::text END;
+END $$;
+CREATE FUNCTION public.st_dm_eq(public.st_email, public.st_email) RETURNS boolean LANGUAGE sql RETURN public.st_dm_op($1, $2, '=');
+CREATE FUNCTION public.st_dm_gt(public.st_email, public.st_email) RETURNS boolean LANGUAGE sql RETURN public.st_dm_op($1, $2, '>');
+CREATE FUNCTION public.st_dm_le(public.st_email, public.st_email) RETURNS boolean LANGUAGE sql RETURN public.st_dm_op($1, $2, '<=');
+CREATE OPERATOR public.= (LEFTARG = public.st_email, RIGHTARG = public.st_email, FUNCTION = public.st_dm_eq);
+CREATE OPERATOR public.> (LEFTARG = public.st_email, RIGHTARG = public.st_email, FUNCTION = public.st_dm_gt);
+CREATE OPERATOR public.<= (LEFTARG = public.st_email, RIGHTARG = public.st_email, FUNCTION = public.st_dm_le);
+RESET ROLE;
+SET search_path = "$user", public;
+SELECT safe_ddl.begin_column_change('public.st_dm', 'e', 'e2', 'public.st_email') AS call \gset
+INSERT INTO public.st_dm VALUES ('new@x', 'n');
+UPDATE public.st_dm SET e = 'U1!' WHERE id::text = 'U1@x';
+UPDATE public.st_dm SET e2 = 'U2!' WHERE id::text = 'U2@x';
+SELECT rows_out_of_step FROM safe_ddl.column_change_status('public.st_dm');
+\echo :call
+:call
+CALL safe_ddl.backfill('public.st_dm', 'e = e', batch_size => 10, pause => '0', max_dead_tuple_ratio => NULL);
+SELECT rows_out_of_step FROM safe_ddl.column_change_status('public.st_dm');
+SELECT safe_ddl.finish_column_change('public.st_dm', 'e');
+RESET search_path;
+SELECT count(*) AS evil_runs FROM public.st_log;
+SET ROLE sec_attacker;
+DROP OPERATOR public.= (public.st_email, public.st_email), public.> (public.st_email, public.st_email),
+              public.<= (public.st_email, public.st_email);
+DROP FUNCTION public.st_dm_eq(public.st_email, public.st_email), public.st_dm_gt(public.st_email, public.st_email),
+              public.st_dm_le(public.st_email, public.st_email), public.st_dm_op(public.st_email, public.st_email, text);
+RESET ROLE;
+SET safe_ddl.allow = 'drop_table, in_use';
+DROP TABLE public.st_dm;
+RESET safe_ddl.allow;
+DROP DOMAIN public.st_email;
+DROP EXTENSION citext;
+-- Arrays and enums have only pg_catalog's polymorphic = and >: a plain IS DISTINCT FROM (begin's
+-- sample, the printed backfill) and the backfill's key walk took the attacker's exact matches.
+CREATE TYPE public.st_mood AS ENUM ('sad', 'ok', 'happy');
+CREATE TABLE public.st_ar (k public.st_mood, id int, a int[], PRIMARY KEY (k, id));
+INSERT INTO public.st_ar SELECT (ARRAY['sad', 'ok', 'happy']::public.st_mood[])[g % 3 + 1], g, ARRAY[g] FROM generate_series(1, 30) g;
+SET ROLE sec_attacker;
+CREATE FUNCTION public.st_ar_log(what text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO public.st_log VALUES (current_user, what); RETURN true; END $$;
+CREATE FUNCTION public.st_ar_eq4(int[], int[]) RETURNS boolean LANGUAGE sql RETURN public.st_ar_log('int[] =') AND $1 OPERATOR(pg_catalog.=) $2;
+CREATE FUNCTION public.st_ar_eq8(bigint[], bigint[]) RETURNS boolean LANGUAGE sql RETURN public.st_ar_log('bigint[] =') AND $1 OPERATOR(pg_catalog.=) $2;
+CREATE FUNCTION public.st_mood_gt(public.st_mood, public.st_mood) RETURNS boolean LANGUAGE sql RETURN public.st_ar_log('st_mood >') AND $1 OPERATOR(pg_catalog.>) $2;
+CREATE FUNCTION public.st_mood_le(public.st_mood, public.st_mood) RETURNS boolean LANGUAGE sql RETURN public.st_ar_log('st_mood <=') AND $1 OPERATOR(pg_catalog.<=) $2;
+CREATE OPERATOR public.= (LEFTARG = int[], RIGHTARG = int[], FUNCTION = public.st_ar_eq4);
+CREATE OPERATOR public.= (LEFTARG = bigint[], RIGHTARG = bigint[], FUNCTION = public.st_ar_eq8);
+CREATE OPERATOR public.> (LEFTARG = public.st_mood, RIGHTARG = public.st_mood, FUNCTION = public.st_mood_gt);
+CREATE OPERATOR public.<= (LEFTARG = public.st_mood, RIGHTARG = public.st_mood, FUNCTION = public.st_mood_le);
+RESET ROLE;
+SET search_path = "$user", public;
+SELECT safe_ddl.begin_column_change('public.st_ar', 'a', 'a2', 'bigint[]') AS call \gset
+INSERT INTO public.st_ar (k, id, a2) VALUES ('ok', 100, ARRAY[100]);
+UPDATE public.st_ar SET a2 = ARRAY[7, 7] WHERE id OPERATOR(pg_catalog.=) 1;
+\echo :call
+:call
+SELECT rows_out_of_step FROM safe_ddl.column_change_status('public.st_ar');
+SELECT safe_ddl.finish_column_change('public.st_ar', 'a');
+RESET search_path;
+SELECT count(*) AS evil_runs FROM public.st_log;
+SET ROLE sec_attacker;
+DROP OPERATOR public.= (int[], int[]), public.= (bigint[], bigint[]), public.> (public.st_mood, public.st_mood),
+              public.<= (public.st_mood, public.st_mood);
+DROP FUNCTION public.st_ar_eq4(int[], int[]), public.st_ar_eq8(bigint[], bigint[]), public.st_mood_gt(public.st_mood, public.st_mood),
+              public.st_mood_le(public.st_mood, public.st_mood), public.st_ar_log(text);
+RESET ROLE;
+SET safe_ddl.allow = 'drop_table, in_use';
+DROP TABLE public.st_ar;
+RESET safe_ddl.allow;
+DROP TYPE public.st_mood;
 
 -- Clean up.
 SET safe_ddl.allow = 'drop_table, in_use';
