@@ -10,7 +10,15 @@
 //! (`nextval`, `set_config`, `pg_read_file`), so folding is allowed exactly when the expression
 //! calls only built-in functions. Everything else is left unsimplified, and the caller takes the
 //! conservative answer (assumed to scan or rewrite). `evaluate_expr` is never called.
+//!
+//! Domains count too: the first time a backend asks whether a domain has constraints
+//! (`DomainHasConstraints`, also from `eval_const_expressions` on a CoerceToDomain), the type
+//! cache plans the domain's CHECK expressions with `expression_planner`, which runs the
+//! immutable functions of constants in them. So a CoerceToDomain is foreign unless the CHECK
+//! constraints of its domain (and of the domains under it) call only built-in functions, and
+//! `domain_has_constraints` answers from the catalog for any other domain.
 
+use std::cell::Cell;
 use std::ffi::c_void;
 
 use pgrx::pg_sys::{self, NodeTag};
@@ -68,8 +76,77 @@ unsafe extern "C-unwind" fn foreign_walker(node: *mut pg_sys::Node, context: *mu
         if pg_sys::check_functions_in_node(node, Some(not_builtin), context) {
             return true;
         }
+        if is_a(node, NodeTag::T_CoerceToDomain)
+            && !domain_checks_builtin_only((*node.cast::<pg_sys::CoerceToDomain>()).resulttype)
+        {
+            return true;
+        }
         pg_sys::expression_tree_walker(node, Some(foreign_walker), context)
     }
+}
+
+thread_local! {
+    /// How deep domain checks are being walked (a CHECK may cast to another domain).
+    static DOMAIN_DEPTH: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Do the CHECK constraints of domain `typid`, and of every domain it is based on, call only
+/// built-in functions (and contain no sub-query)? True for a type that is not a domain. Read
+/// from pg_constraint, never through the type cache (see the module comment).
+fn domain_checks_builtin_only(typid: pg_sys::Oid) -> bool {
+    let checks: Result<Vec<String>, pgrx::spi::Error> = pgrx::Spi::connect(|client| {
+        let rows = client.select(
+            "WITH RECURSIVE chain(t) AS ( \
+                 SELECT y.oid FROM pg_catalog.pg_type y \
+                  WHERE y.oid OPERATOR(pg_catalog.=) $1 AND y.typtype OPERATOR(pg_catalog.=) 'd' \
+                 UNION \
+                 SELECT y.oid FROM chain JOIN pg_catalog.pg_type b ON b.oid OPERATOR(pg_catalog.=) chain.t \
+                   JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) b.typbasetype \
+                  WHERE y.typtype OPERATOR(pg_catalog.=) 'd') \
+             SELECT c.conbin::pg_catalog.text FROM pg_catalog.pg_constraint c JOIN chain \
+                 ON c.contypid OPERATOR(pg_catalog.=) chain.t \
+              WHERE c.contype OPERATOR(pg_catalog.=) 'c' AND c.conbin IS NOT NULL",
+            None,
+            &[typid.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Some(s) = row.get::<String>(1)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    });
+    let Ok(checks) = checks else {
+        return false;
+    };
+    if checks.is_empty() {
+        return true;
+    }
+    // Restores the depth also when an ERROR unwinds through here.
+    struct Deeper(u32);
+    impl Drop for Deeper {
+        fn drop(&mut self) {
+            DOMAIN_DEPTH.with(|d| d.set(self.0));
+        }
+    }
+    let depth = Deeper(DOMAIN_DEPTH.with(|d| d.replace(d.get() + 1)));
+    depth.0 < 8
+        && checks.into_iter().all(|text| {
+            let Ok(c) = std::ffi::CString::new(text) else {
+                return false;
+            };
+            // SAFETY: nodeToString output of pg_constraint.conbin.
+            unsafe { builtin_only(pg_sys::stringToNode(c.as_ptr()).cast()) }
+        })
+}
+
+/// `DomainHasConstraints(typid)` when asking cannot run code a role wrote (its CHECK
+/// constraints call only built-in functions); else true, which it is (it has a CHECK
+/// constraint), without asking the type cache.
+pub fn domain_has_constraints(typid: pg_sys::Oid) -> bool {
+    // SAFETY: a type cache lookup inside a transaction; its CHECK expressions are built-in only.
+    !domain_checks_builtin_only(typid) || unsafe { pg_sys::DomainHasConstraints(typid) }
 }
 
 #[pg_guard]

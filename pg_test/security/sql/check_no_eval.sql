@@ -20,6 +20,9 @@ CREATE TABLE public.cne_pk (a int) PARTITION BY LIST ((a + public.cne_evil()));
 CREATE TABLE public.cne_q2 (a int);
 -- A domain whose default calls it.
 CREATE DOMAIN public.cne_d AS int DEFAULT public.cne_evil();
+-- A domain whose CHECK constraint calls it: the type cache plans (constant-folds) a domain's
+-- CHECK expressions the first time a backend asks whether the domain has constraints.
+CREATE DOMAIN public.cne_dc AS int CHECK (VALUE > public.cne_evil() - 1000);
 -- A cast through an inlinable SQL function calling it.
 CREATE TYPE public.cne_e AS ENUM ('a', 'b');
 CREATE FUNCTION public.cne_to_e(int) RETURNS public.cne_e LANGUAGE sql IMMUTABLE
@@ -48,7 +51,11 @@ INSERT INTO cne_statements VALUES
  (7, $$ALTER TABLE public.cne_q ADD COLUMN b int DEFAULT public.cne_evil()$$),
  (8, $$ALTER TABLE public.cne_q ADD COLUMN c public.cne_d$$),
  (9, $$ALTER TABLE public.cne_q ADD COLUMN d int DEFAULT nextval('public.cne_s') + length(set_config('cne.x', 'y', false))$$),
- (10, $$ALTER TABLE public.cne_q ALTER COLUMN a TYPE public.cne_e$$);
+ (10, $$ALTER TABLE public.cne_q ALTER COLUMN a TYPE public.cne_e$$),
+ (11, $$ALTER TABLE public.cne_q ADD COLUMN e public.cne_dc$$),
+ (12, $$ALTER TABLE public.cne_q ALTER COLUMN a TYPE public.cne_dc$$),
+ (13, $$ALTER TABLE public.cne_q ADD COLUMN f int DEFAULT 1::public.cne_dc$$),
+ (14, $$ALTER TABLE public.cne_p ATTACH PARTITION public.cne_q FOR VALUES IN (1::public.cne_dc)$$);
 GRANT SELECT ON cne_statements TO sec_attacker;
 -- As the superuser: every statement is judged, nothing ran.
 SELECT s.n, c.hazard, c.verdict, c.scans, c.rewrites
@@ -65,6 +72,9 @@ ALTER TABLE public.cne_p ATTACH PARTITION public.cne_q FOR VALUES IN (pg_read_fi
 ALTER TABLE public.cne_p ATTACH PARTITION public.cne_q FOR VALUES IN (public.cne_evil());
 ALTER TABLE public.cne_pk ATTACH PARTITION public.cne_q2 FOR VALUES IN (1);
 ALTER TABLE public.cne_q ALTER COLUMN a TYPE public.cne_e;
+ALTER TABLE public.cne_q ADD COLUMN e public.cne_dc;
+ALTER TABLE public.cne_q ALTER COLUMN a TYPE public.cne_dc;
+ALTER TABLE public.cne_p ATTACH PARTITION public.cne_q FOR VALUES IN (1::public.cne_dc);
 SELECT * FROM pg_temp.effects();
 SELECT pg_catalog.current_setting('cne.x', true) AS cne_x;
 SELECT pg_catalog.count(*) AS partitions FROM pg_catalog.pg_inherits
@@ -72,7 +82,7 @@ SELECT pg_catalog.count(*) AS partitions FROM pg_catalog.pg_inherits
 -- As the attacker, the same: check() runs none of it either.
 SET ROLE sec_attacker;
 SELECT s.n, c.hazard, c.verdict
-  FROM cne_statements s, LATERAL safe_ddl.check(s.sql) c WHERE s.n IN (1, 3, 5, 7, 8, 10) ORDER BY s.n, c.hazard;
+  FROM cne_statements s, LATERAL safe_ddl.check(s.sql) c WHERE s.n IN (1, 3, 5, 7, 8, 10, 11, 14) ORDER BY s.n, c.hazard;
 SELECT * FROM pg_temp.effects();
 RESET ROLE;
 -- Legitimate use still works: constant bounds, and built-in immutable expressions folded, are
@@ -96,5 +106,6 @@ DROP CAST (int AS public.cne_e);
 DROP FUNCTION public.cne_to_e(int);
 DROP TYPE public.cne_e;
 DROP DOMAIN public.cne_d;
+DROP DOMAIN public.cne_dc;
 DROP FUNCTION public.cne_evil();
 DROP SEQUENCE public.cne_s;
