@@ -487,6 +487,11 @@ unsafe extern "C-unwind" fn check_lock_timeout(
 fn db_role_setting(name: &str) -> Option<String> {
     // SAFETY: plain reads of backend globals, set before startup options are processed.
     let (db, role) = unsafe { (pg_sys::MyDatabaseId, pg_sys::GetSessionUserId()) };
+    // A physical replication connection has no database (and gets no role settings).
+    // SAFETY: a plain backend call.
+    if db == pg_sys::InvalidOid || !unsafe { pg_sys::IsTransactionState() } {
+        return None;
+    }
     // At session start (startup options) a transaction is open but no snapshot is active yet.
     // SAFETY: inside a transaction; the snapshot pushed here is popped below.
     let pushed = unsafe {
