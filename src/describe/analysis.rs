@@ -251,6 +251,13 @@ pub unsafe fn add_column_rewrite(relkind: u8, def: *mut pg_sys::ColumnDef) -> Op
                 "its type is a domain with constraints, checked per row".into(),
             ));
         }
+        if !raw_default.is_null() && !super::fold::literal_input_safe(raw_default, typid) {
+            return Some(Rewrite::ColumnDefault(
+                "reading a literal in its default would run the CHECK constraint of a domain that calls a function \
+                 that is not built in, and safe_ddl evaluates nothing, so it is assumed to be computed per row"
+                    .into(),
+            ));
+        }
         let cooked = if raw_default.is_null() {
             // A domain's own default applies when the column has none.
             pg_sys::get_typdefault(typid)
