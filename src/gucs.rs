@@ -436,16 +436,26 @@ unsafe extern "C-unwind" fn check_lock_timeout(
     }
     // SAFETY: Postgres passes a valid pointer to the new value.
     let new = unsafe { *newval };
+    // Client startup options (PGOPTIONS) are checked before the role and database settings are
+    // applied, and then win over them: there the reference is what those settings will say.
+    let configured = if source == pg_sys::GucSource::PGC_S_CLIENT {
+        db_role_setting("safe_ddl.lock_timeout")
+    } else {
+        None
+    };
     // SAFETY: the name is a defined setting; the result is a palloc'd string or NULL.
-    let reference = unsafe {
-        let p = pg_sys::GetConfigOptionResetString(c"safe_ddl.lock_timeout".as_ptr());
-        if p.is_null() {
-            return true;
-        }
-        crate::encoding::cstr_to_rust(p)
-            .trim()
-            .parse::<i32>()
-            .unwrap_or(0)
+    let reference = match configured {
+        Some(text) => parse_ms(&text),
+        None => unsafe {
+            let p = pg_sys::GetConfigOptionResetString(c"safe_ddl.lock_timeout".as_ptr());
+            if p.is_null() {
+                return true;
+            }
+            crate::encoding::cstr_to_rust(p)
+                .trim()
+                .parse::<i32>()
+                .unwrap_or(0)
+        },
     };
     if reference == 0 || (new > 0 && new <= reference) {
         return true;
@@ -470,6 +480,68 @@ unsafe extern "C-unwind" fn check_lock_timeout(
              safe_ddl.lock_timeout TO <role>;",
         ),
     )
+}
+
+/// The value of setting `name` that ALTER ROLE/DATABASE ... SET give this session (role in
+/// database, role, database, ALTER ROLE ALL: Postgres' precedence), if any.
+fn db_role_setting(name: &str) -> Option<String> {
+    // SAFETY: plain reads of backend globals, set before startup options are processed.
+    let (db, role) = unsafe { (pg_sys::MyDatabaseId, pg_sys::GetSessionUserId()) };
+    // A physical replication connection has no database (and gets no role settings).
+    // SAFETY: a plain backend call.
+    if db == pg_sys::InvalidOid || !unsafe { pg_sys::IsTransactionState() } {
+        return None;
+    }
+    // At session start (startup options) a transaction is open but no snapshot is active yet.
+    // SAFETY: inside a transaction; the snapshot pushed here is popped below.
+    let pushed = unsafe {
+        let push = !pg_sys::ActiveSnapshotSet();
+        if push {
+            pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        }
+        push
+    };
+    let value = pgrx::Spi::get_one_with_args::<String>(
+        "SELECT pg_catalog.substr(c.item, pg_catalog.length($3) OPERATOR(pg_catalog.+) 2) \
+           FROM (VALUES (1, $1, $2), (2, 0::pg_catalog.oid, $2), (3, $1, 0::pg_catalog.oid), \
+                        (4, 0::pg_catalog.oid, 0::pg_catalog.oid)) AS k(rank, db, role) \
+           JOIN pg_catalog.pg_db_role_setting s ON s.setdatabase OPERATOR(pg_catalog.=) k.db \
+                AND s.setrole OPERATOR(pg_catalog.=) k.role \
+          CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS c(item) \
+          WHERE pg_catalog.split_part(c.item, '=', 1) OPERATOR(pg_catalog.=) $3 \
+          ORDER BY k.rank LIMIT 1",
+        &[db.into(), role.into(), name.into()],
+    )
+    .ok()
+    .flatten();
+    if pushed {
+        // SAFETY: the snapshot pushed above is still the active one (SPI restored its own).
+        unsafe { pg_sys::PopActiveSnapshot() };
+    }
+    value
+}
+
+/// A safe_ddl.lock_timeout value as stored by ALTER ROLE/DATABASE ... SET ('50ms', '1s', '200'),
+/// in milliseconds; 0 (no bound to keep) if it does not parse.
+fn parse_ms(text: &str) -> i32 {
+    let Ok(c) = CString::new(text) else {
+        return 0;
+    };
+    let mut ms = 0;
+    // SAFETY: a NUL-terminated string; parse_int writes only the result (and a static hint).
+    let ok = unsafe {
+        pg_sys::parse_int(
+            c.as_ptr(),
+            &mut ms,
+            pg_sys::GUC_UNIT_MS as i32,
+            std::ptr::null_mut(),
+        )
+    };
+    if ok {
+        ms
+    } else {
+        0
+    }
 }
 
 /// Is the current user a superuser, or granted SET on the parameter (GRANT SET ON PARAMETER)?

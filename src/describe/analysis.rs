@@ -177,7 +177,7 @@ unsafe fn requires_rewrite(mut expr: *mut pg_sys::Node, attnum: i16) -> bool {
                 expr = (*expr.cast::<pg_sys::RelabelType>()).arg.cast();
             } else if is_a(expr, NodeTag::T_CoerceToDomain) {
                 let d = expr.cast::<pg_sys::CoerceToDomain>();
-                if pg_sys::DomainHasConstraints((*d).resulttype) {
+                if super::fold::domain_has_constraints((*d).resulttype) {
                     return true;
                 }
                 expr = (*d).arg.cast();
@@ -246,9 +246,16 @@ pub unsafe fn add_column_rewrite(relkind: u8, def: *mut pg_sys::ColumnDef) -> Op
             &mut typid,
             &mut typmod,
         );
-        if pg_sys::DomainHasConstraints(typid) {
+        if super::fold::domain_has_constraints(typid) {
             return Some(Rewrite::ColumnDefault(
                 "its type is a domain with constraints, checked per row".into(),
+            ));
+        }
+        if !raw_default.is_null() && !super::fold::literal_input_safe(raw_default, typid) {
+            return Some(Rewrite::ColumnDefault(
+                "reading a literal in its default would run the CHECK constraint of a domain that calls a function \
+                 that is not built in, and safe_ddl evaluates nothing, so it is assumed to be computed per row"
+                    .into(),
             ));
         }
         let cooked = if raw_default.is_null() {

@@ -305,6 +305,10 @@ unsafe fn bound_value(
         let typid = *(*key).parttypid.add(i);
         let typmod = *(*key).parttypmod.add(i);
         let collation = *(*key).partcollation.add(i);
+        // Reading it could run a domain's CHECK constraint a role wrote (see literal_input_safe).
+        if !super::fold::literal_input_safe(raw, typid) {
+            return None;
+        }
         let (pstate, mut value) = super::analysis::transform_assigned(
             raw,
             pg_sys::ParseExprKind::EXPR_KIND_PARTITION_BOUND,

@@ -61,24 +61,43 @@ impl Visibility {
     const COLUMN_BITS: u32 =
         pg_sys::ACL_SELECT | pg_sys::ACL_INSERT | pg_sys::ACL_UPDATE | pg_sys::ACL_REFERENCES;
 
-    fn entry(&mut self, rel: u32, attnum: i16) -> bool {
-        // SAFETY: catalog and ACL lookups inside the calling transaction; missing relations are
-        // reported through is_missing before anything that would raise for them.
-        unsafe {
-            if *self.superuser.get_or_insert_with(|| pg_sys::superuser()) {
-                return true;
+    /// May the current user see every entry of `rel` (superuser, owner, or a table privilege)?
+    fn whole(&mut self, rel: u32) -> bool {
+        self.superuser() || self.table(rel).0
+    }
+
+    fn superuser(&mut self) -> bool {
+        // SAFETY: a catalog lookup inside the calling transaction.
+        *self
+            .superuser
+            .get_or_insert_with(|| unsafe { pg_sys::superuser() })
+    }
+
+    /// (whole table visible, relation exists), cached per relation.
+    fn table(&mut self, rel: u32) -> (bool, bool) {
+        // SAFETY: ACL lookups inside the calling transaction; a missing relation is reported
+        // through `missing` rather than raised.
+        *self.tables.entry(rel).or_insert_with(|| unsafe {
+            let (user, oid) = (pg_sys::GetUserId(), pg_sys::Oid::from(rel));
+            let mut missing = false;
+            let any = pg_sys::pg_class_aclcheck_ext(oid, user, Self::TABLE_BITS, &mut missing)
+                == pg_sys::AclResult::ACLCHECK_OK;
+            if missing {
+                return (false, false);
             }
+            (any || pg_sys::pg_class_ownercheck(oid, user), true)
+        })
+    }
+
+    fn entry(&mut self, rel: u32, attnum: i16) -> bool {
+        if self.superuser() {
+            return true;
+        }
+        let (whole, exists) = self.table(rel);
+        // SAFETY: ACL lookups inside the calling transaction, on an existing relation.
+        unsafe {
             let user = pg_sys::GetUserId();
             let oid = pg_sys::Oid::from(rel);
-            let (whole, exists) = *self.tables.entry(rel).or_insert_with(|| {
-                let mut missing = false;
-                let any = pg_sys::pg_class_aclcheck_ext(oid, user, Self::TABLE_BITS, &mut missing)
-                    == pg_sys::AclResult::ACLCHECK_OK;
-                if missing {
-                    return (false, false);
-                }
-                (any || pg_sys::pg_class_ownercheck(oid, user), true)
-            });
             if whole || !exists {
                 return whole;
             }
@@ -217,6 +236,9 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         columns: vec![],
         whole_row: ObjectUse::default(),
         overflow: store::last_overflow().and_then(instant),
+        // The rule of safe_ddl.column_usage: the uses of a relation the role holds no privilege
+        // on are not its business (check() and refusals would show them otherwise).
+        hidden: !Visibility::default().whole(rel),
     };
     for e in store::entries(db, Some(rel), true) {
         match e.attnum {

@@ -34,6 +34,9 @@ pub struct RelationUsage {
     pub whole_row: ObjectUse,
     /// When a use (of anything) was last dropped because the usage table was full.
     pub overflow: Option<Instant>,
+    /// The role asking may not see this relation's uses (safe_ddl.column_usage hides them): the
+    /// verdict stands, its reason names no time.
+    pub hidden: bool,
 }
 
 fn later(a: &Option<Instant>, b: &Option<Instant>) -> Option<Instant> {
@@ -47,6 +50,21 @@ impl RelationUsage {
     /// Why `column` (or the table, for None) of `table_name` counts as in use, or None when it is
     /// proven unused: no read or write within the window, and tracking has run at least as long.
     pub fn in_use(&self, table_name: &str, column: Option<&str>) -> Option<String> {
+        let why = self.reason(table_name, column)?;
+        if !self.hidden {
+            return Some(why);
+        }
+        let what = column.map_or_else(
+            || table_name.to_string(),
+            |c| format!("column {c} of {table_name}"),
+        );
+        Some(format!(
+            "It is in use or not proven unused: safe_ddl's usage record says so for {what}, but you hold no \
+             privilege on {table_name}, so when it was used is not shown."
+        ))
+    }
+
+    fn reason(&self, table_name: &str, column: Option<&str>) -> Option<String> {
         let (what, used, recorded) = match column {
             Some(c) => {
                 let slot = self.columns.iter().find(|(name, _)| name == c);
@@ -145,6 +163,7 @@ mod tests {
             columns: vec![("email".into(), email)],
             whole_row: ObjectUse::default(),
             overflow: None,
+            hidden: false,
         }
     }
 
@@ -227,6 +246,23 @@ mod tests {
         off.window_us = 0;
         off.overflow = at(0);
         assert_eq!(off.in_use("public.t", Some("other")), None);
+    }
+
+    #[test]
+    fn hidden_usage_keeps_the_verdict_and_shows_no_time() {
+        let mut u = usage(
+            600,
+            ObjectUse {
+                last_read: at(5),
+                last_write: None,
+            },
+        );
+        u.hidden = true;
+        let why = u.in_use("public.t", Some("email")).unwrap();
+        assert!(why.contains("no privilege on public.t"), "{why}");
+        assert!(!why.contains("T-5") && !why.contains("min"), "{why}");
+        u.columns[0].1.last_read = at(61);
+        assert_eq!(u.in_use("public.t", Some("email")), None);
     }
 
     #[test]

@@ -20,6 +20,12 @@ CREATE TABLE public.cne_pk (a int) PARTITION BY LIST ((a + public.cne_evil()));
 CREATE TABLE public.cne_q2 (a int);
 -- A domain whose default calls it.
 CREATE DOMAIN public.cne_d AS int DEFAULT public.cne_evil();
+-- A domain whose CHECK constraint calls it: the type cache plans (constant-folds) a domain's
+-- CHECK expressions the first time a backend asks whether the domain has constraints.
+CREATE DOMAIN public.cne_dc AS int CHECK (VALUE > public.cne_evil() - 1000);
+-- Literals read as an array or row holding that domain: their input (array_in, record_in)
+-- reads the domain's values with domain_in, which evaluates its CHECK constraint.
+CREATE TYPE public.cne_row AS (x public.cne_dc);
 -- A cast through an inlinable SQL function calling it.
 CREATE TYPE public.cne_e AS ENUM ('a', 'b');
 CREATE FUNCTION public.cne_to_e(int) RETURNS public.cne_e LANGUAGE sql IMMUTABLE
@@ -48,7 +54,15 @@ INSERT INTO cne_statements VALUES
  (7, $$ALTER TABLE public.cne_q ADD COLUMN b int DEFAULT public.cne_evil()$$),
  (8, $$ALTER TABLE public.cne_q ADD COLUMN c public.cne_d$$),
  (9, $$ALTER TABLE public.cne_q ADD COLUMN d int DEFAULT nextval('public.cne_s') + length(set_config('cne.x', 'y', false))$$),
- (10, $$ALTER TABLE public.cne_q ALTER COLUMN a TYPE public.cne_e$$);
+ (10, $$ALTER TABLE public.cne_q ALTER COLUMN a TYPE public.cne_e$$),
+ (11, $$ALTER TABLE public.cne_q ADD COLUMN e public.cne_dc$$),
+ (12, $$ALTER TABLE public.cne_q ALTER COLUMN a TYPE public.cne_dc$$),
+ (13, $$ALTER TABLE public.cne_q ADD COLUMN f int DEFAULT 1::public.cne_dc$$),
+ (14, $$ALTER TABLE public.cne_p ATTACH PARTITION public.cne_q FOR VALUES IN (1::public.cne_dc)$$),
+ (15, $$ALTER TABLE public.cne_q ADD COLUMN g public.cne_dc[] DEFAULT '{5}'$$),
+ (16, $$ALTER TABLE public.cne_q ADD COLUMN h public.cne_row DEFAULT '(5)'$$),
+ (17, $$ALTER TABLE public.cne_q ADD COLUMN i int DEFAULT ('{5}'::public.cne_dc[])[1]$$),
+ (18, $$ALTER TABLE public.cne_p ATTACH PARTITION public.cne_q FOR VALUES IN ((('(5)'::public.cne_row).x)::int)$$);
 GRANT SELECT ON cne_statements TO sec_attacker;
 -- As the superuser: every statement is judged, nothing ran.
 SELECT s.n, c.hazard, c.verdict, c.scans, c.rewrites
@@ -65,6 +79,11 @@ ALTER TABLE public.cne_p ATTACH PARTITION public.cne_q FOR VALUES IN (pg_read_fi
 ALTER TABLE public.cne_p ATTACH PARTITION public.cne_q FOR VALUES IN (public.cne_evil());
 ALTER TABLE public.cne_pk ATTACH PARTITION public.cne_q2 FOR VALUES IN (1);
 ALTER TABLE public.cne_q ALTER COLUMN a TYPE public.cne_e;
+ALTER TABLE public.cne_q ADD COLUMN e public.cne_dc;
+ALTER TABLE public.cne_q ALTER COLUMN a TYPE public.cne_dc;
+ALTER TABLE public.cne_p ATTACH PARTITION public.cne_q FOR VALUES IN (1::public.cne_dc);
+ALTER TABLE public.cne_q ADD COLUMN g public.cne_dc[] DEFAULT '{5}';
+ALTER TABLE public.cne_q ADD COLUMN h public.cne_row DEFAULT '(5)';
 SELECT * FROM pg_temp.effects();
 SELECT pg_catalog.current_setting('cne.x', true) AS cne_x;
 SELECT pg_catalog.count(*) AS partitions FROM pg_catalog.pg_inherits
@@ -72,7 +91,7 @@ SELECT pg_catalog.count(*) AS partitions FROM pg_catalog.pg_inherits
 -- As the attacker, the same: check() runs none of it either.
 SET ROLE sec_attacker;
 SELECT s.n, c.hazard, c.verdict
-  FROM cne_statements s, LATERAL safe_ddl.check(s.sql) c WHERE s.n IN (1, 3, 5, 7, 8, 10) ORDER BY s.n, c.hazard;
+  FROM cne_statements s, LATERAL safe_ddl.check(s.sql) c WHERE s.n IN (1, 3, 5, 7, 8, 10, 11, 14, 15, 16, 18) ORDER BY s.n, c.hazard;
 SELECT * FROM pg_temp.effects();
 RESET ROLE;
 -- Legitimate use still works: constant bounds, and built-in immutable expressions folded, are
@@ -87,6 +106,10 @@ ALTER TABLE public.cne_ok_p ATTACH PARTITION public.cne_ok_q FOR VALUES IN (1, 1
 -- A volatile built-in default still makes ADD COLUMN a rewrite; an immutable built-in does not.
 SELECT hazard, verdict, rewrites FROM safe_ddl.check($$ALTER TABLE public.cne_ok_s ADD COLUMN b timestamptz DEFAULT clock_timestamp()$$);
 SELECT hazard, verdict, rewrites FROM safe_ddl.check($$ALTER TABLE public.cne_ok_s ADD COLUMN b int DEFAULT 1 + abs(-2)$$);
+-- A literal whose type holds no such domain is read as before, even while that domain exists.
+SELECT hazard, verdict, rewrites FROM safe_ddl.check($$ALTER TABLE public.cne_ok_s ADD COLUMN c text DEFAULT 'x'$$);
+SELECT hazard, verdict, rewrites FROM safe_ddl.check($$ALTER TABLE public.cne_ok_s ADD COLUMN c int[] DEFAULT '{1,2}'$$);
+SELECT hazard, verdict, rewrites FROM safe_ddl.check($$ALTER TABLE public.cne_ok_s ADD COLUMN c interval DEFAULT '1 day'::interval * 2$$);
 SELECT * FROM pg_temp.effects();
 -- Clean up (the guard would refuse dropping tables it saw used just now).
 SET safe_ddl.allow = 'all, in_use';
@@ -96,5 +119,7 @@ DROP CAST (int AS public.cne_e);
 DROP FUNCTION public.cne_to_e(int);
 DROP TYPE public.cne_e;
 DROP DOMAIN public.cne_d;
+DROP TYPE public.cne_row;
+DROP DOMAIN public.cne_dc;
 DROP FUNCTION public.cne_evil();
 DROP SEQUENCE public.cne_s;

@@ -113,7 +113,20 @@ SHOW safe_ddl.track_usage;
 SHOW safe_ddl.usage_window;
 SET safe_ddl.lock_timeout = '500ms';
 SET safe_ddl.lock_timeout = '2s';
+-- Client startup options (PGOPTIONS) are checked before the role and database settings are
+-- applied, and then win over them: they are checked against what those settings give the role.
+-- Above the role's 1 s: refused; up to it (more than the server's 200 ms): accepted.
+\! PGOPTIONS='-c safe_ddl.lock_timeout=2s' psql -X -q -d gucs_db -U sec_app -c 'SHOW safe_ddl.lock_timeout' 2>&1 | sed -n 's/^.*FATAL: */FATAL:  /p'
+\c "dbname=gucs_db user=sec_app options=-csafe_ddl.lock_timeout=900ms"
+SHOW safe_ddl.lock_timeout;
+-- A superuser lowers it for the role: the server's 200 ms is no way around that.
 \c gucs_db postgres
+ALTER ROLE sec_app IN DATABASE gucs_db SET safe_ddl.lock_timeout = '50ms';
+\! PGOPTIONS='-c safe_ddl.lock_timeout=200ms' psql -X -q -d gucs_db -U sec_app -c 'SHOW safe_ddl.lock_timeout' 2>&1 | sed -n 's/^.*FATAL: */FATAL:  /p'
+\! PGOPTIONS='-c safe_ddl.lock_timeout=0' psql -X -q -d gucs_db -U sec_app -c 'SHOW safe_ddl.lock_timeout' 2>&1 | sed -n 's/^.*FATAL: */FATAL:  /p'
+\c "dbname=gucs_db user=sec_app options=-csafe_ddl.lock_timeout=40ms"
+SHOW safe_ddl.lock_timeout;
+\c "dbname=gucs_db user=postgres"
 GRANT SET ON PARAMETER safe_ddl.lock_timeout TO sec_app;
 GRANT SET ON PARAMETER safe_ddl.usage_window TO sec_app;
 \c gucs_db sec_app
@@ -167,6 +180,13 @@ SELECT relation, column_name, last_read IS NOT NULL AS read FROM safe_ddl.column
  WHERE relation::text IN ('gucs_secret', 'gucs_shared') ORDER BY 1, 2 NULLS FIRST;
 -- Calling the function behind the view directly shows no more.
 SELECT count(*) AS secret_entries FROM safe_ddl._usage_entries() WHERE relid = 'gucs_secret'::regclass;
+-- Nor do check() and the refusal of a drop or rename (the hook judges before Postgres checks
+-- ownership): the verdict is the same, but no time of use is shown.
+SELECT hazard, verdict FROM safe_ddl.check('ALTER TABLE gucs_secret DROP COLUMN ssn');
+\set VERBOSITY default
+ALTER TABLE gucs_secret DROP COLUMN ssn;
+DROP TABLE gucs_secret;
+\set VERBOSITY terse
 
 -- 7. Audit lines name session_user as well as current_user.
 \c gucs_db postgres
