@@ -45,7 +45,7 @@ source "$HERE/lib/common.sh"
 
 BASE="${BENCH_DIR:-/tmp/bench_overhead}"
 PORT="${BENCH_PORT:-55482}"
-RESULTS="${BENCH_RESULTS:-$HERE/results}"
+RESULTS="$(realpath -m "${BENCH_RESULTS:-$HERE/results}")"   # relative to the caller's directory (the script cd /s)
 SECONDS_RUN="${BENCH_SECONDS:-20}"
 REPEATS="${BENCH_REPEATS:-5}"
 WARMUP="${BENCH_WARMUP:-3}"
