@@ -53,7 +53,7 @@ source "$HERE/lib/common.sh"
 
 BASE="${BENCH_DIR:-/tmp/bench_contrast}"
 PORT="${BENCH_PORT:-55483}"
-RESULTS="${BENCH_RESULTS:-$HERE/results}"
+RESULTS="$(realpath -m "${BENCH_RESULTS:-$HERE/results}")"   # relative to the caller's directory (the script cd /s)
 ROWS="${BENCH_ROWS:-5000000}"
 LEAD_S="${BENCH_LEAD:-5}"
 TAIL_S="${BENCH_TAIL:-5}"

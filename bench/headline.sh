@@ -41,7 +41,7 @@ source "$HERE/lib/common.sh"
 
 BASE="${BENCH_DIR:-/tmp/bench_headline}"
 PORT="${BENCH_PORT:-55481}"
-RESULTS="${BENCH_RESULTS:-$HERE/results}"
+RESULTS="$(realpath -m "${BENCH_RESULTS:-$HERE/results}")"   # relative to the caller's directory (the script cd /s)
 ROWS="${BENCH_ROWS:-1000000}"
 DURATION="${BENCH_SECONDS:-60}"
 LONG_AT="${BENCH_LONG_AT:-10}"
