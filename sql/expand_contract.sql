@@ -80,16 +80,6 @@ AS $$
            END
 $$;
 
--- schema.name of a relation, quoted, whatever the search_path.
-CREATE FUNCTION @extschema@._ec_qualified(rel pg_catalog.regclass) RETURNS text
-LANGUAGE sql STABLE STRICT
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
-      FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-     WHERE c.oid = rel
-$$;
-
 -- Raise unless rel is a table (or partitioned table); caller names the function in the message.
 CREATE FUNCTION @extschema@._ec_require_table(caller text, rel pg_catalog.regclass) RETURNS void
 LANGUAGE plpgsql STABLE
@@ -425,7 +415,7 @@ AS $$
                 END
       FROM (SELECT pg_catalog.format('CALL %s.backfill(%L, %L, %L);',
                pg_catalog.quote_ident('@extschema@'),
-               @extschema@._ec_qualified(c.relation),
+               @extschema@._rel_sql(c.relation),
                pg_catalog.format('%I = (%s)', c.new_column, c.forward),
                -- IS DISTINCT FROM where pg_catalog has the type's = exactly (nothing earlier in
                -- the search_path can then take its place); for a type compared as another one
@@ -477,7 +467,7 @@ BEGIN
               HINT = CASE WHEN l.owner = @extschema@._me()
                           THEN 'See SELECT * FROM safe_ddl.column_change_status(); finish or cancel that change first.'
                           ELSE pg_catalog.format('Role %s finishes or cancels it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): SELECT safe_ddl.cancel_column_change(%L, %L);',
-                                                 l.owner, l.owner, @extschema@._ec_qualified(rel), l.old_column) END;
+                                                 l.owner, l.owner, @extschema@._rel_sql(rel), l.old_column) END;
     END IF;
     -- This role's own row of a change whose objects are gone (dropped by hand).
     SELECT * INTO l FROM @extschema@.column_changes AS x
@@ -487,7 +477,7 @@ BEGIN
         RAISE EXCEPTION '%: column "%" of % is already part of an unfinished column change', fn, column_name, rel
         USING ERRCODE = 'object_not_in_prerequisite_state',
               HINT = pg_catalog.format('See SELECT * FROM safe_ddl.column_change_status(); finish it, or cancel it: SELECT safe_ddl.cancel_column_change(%L, %L);',
-                                       @extschema@._ec_qualified(rel), l.old_column);
+                                       @extschema@._rel_sql(rel), l.old_column);
     END IF;
 END
 $$;
@@ -581,7 +571,7 @@ $body$$f$, trg_fn, @extschema@._ec_func_name(o.forward_fn::pg_catalog.regprocedu
         @extschema@._ec_distinct_sql(pg_catalog.format('NEW.%I', o.old_column), pg_catalog.format('OLD.%I', o.old_column), oa.atttypid),
         @extschema@._ec_distinct_sql(pg_catalog.format('NEW.%I', o.new_column), pg_catalog.format('OLD.%I', o.new_column), na.atttypid));
     EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
-                              o.trigger_name, @extschema@._ec_qualified(rel), trg_fn);
+                              o.trigger_name, @extschema@._rel_sql(rel), trg_fn);
     PERFORM @extschema@._state('cc_register', pg_catalog.jsonb_build_object(
         'relation', rel::oid, 'change_id', id, 'forward', fwd_text, 'backward', bwd_text)::text);
     SELECT * INTO c FROM @extschema@.column_changes AS x WHERE x.change_id = id;
@@ -696,7 +686,7 @@ BEGIN
             'SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE %s)
                FROM (SELECT s.o, CAST(%s(s.o) AS %s) AS f FROM (SELECT %I AS o FROM %s LIMIT 1000) AS s OFFSET 0) AS s',
             @extschema@._ec_distinct_sql(pg_catalog.format('CAST(%s(s.f) AS %s)', bwd_fn, old_type_q), 's.o', old_att.atttypid),
-            fwd_fn, new_type_t, column_name, @extschema@._ec_qualified(rel))
+            fwd_fn, new_type_t, column_name, @extschema@._rel_sql(rel))
            INTO sampled, mismatches;
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT;
@@ -715,7 +705,7 @@ BEGIN
     -- The column (no default, nullable: no rewrite, no scan), through the guard; then the trigger
     -- and the change's row.
     EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN %I %s',
-                              @extschema@._ec_qualified(rel), new_column, new_type_t);
+                              @extschema@._rel_sql(rel), new_column, new_type_t);
     c := @extschema@._cc_install(rel, id, fwd_text, bwd_text);
 
     call_text := @extschema@._cc_backfill_call(c);
@@ -796,10 +786,10 @@ BEGIN
             ELSIF c.started_by <> @extschema@._me() THEN
                 RAISE NOTICE 'safe_ddl.column_change_status: rows_out_of_step of change % not counted: %', c.change_id, why
                 USING HINT = pg_catalog.format('Role %s counts them in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): SELECT * FROM safe_ddl.column_change_status(%L);',
-                                               c.started_by, c.started_by, @extschema@._ec_qualified(c.relation));
+                                               c.started_by, c.started_by, @extschema@._rel_sql(c.relation));
             ELSE
                 RAISE NOTICE 'safe_ddl.column_change_status: rows_out_of_step of change % not counted: %', c.change_id, why
-                USING HINT = pg_catalog.format('SELECT safe_ddl.cancel_column_change(%L, %L);', @extschema@._ec_qualified(c.relation), c.old_column);
+                USING HINT = pg_catalog.format('SELECT safe_ddl.cancel_column_change(%L, %L);', @extschema@._rel_sql(c.relation), c.old_column);
             END IF;
         END IF;
         SELECT * INTO o FROM @extschema@._ec_last_use(c.relation, c.old_column);
@@ -848,7 +838,7 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = 'Finishing or cancelling a change runs and drops the functions that role wrote; safe_ddl never runs one role''s code as another.',
               HINT = pg_catalog.format('Role %s runs it in a session logged in as %s (not SET ROLE in yours: its code could RESET ROLE and act as you): SELECT %s(%L, %L);',
-                                       c.started_by, c.started_by, fn, @extschema@._ec_qualified(rel), column_name);
+                                       c.started_by, c.started_by, fn, @extschema@._rel_sql(rel), column_name);
     END IF;
     RETURN c;
 END
@@ -880,7 +870,7 @@ BEGIN
         RETURN;
     END IF;
     IF o.trigger_oid IS NOT NULL THEN
-        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', o.trigger_name, @extschema@._ec_qualified(c.relation));
+        EXECUTE pg_catalog.format('DROP TRIGGER %I ON %s', o.trigger_name, @extschema@._rel_sql(c.relation));
     END IF;
     IF o.trigger_fn IS NOT NULL AND (SELECT p.proowner FROM pg_catalog.pg_proc AS p WHERE p.oid = o.trigger_fn) = me THEN
         EXECUTE pg_catalog.format('DROP FUNCTION %s', o.trigger_fn::pg_catalog.regprocedure);
@@ -925,7 +915,7 @@ BEGIN
     IF why IS NOT NULL THEN
         RAISE EXCEPTION '%: cannot check that the rows of % are in step: %', fn, rel, why
         USING ERRCODE = 'object_not_in_prerequisite_state',
-              HINT = pg_catalog.format('Cancel the change: SELECT safe_ddl.cancel_column_change(%L, %L);', @extschema@._ec_qualified(rel), c.old_column);
+              HINT = pg_catalog.format('Cancel the change: SELECT safe_ddl.cancel_column_change(%L, %L);', @extschema@._rel_sql(rel), c.old_column);
     END IF;
     n := @extschema@._cc_out_of_step(c);
     IF n > 0 THEN
@@ -985,17 +975,17 @@ BEGIN
         def := NULL;     -- the new column has one of its own
     END IF;
     IF def IS NOT NULL THEN
-        EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', @extschema@._ec_qualified(rel), c.new_column, def);
+        EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', @extschema@._rel_sql(rel), c.new_column, def);
     END IF;
     prev := @extschema@._ec_allow('drop_column');
-    EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._ec_qualified(rel), c.old_column);
+    EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._rel_sql(rel), c.old_column);
     PERFORM @extschema@._ec_allow(prev);
 
     PERFORM @extschema@._state('cc_close', pg_catalog.jsonb_build_object('change_id', c.change_id, 'status', 'finished')::text);
 
     IF was_nn THEN
         RAISE NOTICE '%: % was NOT NULL; % is not yet', fn, c.old_column, c.new_column
-        USING HINT = pg_catalog.format('CALL safe_ddl.set_not_null(%L, %L);', @extschema@._ec_qualified(rel), c.new_column);
+        USING HINT = pg_catalog.format('CALL safe_ddl.set_not_null(%L, %L);', @extschema@._rel_sql(rel), c.new_column);
     END IF;
     RETURN pg_catalog.format('dropped %s.%I; %I (%s) replaces it', rel, c.old_column, c.new_column, c.new_type)
            || CASE WHEN def IS NOT NULL THEN pg_catalog.format(' (with its default %s)', def) ELSE '' END;
@@ -1027,7 +1017,7 @@ BEGIN
                     WHERE a.attrelid = rel AND a.attname = c.new_column AND NOT a.attisdropped) THEN
             -- Through the guard, drop_column allowed: its usage check refuses while new code uses it.
             prev := @extschema@._ec_allow('drop_column');
-            EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._ec_qualified(rel), c.new_column);
+            EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._rel_sql(rel), c.new_column);
             PERFORM @extschema@._ec_allow(prev);
         END IF;
     END IF;
@@ -1143,7 +1133,7 @@ DECLARE
     prev    text := @extschema@._ec_untracked();
 BEGIN
     BEGIN
-        EXECUTE pg_catalog.format('ALTER TABLE %s VALIDATE CONSTRAINT %I', @extschema@._ec_qualified(rel), con);
+        EXECUTE pg_catalog.format('ALTER TABLE %s VALIDATE CONSTRAINT %I', @extschema@._rel_sql(rel), con);
         PERFORM @extschema@._ec_tracked(prev);
     EXCEPTION WHEN check_violation OR foreign_key_violation THEN
         GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT;
@@ -1169,7 +1159,7 @@ BEGIN
     PERFORM @extschema@._ec_require_table(fn, rel);
     att := @extschema@._ec_column(fn, rel, column_name);
     is_notnull := att.attnotnull;
-    qrel := @extschema@._ec_qualified(rel);
+    qrel := @extschema@._rel_sql(rel);
     -- The name safe_ddl's not_null_scan HINT uses: a recipe started by hand goes on here too.
     con := @extschema@._ec_name('', (SELECT r.relname FROM pg_catalog.pg_class AS r WHERE r.oid = rel) || '_' || column_name || '_not_null');
     SELECT c.convalidated, pg_catalog.pg_get_expr(c.conbin, c.conrelid) INTO ok, def
@@ -1248,7 +1238,7 @@ DECLARE
     def  text;
 BEGIN
     PERFORM @extschema@._ec_require_table(fn, rel);
-    qrel := @extschema@._ec_qualified(rel);
+    qrel := @extschema@._rel_sql(rel);
     IF con IS NULL OR con = '' THEN
         RAISE EXCEPTION '%: name must not be empty', fn USING ERRCODE = 'null_value_not_allowed',
               HINT = 'The constraint''s name also identifies it when the CALL is repeated to go on after an interruption.';
@@ -1347,7 +1337,7 @@ DECLARE
 BEGIN
     PERFORM @extschema@._ec_require_table(fn, rel);
     PERFORM @extschema@._ec_require_table(fn, ref);
-    qrel := @extschema@._ec_qualified(rel);
+    qrel := @extschema@._rel_sql(rel);
     IF cols IS NULL OR pg_catalog.cardinality(cols) = 0 THEN
         RAISE EXCEPTION '%: columns must name at least one column', fn USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -1406,7 +1396,7 @@ BEGIN
     add_sql := pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I FOREIGN KEY (%s) REFERENCES %s (%s) ON DELETE %s ON UPDATE %s NOT VALID',
         qrel, con,
         (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ' ORDER BY n) FROM pg_catalog.unnest(cols) WITH ORDINALITY AS u(x, n)),
-        @extschema@._ec_qualified(ref),
+        @extschema@._rel_sql(ref),
         (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ' ORDER BY n) FROM pg_catalog.unnest(rcols) WITH ORDINALITY AS u(x, n)),
         del, upd);
 END
@@ -1431,7 +1421,7 @@ BEGIN
                   AND (i.indkey::int2[])[0:pg_catalog.cardinality(want_att) - 1] <@ want_att) THEN
         RETURN NULL;
     END IF;
-    RETURN pg_catalog.format('CREATE INDEX CONCURRENTLY ON %s (%s);', @extschema@._ec_qualified(rel),
+    RETURN pg_catalog.format('CREATE INDEX CONCURRENTLY ON %s (%s);', @extschema@._rel_sql(rel),
                              (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ' ORDER BY n) FROM pg_catalog.unnest(cols) WITH ORDINALITY AS u(x, n)));
 END
 $$;
