@@ -385,22 +385,12 @@ pub fn not_null_proven(relid: u32, name: &CStr) -> bool {
 /// # Safety
 /// Inside a transaction.
 pub(super) unsafe fn known_constraints(rel: pg_sys::Oid, not_null: bool) -> *mut pg_sys::List {
-    let checks: Vec<String> = Spi::connect(|client| {
-        let rows = client.select(
-            "SELECT conbin::pg_catalog.text FROM pg_catalog.pg_constraint \
-             WHERE conrelid OPERATOR(pg_catalog.=) $1 AND contype OPERATOR(pg_catalog.=) 'c' \
-             AND convalidated AND conbin IS NOT NULL ORDER BY oid",
-            None,
-            &[rel.into()],
-        )?;
-        let mut out = Vec::new();
-        for row in rows {
-            if let Some(s) = row.get::<String>(1)? {
-                out.push(s);
-            }
-        }
-        Ok::<_, pgrx::spi::Error>(out)
-    })
+    let checks = super::fold::catalog_texts(
+        "SELECT conbin::pg_catalog.text FROM pg_catalog.pg_constraint \
+         WHERE conrelid OPERATOR(pg_catalog.=) $1 AND contype OPERATOR(pg_catalog.=) 'c' \
+         AND convalidated AND conbin IS NOT NULL ORDER BY oid",
+        &[rel.into()],
+    )
     .unwrap_or_default();
     let not_null_columns: Vec<i16> = if not_null {
         Spi::connect(|client| {

@@ -85,6 +85,33 @@ unsafe extern "C-unwind" fn foreign_walker(node: *mut pg_sys::Node, context: *mu
     }
 }
 
+/// The non-NULL values of the first column of `query`: catalog expressions (pg_node_tree) as
+/// their nodeToString text, to be read without asking a cache that would fold them.
+pub fn catalog_texts(
+    query: &str,
+    args: &[pgrx::datum::DatumWithOid],
+) -> Result<Vec<String>, pgrx::spi::Error> {
+    pgrx::Spi::connect(|client| {
+        let mut out = Vec::new();
+        for row in client.select(query, None, args)? {
+            if let Some(s) = row.get::<String>(1)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// Does a stored expression (nodeToString text from the catalog) call only built-in functions?
+/// False for text that cannot be read.
+pub fn stored_builtin_only(text: &str) -> bool {
+    let Ok(c) = std::ffi::CString::new(text) else {
+        return false;
+    };
+    // SAFETY: nodeToString output from a pg_node_tree column.
+    unsafe { builtin_only(pg_sys::stringToNode(c.as_ptr()).cast()) }
+}
+
 thread_local! {
     /// How deep domain checks are being walked (a CHECK may cast to another domain).
     static DOMAIN_DEPTH: Cell<u32> = const { Cell::new(0) };
@@ -100,29 +127,19 @@ fn domain_checks_builtin_only(typid: pg_sys::Oid) -> bool {
     if unsafe { pg_sys::get_typtype(typid) } as u8 != pg_sys::TYPTYPE_DOMAIN {
         return true;
     }
-    let checks: Result<Vec<String>, pgrx::spi::Error> = pgrx::Spi::connect(|client| {
-        let rows = client.select(
-            "WITH RECURSIVE chain(t) AS ( \
-                 SELECT y.oid FROM pg_catalog.pg_type y \
-                  WHERE y.oid OPERATOR(pg_catalog.=) $1 AND y.typtype OPERATOR(pg_catalog.=) 'd' \
-                 UNION \
-                 SELECT y.oid FROM chain JOIN pg_catalog.pg_type b ON b.oid OPERATOR(pg_catalog.=) chain.t \
-                   JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) b.typbasetype \
-                  WHERE y.typtype OPERATOR(pg_catalog.=) 'd') \
-             SELECT c.conbin::pg_catalog.text FROM pg_catalog.pg_constraint c JOIN chain \
-                 ON c.contypid OPERATOR(pg_catalog.=) chain.t \
-              WHERE c.contype OPERATOR(pg_catalog.=) 'c' AND c.conbin IS NOT NULL",
-            None,
-            &[typid.into()],
-        )?;
-        let mut out = Vec::new();
-        for row in rows {
-            if let Some(s) = row.get::<String>(1)? {
-                out.push(s);
-            }
-        }
-        Ok(out)
-    });
+    let checks = catalog_texts(
+        "WITH RECURSIVE chain(t) AS ( \
+             SELECT y.oid FROM pg_catalog.pg_type y \
+              WHERE y.oid OPERATOR(pg_catalog.=) $1 AND y.typtype OPERATOR(pg_catalog.=) 'd' \
+             UNION \
+             SELECT y.oid FROM chain JOIN pg_catalog.pg_type b ON b.oid OPERATOR(pg_catalog.=) chain.t \
+               JOIN pg_catalog.pg_type y ON y.oid OPERATOR(pg_catalog.=) b.typbasetype \
+              WHERE y.typtype OPERATOR(pg_catalog.=) 'd') \
+         SELECT c.conbin::pg_catalog.text FROM pg_catalog.pg_constraint c JOIN chain \
+             ON c.contypid OPERATOR(pg_catalog.=) chain.t \
+          WHERE c.contype OPERATOR(pg_catalog.=) 'c' AND c.conbin IS NOT NULL",
+        &[typid.into()],
+    );
     let Ok(checks) = checks else {
         return false;
     };
@@ -137,14 +154,7 @@ fn domain_checks_builtin_only(typid: pg_sys::Oid) -> bool {
         }
     }
     let depth = Deeper(DOMAIN_DEPTH.with(|d| d.replace(d.get() + 1)));
-    depth.0 < 8
-        && checks.into_iter().all(|text| {
-            let Ok(c) = std::ffi::CString::new(text) else {
-                return false;
-            };
-            // SAFETY: nodeToString output of pg_constraint.conbin.
-            unsafe { builtin_only(pg_sys::stringToNode(c.as_ptr()).cast()) }
-        })
+    depth.0 < 8 && checks.iter().all(|text| stored_builtin_only(text))
 }
 
 /// `DomainHasConstraints(typid)` when asking cannot run code a role wrote (its CHECK
@@ -181,13 +191,7 @@ fn unsafe_domains() -> Vec<pg_sys::Oid> {
     };
     let mut out: Vec<pg_sys::Oid> = checks
         .into_iter()
-        .filter(|(_, text)| {
-            let Ok(c) = std::ffi::CString::new(text.as_str()) else {
-                return true;
-            };
-            // SAFETY: nodeToString output of pg_constraint.conbin.
-            !unsafe { builtin_only(pg_sys::stringToNode(c.as_ptr()).cast()) }
-        })
+        .filter(|(_, text)| !stored_builtin_only(text))
         .map(|(t, _)| t)
         .collect();
     out.dedup();

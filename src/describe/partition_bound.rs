@@ -173,32 +173,18 @@ unsafe fn implied(rel: pg_sys::Oid, test: *mut pg_sys::List) -> bool {
 /// so that the relcache, which constant-folds a key when it first builds it, is not asked for a
 /// key that calls a function a role wrote.
 fn keys_builtin_only(parent: pg_sys::Oid) -> bool {
-    let exprs: Result<Vec<String>, pgrx::spi::Error> = pgrx::Spi::connect(|client| {
-        let rows = client.select(
-            "SELECT p.partexprs::pg_catalog.text FROM pg_catalog.pg_partitioned_table p \
-             WHERE p.partexprs IS NOT NULL AND p.partrelid OPERATOR(pg_catalog.=) ANY \
-             (SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1) a)",
-            None,
-            &[parent.into()],
-        )?;
-        let mut out = Vec::new();
-        for row in rows {
-            if let Some(s) = row.get::<String>(1)? {
-                out.push(s);
-            }
-        }
-        Ok(out)
-    });
+    let exprs = super::fold::catalog_texts(
+        "SELECT p.partexprs::pg_catalog.text FROM pg_catalog.pg_partitioned_table p \
+         WHERE p.partexprs IS NOT NULL AND p.partrelid OPERATOR(pg_catalog.=) ANY \
+         (SELECT a.relid FROM pg_catalog.pg_partition_ancestors($1) a)",
+        &[parent.into()],
+    );
     let Ok(exprs) = exprs else {
         return false;
     };
-    exprs.into_iter().all(|text| {
-        let Ok(c) = std::ffi::CString::new(text) else {
-            return false;
-        };
-        // SAFETY: nodeToString output of pg_partitioned_table.partexprs.
-        unsafe { super::fold::builtin_only(pg_sys::stringToNode(c.as_ptr()).cast()) }
-    })
+    exprs
+        .iter()
+        .all(|text| super::fold::stored_builtin_only(text))
 }
 
 /// transformPartitionBound: the raw bound with its values coerced to Consts of the key's types.
