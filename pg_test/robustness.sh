@@ -84,8 +84,10 @@ echo "robustness: cluster on port $PORT, started $START_TIME"
 
 # ---- 1. the corpus --------------------------------------------------------------------------
 W="$DIR/work"
-n_stmts=$(as_postgres "$PY" pg_test/robustness/gen_corpus.py "$W")
-as_postgres "$PY" pg_test/robustness/passes.py scripts "$W" "$W"
+# (copied next to the work files: postgres may not be able to read the checkout)
+cp pg_test/robustness/gen_corpus.py pg_test/robustness/passes.py "$DIR/" && chown postgres:postgres "$DIR"/*.py
+n_stmts=$(as_postgres "$PY" "$DIR/gen_corpus.py" "$W")
+as_postgres "$PY" "$DIR/passes.py" scripts "$W" "$W"
 q -c "CREATE DATABASE rob_tpl"
 DB=rob_tpl q -c "CREATE EXTENSION safe_ddl" -c "SET safe_ddl.mode = off" -f "$W/fixtures.sql" >/dev/null
 # Every pass in enforce mode; in warn and off (where the statements run instead of being
@@ -103,7 +105,7 @@ run_mode() {
     for p in ${PASSES[$m]}; do
         rc=0
         if [ "$p" = wire ]; then
-            as_postgres "$PY" "$ROOT/pg_test/robustness/passes.py" wire "$C/sock" "$PORT" "rob_${m}_$p" "$m" "$W" \
+            as_postgres "$PY" "$DIR/passes.py" wire "$C/sock" "$PORT" "rob_${m}_$p" "$m" "$W" \
                 "$W/$m.$p.wire" >"$W/$m.$p.out" 2>"$W/$m.$p.err" || rc=$?
         else
             as_postgres "$PGBIN/psql" -X -h "$C/sock" -p "$PORT" -d "rob_${m}_$p" -b -At -v mode="$m" \

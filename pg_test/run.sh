@@ -56,11 +56,14 @@ step "install the extension (replaces the pg_test build)"
 install_extension "$PG_CONFIG" "$TMP/install.log"
 
 # run_suite NAME TOOL SUITE_DIR CLUSTER_DIR
+# The suite is copied to $TMP first: pg_regress runs as postgres, which may not be able to read
+# the checkout (a clone under /root).
 run_suite() {
-    local name="$1" tool="$2" suite="$3" cluster="$4" out="$TMP/out_$1"
+    local name="$1" tool="$2" suite="$3" cluster="$4" out="$TMP/out_$1" in="$TMP/in_$1"
+    rm -rf "$in" && cp -r "$ROOT/$suite" "$in" && chown -R postgres:postgres "$in"
     mkdir -p "$out" && chown postgres:postgres "$out"
     local args=(--bindir="$PGBIN" --host="$cluster/sock" --port="$PORT" --user=postgres
-                --inputdir="$ROOT/$suite" --outputdir="$out" --schedule="$ROOT/$suite/schedule"
+                --inputdir="$in" --outputdir="$out" --schedule="$in/schedule"
                 --dbname="safe_ddl_$name")
     local rc=0
     as_postgres "$tool" "${args[@]}" || rc=$?

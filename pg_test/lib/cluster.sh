@@ -7,7 +7,9 @@ PGBIN="$(pg_config --bindir)"
 PGXS_TEST="$(pg_config --pkglibdir)/pgxs/src/test"
 
 as_postgres() {
-    if [ "$(id -un)" = postgres ]; then "$@"; else sudo -u postgres -H -- "$@"; fi
+    # From /: the caller's directory may be one postgres cannot enter (a checkout under /root),
+    # and Postgres' programs complain (or fail) when they cannot stay in it. Paths are absolute.
+    if [ "$(id -un)" = postgres ]; then "$@"; else (cd / && sudo -u postgres -H -- "$@"); fi
 }
 
 # cluster_start DIR PORT [extra postgresql.conf lines...]
