@@ -94,11 +94,12 @@ static TRACK_USAGE: GucSetting<bool> = GucSetting::<bool>::new(true);
 
 /// `safe_ddl.usage_window`, default 1 day: a table or column read or written within this window
 /// (or not tracked for a whole window yet) is "in use": dropping or renaming it needs
-/// `in_use` in safe_ddl.allow as well as the hazard.
+/// `in_use` in safe_ddl.allow as well as the hazard. One created while tracking ran and used by
+/// nobody since needs no allow at all. 0 turns both off.
 static USAGE_WINDOW_S: GucSetting<i32> = GucSetting::<i32>::new(86_400);
 
 /// `safe_ddl.usage_max_entries`, default 65536 (server start only): slots of the shared usage
-/// table, one per (database, relation, column) used; 32 bytes each. 0 disables tracking.
+/// table, one per (database, relation, column) used or created; 40 bytes each. 0 disables tracking.
 static USAGE_MAX_ENTRIES: GucSetting<i32> = GucSetting::<i32>::new(65_536);
 
 pub fn init() {
@@ -223,7 +224,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"safe_ddl.usage_window",
         c"Tables and columns used within this window count as in use: dropping or renaming them needs allow in_use.",
-        c"Also in use: anything while tracking has run for less than the window (after a restart).",
+        c"Also in use: anything while tracking has run for less than the window (after a restart), unless it was created since and nobody used it: then dropping or renaming it needs no allow. 0 turns usage off for drops and renames.",
         &USAGE_WINDOW_S,
         0,
         i32::MAX,
@@ -244,7 +245,7 @@ pub fn init() {
 fn define_usage_max_entries() {
     GucRegistry::define_int_guc(
         c"safe_ddl.usage_max_entries",
-        c"Slots of the shared column usage table (32 bytes each); 0 disables usage tracking.",
+        c"Slots of the shared column usage table (40 bytes each); 0 disables usage tracking.",
         c"One slot per database, relation and column used. Server start only.",
         &USAGE_MAX_ENTRIES,
         0,

@@ -4,7 +4,7 @@
 use crate::classify::{Finding, RuleInput};
 use crate::ddl::{AlterCmd, Ddl, LockMode};
 use crate::hazard::Hazard;
-use crate::rules::{mark_in_use, Draft};
+use crate::rules::{mark_in_use, never_used, Draft};
 
 const H: Hazard = Hazard::DropColumn;
 
@@ -21,6 +21,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
             AlterCmd::DropColumn { column, exists: true, created_in_transaction: false } => Some(column),
             _ => None,
         })
+        .filter(|column| !never_used(t, Some(column)))
         .map(|column| {
             let f = Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: false }.finding(
                 H,

@@ -3,7 +3,7 @@
 use crate::classify::{Finding, RuleInput};
 use crate::ddl::{Ddl, DropKind, LockMode};
 use crate::hazard::Hazard;
-use crate::rules::{mark_in_use, Draft};
+use crate::rules::{mark_in_use, never_used, Draft};
 
 const H: Hazard = Hazard::DropTable;
 
@@ -19,6 +19,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
     objects
         .iter()
         .filter_map(|o| input.visible(o))
+        .filter(|t| !never_used(t, None))
         .map(|t| {
             let name = &t.qualified_name;
             let f = Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: false }.finding(

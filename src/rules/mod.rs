@@ -74,6 +74,13 @@ impl Draft {
     }
 }
 
+/// Usage tracking saw `column` of `t` (or `t` itself) created and nobody use it since (see
+/// `RelationUsage::never_used`): dropping or renaming it breaks no client, so it is no hazard,
+/// like an object created in this transaction.
+pub(crate) fn never_used(t: &TableFacts, column: Option<&str>) -> bool {
+    t.usage.as_ref().is_some_and(|u| u.never_used(column))
+}
+
 /// Marks a drop or rename finding of `column` of `t` (or of `t` itself) as in use when usage
 /// tracking says so: DETAIL says when it was last used, HINT how to wait or override.
 pub(crate) fn mark_in_use(mut f: Finding, t: &TableFacts, column: Option<&str>) -> Finding {

@@ -5,7 +5,7 @@
 use crate::classify::{Finding, RuleInput};
 use crate::ddl::{Ddl, LockMode};
 use crate::hazard::Hazard;
-use crate::rules::{mark_in_use, override_text, Draft};
+use crate::rules::{mark_in_use, never_used, override_text, Draft};
 
 const H: Hazard = Hazard::Rename;
 
@@ -22,7 +22,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
     let Some(t) = input.visible(table) else {
         return vec![];
     };
-    if !matches!(t.relkind, b'r' | b'p') {
+    if !matches!(t.relkind, b'r' | b'p') || never_used(t, column.as_deref()) {
         return vec![];
     }
     let name = &t.qualified_name;

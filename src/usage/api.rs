@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 
 use super::store::{self, Entry};
 use super::verdict::{Instant, ObjectUse, RelationUsage};
+use super::{own, stamp};
 use crate::gucs;
 
 fn db() -> u32 {
@@ -32,10 +33,14 @@ fn instant(at: i64) -> Option<Instant> {
     Some(Instant { at, text })
 }
 
+/// The uses of an entry as the current transaction judges them: not counting its own.
 fn object_use(e: &Entry) -> ObjectUse {
+    let last =
+        |write: bool, current: u64| instant(stamp::micros(own::effective(e.slot, write, current)));
     ObjectUse {
-        last_read: instant(e.last_read),
-        last_write: instant(e.last_write),
+        last_read: last(false, e.last_read),
+        last_write: last(true, e.last_write),
+        created: (e.created > 0).then_some(e.created),
     }
 }
 
@@ -148,8 +153,8 @@ fn _usage_entries() -> TableIterator<
             (
                 pg_sys::Oid::from(e.rel),
                 e.attnum,
-                ts(e.last_read),
-                ts(e.last_write),
+                ts(stamp::micros(e.last_read)),
+                ts(stamp::micros(e.last_write)),
                 since,
             )
         })
@@ -239,6 +244,7 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         // The rule of safe_ddl.column_usage: the uses of a relation the role holds no privilege
         // on are not its business (check() and refusals would show them otherwise).
         hidden: !Visibility::default().whole(rel),
+        inheritance: in_inheritance_tree(relid),
     };
     for e in store::entries(db, Some(rel), true) {
         match e.attnum {
@@ -251,12 +257,28 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
                 // SAFETY: syscache lookup; missing_ok, so a dropped column gives NULL.
                 let name = unsafe { pg_sys::get_attname(relid, attnum, true) };
                 if !name.is_null() {
-                    // SAFETY: a palloc'd NUL-terminated name.
-                    let name = unsafe { crate::encoding::cstr_to_rust(name) };
+                    // Quoted as an identifier, as the rules name columns (describe/names.rs):
+                    // "Order" and order must not be told apart by the quotes.
+                    // SAFETY: a palloc'd NUL-terminated name; quote_identifier returns it or a
+                    // palloc'd quoted copy.
+                    let name =
+                        unsafe { crate::encoding::cstr_to_rust(pg_sys::quote_identifier(name)) };
                     usage.columns.push((name, object_use(&e)));
                 }
             }
         }
     }
     Some(usage)
+}
+
+/// Has `relid` a parent or children (inheritance or partitioning)? True when it cannot be told.
+fn in_inheritance_tree(relid: pg_sys::Oid) -> bool {
+    Spi::get_one_with_args::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_inherits \
+                         WHERE inhrelid OPERATOR(pg_catalog.=) $1 OR inhparent OPERATOR(pg_catalog.=) $1)",
+        &[relid.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(true)
 }

@@ -1,14 +1,19 @@
 //! Column usage tracking: when each table and column was last read and last written by any
-//! query, kept in shared memory (`store`), fed by an ExecutorStart hook (`record`), emptied of
-//! dropped objects when their DROP commits (`drops`), read by `safe_ddl.column_usage` (`api`) and
-//! by the drop/rename rules through `verdict` (pure). Temporary relations are not tracked.
+//! query, and when it was created if tracking saw that, kept in shared memory (`store`, with the
+//! last uses as `stamp`s), fed by an ExecutorStart hook (`record`), told of creations and drops
+//! when their transactions commit (`lifecycle`), read by `safe_ddl.column_usage` (`api`) and by
+//! the drop/rename rules through `verdict` (pure). What the current transaction itself did is
+//! kept apart (`own`): its uses do not count against its own drops and renames. Temporary
+//! relations are not tracked.
 //!
 //! Needs shared_preload_libraries (shared memory is sized at server start). Without it nothing
 //! is tracked and the rules behave as if tracking did not exist.
 
 pub mod api;
-mod drops;
+mod lifecycle;
+mod own;
 pub mod record;
+mod stamp;
 mod store;
 pub mod verdict;
 
@@ -24,7 +29,7 @@ pub fn install() {
     let capacity = gucs::usage_max_entries();
     if preloading && capacity > 0 {
         store::request(capacity);
-        drops::install();
+        lifecycle::install();
     }
 }
 

@@ -3,14 +3,16 @@
 //! which relations and columns its range table reads and writes, from the permission bitmaps
 //! Postgres itself checks: selectedCols (read), insertedCols / updatedCols (written), and
 //! requiredPerms for uses without columns (count(*), DELETE). Temporary relations are not
-//! recorded: they belong to one session, which drops them, and would only use up slots.
+//! recorded: they belong to one session, which drops them, and would only use up slots. Nor are
+//! uses of relations and columns created in the current transaction (by the transaction that
+//! creates them, which is the migration, not a client).
 
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgList;
 
-use super::store;
+use super::{own, store};
 use crate::gucs;
 
 /// From the ExecutorStart hook (executor_hook.rs): record what the statement reads and writes,
@@ -44,6 +46,10 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
             }
             let relid = (*rte).relid;
             let rel = u32::from(relid);
+            // Created in this transaction (one branch when nothing was).
+            if own::created_here(rel, None) {
+                continue;
+            }
             // Asked only before a slot is claimed, at most once per relation and statement.
             let mut temporary = None;
             let mut trackable = || {
@@ -52,6 +58,10 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
                 })
             };
             let mut touch = |attnum: i16, write: bool| {
+                // A column added in this transaction.
+                if attnum != store::TABLE && own::created_here(rel, Some(attnum)) {
+                    return;
+                }
                 if let Some(at) = store::touch(db, rel, attnum, write, now, &mut trackable) {
                     overflow = overflow.or(Some(at));
                 }

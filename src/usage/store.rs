@@ -1,9 +1,14 @@
 //! The shared usage table: a fixed array of slots, open addressing with linear probing, keyed
 //! by (database, relation, attnum). Lookups are lock-free: a slot's key is written before its
 //! `attr` word is published with Release, and readers load `attr` with Acquire. Claiming and
-//! freeing slots take the LWLock. Timestamps are updated with `fetch_max`, at most once a second
-//! per slot and backend, so ordinary traffic mostly does relaxed loads of cache lines nobody
-//! writes.
+//! freeing slots take the LWLock. Last uses are stamps (`stamp`: the second and the backend),
+//! updated by compare-and-swap only when they change, at most once a second per slot and
+//! backend, so ordinary traffic mostly does relaxed loads of cache lines nobody writes.
+//!
+//! A slot also keeps when its object was created, if that happened while tracking ran
+//! (`mark_created`, from `lifecycle` when the creating transaction commits): from then on every
+//! use of the object is on record, which is what lets the verdict call an object that nobody used
+//! since its creation unused.
 //!
 //! Slots of dropped relations and columns are freed when the dropping transaction commits
 //! (`free`, from `drops`). A freed slot becomes a tombstone: lookups probe past it (so entries
@@ -22,9 +27,11 @@ use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use pgrx::{pg_guard, pg_sys};
 
+use super::{own, stamp};
+
 /// attnum of the slot that records use of the relation as a whole.
 pub const TABLE: i16 = i16::MIN;
-/// attnum of the slot whose `last_write` holds the time this relation's usage was last reset.
+/// attnum of the slot whose `created` holds the time this relation's usage was last reset.
 pub const RESET: i16 = i16::MIN + 1;
 /// attnum of whole-row references (`SELECT t FROM t`, `row_to_json(t)`): every column.
 pub const WHOLE_ROW: i16 = 0;
@@ -33,8 +40,6 @@ const NAME: &CStr = c"safe_ddl column usage";
 /// Stop claiming slots at 3/4 full, so probe chains stay short.
 const FILL_NUM: u64 = 3;
 const FILL_DEN: u64 = 4;
-/// Skip a timestamp update when the stored one is at most this old (microseconds).
-const GRANULARITY_US: i64 = 1_000_000;
 
 #[repr(C)]
 struct Header {
@@ -59,8 +64,12 @@ struct Slot {
     /// 0 = free; else PUBLISHED | attnum as u16.
     attr: AtomicU32,
     _pad: u32,
-    last_read: AtomicI64,
-    last_write: AtomicI64,
+    /// Stamps (`stamp`): the second of the last use and who used it then; 0 = none recorded.
+    last_read: AtomicU64,
+    last_write: AtomicU64,
+    /// When the object was created (TimestampTz), if tracking saw it; 0 = unknown. In the RESET
+    /// slot of a relation: when its usage was last reset.
+    created: AtomicI64,
 }
 
 const PUBLISHED: u32 = 1 << 16;
@@ -222,7 +231,8 @@ fn find(db: u32, rel: u32, attnum: i16) -> Option<&'static Slot> {
 
 /// The outcome of looking up a slot to record a use in.
 enum Claim {
-    Slot(&'static Slot),
+    /// The slot and its index.
+    Slot(usize, &'static Slot),
     /// The object may not be tracked (a temporary relation): nothing to record.
     Untracked,
     /// No slot was free: the use is dropped; Some(time) when this began an overflow episode.
@@ -244,33 +254,14 @@ fn find_or_claim(
     let slots = slots(h);
     let (key, attr) = (key_of(db, rel), attr_of(attnum));
     if let Ok(i) = probe(slots, key, attr) {
-        return Claim::Slot(&slots[i]);
+        return Claim::Slot(i, &slots[i]);
     }
     if !trackable() {
         return Claim::Untracked;
     }
     let _guard = Exclusive::take();
-    let vacancy = match probe(slots, key, attr) {
-        Ok(i) => return Claim::Slot(&slots[i]),
-        Err(v) => v,
-    };
-    let (live, tombstones) = (
-        h.used.load(Ordering::Relaxed),
-        h.tombstones.load(Ordering::Relaxed),
-    );
-    match choose(vacancy, live, tombstones, h.capacity) {
-        Some(i) => {
-            let s = &slots[i];
-            if Some(i) == vacancy.tombstone {
-                h.tombstones.fetch_sub(1, Ordering::Relaxed);
-            }
-            s.key.store(key, Ordering::Relaxed);
-            s.last_read.store(0, Ordering::Relaxed);
-            s.last_write.store(0, Ordering::Relaxed);
-            s.attr.store(attr, Ordering::Release);
-            h.used.fetch_add(1, Ordering::Relaxed);
-            Claim::Slot(s)
-        }
+    match claim_locked(h, slots, key, attr) {
+        Some(i) => Claim::Slot(i, &slots[i]),
         None => {
             h.dropped.fetch_add(1, Ordering::Relaxed);
             let previous = h.last_overflow.swap(now.max(1), Ordering::Relaxed);
@@ -282,6 +273,55 @@ fn find_or_claim(
             Claim::Dropped(new_episode.then_some(now))
         }
     }
+}
+
+/// The index of the slot of (key, attr), claimed (empty: no use, creation unknown) if missing;
+/// None when none is free. Callers hold the lock.
+fn claim_locked(h: &Header, slots: &[Slot], key: u64, attr: u32) -> Option<usize> {
+    let vacancy = match probe(slots, key, attr) {
+        Ok(i) => return Some(i),
+        Err(v) => v,
+    };
+    let (live, tombstones) = (
+        h.used.load(Ordering::Relaxed),
+        h.tombstones.load(Ordering::Relaxed),
+    );
+    let i = choose(vacancy, live, tombstones, h.capacity)?;
+    let s = &slots[i];
+    if Some(i) == vacancy.tombstone {
+        h.tombstones.fetch_sub(1, Ordering::Relaxed);
+    }
+    s.key.store(key, Ordering::Relaxed);
+    s.last_read.store(0, Ordering::Relaxed);
+    s.last_write.store(0, Ordering::Relaxed);
+    s.created.store(0, Ordering::Relaxed);
+    s.attr.store(attr, Ordering::Release);
+    h.used.fetch_add(1, Ordering::Relaxed);
+    Some(i)
+}
+
+/// Note that (rel, attnum) of database `db` (attnum TABLE: the relation) was created at `at`, by
+/// a transaction that has just committed: from `at` on, every use of it is on record. Uses
+/// already recorded stay (another session may have used it since the commit). False when no slot
+/// is free: then nothing is known about its creation, and it is judged as any other object.
+pub fn mark_created(db: u32, rel: u32, attnum: i16, at: i64) -> bool {
+    let Some(h) = header() else {
+        return false;
+    };
+    let slots = slots(h);
+    let (key, attr) = (key_of(db, rel), attr_of(attnum));
+    let i = match probe(slots, key, attr) {
+        Ok(i) => i,
+        Err(_) => {
+            let _guard = Exclusive::take();
+            match claim_locked(h, slots, key, attr) {
+                Some(i) => i,
+                None => return false,
+            }
+        }
+    };
+    slots[i].created.store(at, Ordering::Relaxed);
+    true
 }
 
 /// Free every slot of the given relations (attnum None) and columns of database `db`, and with
@@ -371,8 +411,8 @@ pub fn touch(
     now: i64,
     trackable: &mut dyn FnMut() -> bool,
 ) -> Option<i64> {
-    let slot = match find_or_claim(db, rel, attnum, now, trackable) {
-        Claim::Slot(s) => s,
+    let (index, slot) = match find_or_claim(db, rel, attnum, now, trackable) {
+        Claim::Slot(i, s) => (i, s),
         Claim::Untracked => return None,
         Claim::Dropped(episode) => return episode,
     };
@@ -381,8 +421,8 @@ pub fn touch(
     } else {
         &slot.last_read
     };
-    if field.load(Ordering::Relaxed) < now - GRANULARITY_US {
-        field.fetch_max(now, Ordering::Relaxed);
+    if let Some((replaced, stored)) = stamp::update(field, stamp::second_of(now), own::me()) {
+        own::stored(index, write, replaced, stored);
     }
     None
 }
@@ -391,21 +431,26 @@ pub fn touch(
 pub struct Entry {
     pub rel: u32,
     pub attnum: i16,
-    /// 0 = never since tracking started (or the last reset).
-    pub last_read: i64,
-    pub last_write: i64,
+    /// Where it is (for `own`: what this transaction stored there).
+    pub slot: usize,
+    /// Stamps; 0 = never since tracking started (or the last reset).
+    pub last_read: u64,
+    pub last_write: u64,
+    /// When the object was created, if tracking saw it (0 = unknown).
+    pub created: i64,
 }
 
 /// Every slot of database `db` (and relation `rel`, if given) with a use recorded, or with
-/// `with_empty` also those whose uses were reset (the object has a slot, so its uses since the
-/// reset are all recorded).
+/// `with_empty` also those without (uses reset, or a creation recorded: the object has a slot,
+/// so its uses since are all recorded).
 pub fn entries(db: u32, rel: Option<u32>, with_empty: bool) -> Vec<Entry> {
     let Some(h) = header() else {
         return vec![];
     };
     slots(h)
         .iter()
-        .filter_map(|s| {
+        .enumerate()
+        .filter_map(|(slot, s)| {
             let a = s.attr.load(Ordering::Acquire);
             if a == 0 || a == TOMBSTONE {
                 return None;
@@ -420,11 +465,13 @@ pub fn entries(db: u32, rel: Option<u32>, with_empty: bool) -> Vec<Entry> {
                 s.last_read.load(Ordering::Relaxed),
                 s.last_write.load(Ordering::Relaxed),
             );
-            (with_empty || last_read > 0 || last_write > 0).then_some(Entry {
+            (with_empty || last_read > 0 || last_write > 0).then(|| Entry {
                 rel: krel,
                 attnum,
+                slot,
                 last_read,
                 last_write,
+                created: s.created.load(Ordering::Relaxed),
             })
         })
         .collect()
@@ -435,7 +482,7 @@ pub fn entries(db: u32, rel: Option<u32>, with_empty: bool) -> Vec<Entry> {
 pub fn tracking_since(db: u32, rel: u32) -> Option<i64> {
     let h = header()?;
     let global = h.since.load(Ordering::Relaxed);
-    let own = find(db, rel, RESET).map_or(0, |s| s.last_write.load(Ordering::Relaxed));
+    let own = find(db, rel, RESET).map_or(0, |s| s.created.load(Ordering::Relaxed));
     Some(global.max(own))
 }
 
@@ -477,8 +524,8 @@ pub fn reset(db: u32, rel: Option<u32>, now: i64) -> bool {
     };
     if let Some(rel) = rel {
         match find_or_claim(db, rel, RESET, now, &mut || true) {
-            Claim::Slot(marker) => {
-                marker.last_write.fetch_max(now, Ordering::Relaxed);
+            Claim::Slot(_, marker) => {
+                marker.created.fetch_max(now, Ordering::Relaxed);
             }
             Claim::Untracked | Claim::Dropped(_) => return false,
         }
@@ -512,8 +559,9 @@ mod tests {
                 key: AtomicU64::new(0),
                 attr: AtomicU32::new(0),
                 _pad: 0,
-                last_read: AtomicI64::new(0),
-                last_write: AtomicI64::new(0),
+                last_read: AtomicU64::new(0),
+                last_write: AtomicU64::new(0),
+                created: AtomicI64::new(0),
             })
             .collect()
     }

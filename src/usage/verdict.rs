@@ -1,5 +1,12 @@
 //! Is a table or column in use? Pure: the facts come from the shared usage table (`api`), the
 //! answer feeds the drop_column, drop_table and rename rules.
+//!
+//! Three answers. In use (`in_use` gives the reason): used within `usage_window`, or not proven
+//! unused. Proven unused (`in_use` is None): no use within the window, and every use in it would
+//! be on record (tracking ran for the whole window, or since the object's creation). Never used
+//! (`never_used`): created while tracking ran and not used by anyone since, apart from the
+//! transaction that created it and the one asking: no client can depend on it, so dropping or
+//! renaming it is no hazard at all.
 
 /// A point in time: microseconds since 2000-01-01 (TimestampTz) and its text for messages.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -8,11 +15,20 @@ pub struct Instant {
     pub text: String,
 }
 
-/// Last recorded read and write of one object (None: none since tracking started).
+/// Last recorded read and write of one object (None: none since tracking started), not
+/// counting the asking transaction's own uses.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ObjectUse {
     pub last_read: Option<Instant>,
     pub last_write: Option<Instant>,
+    /// When the object was created, if tracking saw it (TimestampTz).
+    pub created: Option<i64>,
+}
+
+impl ObjectUse {
+    fn unused(&self) -> bool {
+        self.last_read.is_none() && self.last_write.is_none()
+    }
 }
 
 /// What the usage table knows about one relation.
@@ -37,6 +53,19 @@ pub struct RelationUsage {
     /// The role asking may not see this relation's uses (safe_ddl.column_usage hides them): the
     /// verdict stands, its reason names no time.
     pub hidden: bool,
+    /// Part of an inheritance tree or partitioning: dropping or renaming it reaches other
+    /// relations, or its data is used through its parent without a use of its own on record.
+    pub inheritance: bool,
+}
+
+/// One object as the verdict sees it.
+struct Object {
+    what: String,
+    used: ObjectUse,
+    /// It has a slot of its own (its every use since is recorded, even while the table is full).
+    recorded: bool,
+    /// Since when its every use is on record: its creation, if tracking saw it.
+    created: Option<i64>,
 }
 
 fn later(a: &Option<Instant>, b: &Option<Instant>) -> Option<Instant> {
@@ -64,27 +93,58 @@ impl RelationUsage {
         ))
     }
 
-    fn reason(&self, table_name: &str, column: Option<&str>) -> Option<String> {
-        let (what, used, recorded) = match column {
+    /// Created while tracking ran, and used by nobody since (the transaction that created it and
+    /// the asking one aside): dropping or renaming it breaks no client. Not with the in-use check
+    /// off (a zero window), not for members of inheritance trees, not while a use of it may have
+    /// been dropped for lack of space since its creation, and not for a role that may not see the
+    /// relation's uses (check() would tell it that nobody used it).
+    pub fn never_used(&self, column: Option<&str>) -> bool {
+        let o = self.object("", column);
+        let Some(created) = o.created.filter(|c| *c >= self.tracking_since.at) else {
+            return false;
+        };
+        self.window_us > 0
+            && !self.inheritance
+            && !self.hidden
+            && o.used.unused()
+            && self.overflow.as_ref().is_none_or(|x| x.at < created)
+    }
+
+    fn object(&self, table_name: &str, column: Option<&str>) -> Object {
+        match column {
             Some(c) => {
                 let slot = self.columns.iter().find(|(name, _)| name == c);
                 let own = slot.map(|(_, u)| u.clone()).unwrap_or_default();
-                let merged = ObjectUse {
-                    last_read: later(&own.last_read, &self.whole_row.last_read),
-                    last_write: later(&own.last_write, &self.whole_row.last_write),
-                };
-                (
-                    format!("column {c} of {table_name}"),
-                    merged,
-                    slot.is_some(),
-                )
+                Object {
+                    what: format!("column {c} of {table_name}"),
+                    used: ObjectUse {
+                        last_read: later(&own.last_read, &self.whole_row.last_read),
+                        last_write: later(&own.last_write, &self.whole_row.last_write),
+                        created: own.created,
+                    },
+                    recorded: slot.is_some(),
+                    // A column added later has its own; the others were created with the table.
+                    created: own.created.or(self.table.created),
+                }
             }
-            None => (
-                table_name.to_string(),
-                self.table.clone(),
-                self.table_recorded,
-            ),
-        };
+            None => Object {
+                what: table_name.to_string(),
+                used: self.table.clone(),
+                recorded: self.table_recorded,
+                created: self.table.created,
+            },
+        }
+    }
+
+    fn reason(&self, table_name: &str, column: Option<&str>) -> Option<String> {
+        let Object {
+            what,
+            used,
+            recorded,
+            created,
+        } = self.object(table_name, column);
+        // Its whole history is on record: created while tracking ran, and no reset since.
+        let complete = created.is_some_and(|c| c >= self.tracking_since.at);
         let cutoff = self.now - self.window_us;
         let window = duration_text(self.window_us);
         let recent: Vec<String> = [("read", &used.last_read), ("written", &used.last_write)]
@@ -101,7 +161,7 @@ impl RelationUsage {
                 recent.join(" and last ")
             ));
         }
-        if self.tracking_since.at > cutoff {
+        if self.tracking_since.at > cutoff && !complete {
             return Some(format!(
                 "It is not proven unused: safe_ddl has tracked the use of {table_name} only since {} ({} ago), \
                  less than safe_ddl.usage_window ({window}).",
@@ -164,6 +224,7 @@ mod tests {
             whole_row: ObjectUse::default(),
             overflow: None,
             hidden: false,
+            inheritance: false,
         }
     }
 
@@ -174,6 +235,7 @@ mod tests {
             ObjectUse {
                 last_read: at(5),
                 last_write: at(90),
+                ..Default::default()
             },
         );
         let why = u.in_use("public.t", Some("email")).unwrap();
@@ -190,6 +252,7 @@ mod tests {
         let old = ObjectUse {
             last_read: at(61),
             last_write: None,
+            ..Default::default()
         };
         assert_eq!(
             usage(600, old.clone()).in_use("public.t", Some("email")),
@@ -218,6 +281,7 @@ mod tests {
         let old = ObjectUse {
             last_read: at(61),
             last_write: None,
+            ..Default::default()
         };
         let mut u = usage(600, old.clone());
         u.overflow = at(30);
@@ -255,6 +319,7 @@ mod tests {
             ObjectUse {
                 last_read: at(5),
                 last_write: None,
+                ..Default::default()
             },
         );
         u.hidden = true;
@@ -263,6 +328,145 @@ mod tests {
         assert!(!why.contains("T-5") && !why.contains("min"), "{why}");
         u.columns[0].1.last_read = at(61);
         assert_eq!(u.in_use("public.t", Some("email")), None);
+    }
+
+    /// A table created 30 min ago, tracked since 600 min ago (created: minutes ago of its
+    /// creation); `email` has a slot with `email` uses.
+    fn created(created_minutes_ago: i64, email: ObjectUse) -> RelationUsage {
+        let mut u = usage(600, ObjectUse::default());
+        u.table = ObjectUse {
+            created: Some(at(created_minutes_ago).unwrap().at),
+            ..email.clone()
+        };
+        u.columns = vec![("email".into(), email)];
+        u
+    }
+
+    #[test]
+    fn created_and_never_used_is_never_used_and_not_in_use() {
+        // tracked for 30 min of a 60 min window: the old rule says "not proven unused"
+        let mut u = created(30, ObjectUse::default());
+        u.tracking_since = at(30).unwrap();
+        u.tracking_since.at -= 1;
+        for col in [None, Some("email"), Some("no_slot")] {
+            assert!(u.never_used(col), "{col:?}");
+            assert_eq!(u.in_use("public.t", col), None, "{col:?}");
+        }
+        // the same table, not seen created: the old rule
+        u.table.created = None;
+        assert!(!u.never_used(None));
+        assert!(u
+            .in_use("public.t", Some("email"))
+            .unwrap()
+            .contains("tracked the use of public.t only since"));
+    }
+
+    #[test]
+    fn a_use_since_creation_is_a_use() {
+        // read 5 min ago: in use, said as always
+        let u = created(
+            30,
+            ObjectUse {
+                last_read: at(5),
+                ..Default::default()
+            },
+        );
+        assert!(!u.never_used(None) && !u.never_used(Some("email")));
+        assert!(u
+            .in_use("public.t", Some("email"))
+            .unwrap()
+            .contains("column email of public.t read 5 min ago (T-5)"));
+        // other columns of the table were not used
+        assert!(u.never_used(Some("other")));
+        // a whole-row read uses every column
+        let mut w = created(30, ObjectUse::default());
+        w.whole_row.last_read = at(5);
+        assert!(!w.never_used(Some("other")));
+        assert!(w.in_use("public.t", Some("other")).is_some());
+        // written 90 min ago: in use with a 120 min window; proven unused with a 60 min one (the
+        // plain allow), but not never used
+        let mut old = created(
+            200,
+            ObjectUse {
+                last_write: at(90),
+                ..Default::default()
+            },
+        );
+        old.tracking_since = at(200).unwrap();
+        old.window_us = 120 * MIN;
+        assert!(old
+            .in_use("public.t", Some("email"))
+            .unwrap()
+            .contains("written 90 min ago"));
+        old.window_us = 60 * MIN;
+        assert_eq!(old.in_use("public.t", Some("email")), None);
+        assert!(!old.never_used(Some("email")));
+    }
+
+    #[test]
+    fn a_reset_after_creation_voids_the_history() {
+        let mut u = created(30, ObjectUse::default());
+        u.tracking_since = at(10).unwrap(); // reset_usage(t), or a global reset, 10 min ago
+        assert!(!u.never_used(None) && !u.never_used(Some("email")));
+        let why = u.in_use("public.t", Some("email")).unwrap();
+        assert!(why.contains("not proven unused"), "{why}");
+        assert!(why.contains("only since T-10"), "{why}");
+        // a column added after the reset has its own complete history
+        u.columns.push((
+            "added".into(),
+            ObjectUse {
+                created: Some(at(5).unwrap().at),
+                ..Default::default()
+            },
+        ));
+        assert!(u.never_used(Some("added")));
+        assert_eq!(u.in_use("public.t", Some("added")), None);
+        // while the table's old columns are still not proven unused
+        assert!(u.in_use("public.t", Some("email")).is_some());
+        assert!(u.in_use("public.t", None).is_some());
+    }
+
+    #[test]
+    fn overflow_since_creation_spoils_never_used_and_within_the_window_also_unused() {
+        let mut u = created(30, ObjectUse::default());
+        u.overflow = at(20);
+        // a slot of its own: no use was dropped, but the table and `email` have slots only
+        // because of... the table's creation record; `other` has none
+        assert!(!u.never_used(Some("other")));
+        let why = u.in_use("public.t", Some("other")).unwrap();
+        assert!(
+            why.contains("column other of public.t has no slot"),
+            "{why}"
+        );
+        // objects with a slot: proven unused (every use is recorded), but not "never used"
+        assert_eq!(u.in_use("public.t", Some("email")), None);
+        assert!(!u.never_used(Some("email")));
+        // an overflow before the creation says nothing about it
+        u.overflow = at(40);
+        assert!(u.never_used(Some("other")));
+        // one after creation but out of the window: proven unused, not never used
+        let mut v = created(200, ObjectUse::default());
+        v.overflow = at(100);
+        assert!(!v.never_used(Some("other")));
+        assert_eq!(v.in_use("public.t", Some("other")), None);
+    }
+
+    #[test]
+    fn never_used_needs_a_window_and_no_inheritance() {
+        let mut u = created(30, ObjectUse::default());
+        u.window_us = 0;
+        assert!(!u.never_used(None));
+        assert_eq!(u.in_use("public.t", None), None);
+        let mut p = created(30, ObjectUse::default());
+        p.inheritance = true;
+        assert!(!p.never_used(None) && !p.never_used(Some("email")));
+        // but its history is still complete
+        assert_eq!(p.in_use("public.t", None), None);
+        // hidden: no uses shown, so not "never used" either (only proven unused)
+        let mut h = created(30, ObjectUse::default());
+        h.hidden = true;
+        assert!(!h.never_used(Some("email")));
+        assert_eq!(h.in_use("public.t", Some("email")), None);
     }
 
     #[test]

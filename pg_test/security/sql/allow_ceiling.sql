@@ -17,6 +17,9 @@ END $$;
 SET ROLE sec_app;
 CREATE TABLE ceil_t AS SELECT g AS id, g AS x FROM generate_series(1, 1000) g;
 RESET ROLE;
+-- The application reads x (else x, created while usage tracking ran and never used, could be
+-- dropped with no allow at all: issue 13).
+SELECT count(x) AS x_read FROM ceil_t;
 -- The break-glass role may act as the application's owner; sec_attacker gets a table of its own.
 GRANT sec_app TO ceil_glass;
 CREATE TABLE ceil_att AS SELECT g AS id FROM generate_series(1, 1000) g;
