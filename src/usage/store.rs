@@ -309,16 +309,11 @@ pub fn mark_created(db: u32, rel: u32, attnum: i16, at: i64) -> bool {
         return false;
     };
     let slots = slots(h);
-    let (key, attr) = (key_of(db, rel), attr_of(attnum));
-    let i = match probe(slots, key, attr) {
-        Ok(i) => i,
-        Err(_) => {
-            let _guard = Exclusive::take();
-            match claim_locked(h, slots, key, attr) {
-                Some(i) => i,
-                None => return false,
-            }
-        }
+    // Under the lock even when the slot exists: a slot found without it could be freed and
+    // claimed by another object before the store.
+    let _guard = Exclusive::take();
+    let Some(i) = claim_locked(h, slots, key_of(db, rel), attr_of(attnum)) else {
+        return false;
     };
     slots[i].created.store(at, Ordering::Relaxed);
     true
