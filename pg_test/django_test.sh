@@ -635,6 +635,8 @@ fmigrate_ok fresh_warn unsafe 0 fresh_warn_migrate "-c safe_ddl.mode=warn"
 applied_all fresh_warn fresh_warn_migrate "fresh database, warn mode"
 no_safe_ddl_log fresh_warn "fresh database, warn mode"
 echo "PASS: fresh database, warn mode: the same migrate applied everything without a single WARNING from safe_ddl"
+if grep -E "terminated by signal|PANIC:" "$CLUSTER/server.log"; then fail "a backend crashed (fresh databases)"; fi
+echo "PASS: server log: no crash in the fresh-database checks"
 
 OK=1
 echo "django_test: all passed"
