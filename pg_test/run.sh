@@ -9,7 +9,8 @@
 #   6. pg_test/backfill_crash.sh: backfills killed and crashed mid-run, resumed exactly once
 #   7. pg_test/backfill_concurrency.sh: a backfill under concurrent application writes
 #   7b. pg_test/expand_contract.sh: a column type change under load; recipes interrupted and resumed
-#   8. pg_test/django_test.sh: Django's manage.py migrate against the guard (pg_test/django)
+#   8. pg_test/django_test.sh: Django's manage.py migrate against the guard (pg_test/django), also
+#      on fresh databases (contrib and third-party histories, manage.py test)
 #   9. pg_test/robustness.sh: thousands of odd DDL statements in every mode and context, bad
 #      input, privileges across logins, DDL under pgbench load: no backend ever crashes
 #  10. pg_test/usage_overflow.sh: a full usage table keeps in_use conservative (issue 12)
@@ -98,7 +99,7 @@ rc=0; bash pg_test/backfill_concurrency.sh "$((PORT + 2))" || rc=$?; record $rc 
 step "expand/contract: an int -> bigint change under pgbench writers, procedures interrupted and resumed"
 rc=0; bash pg_test/expand_contract.sh "$((PORT + 3))" || rc=$?; record $rc "expand_contract"
 
-step "Django migrations: the unsafe ones refused with safe_ddl's message and HINT, the safe ones applied"
+step "Django migrations: the unsafe ones refused with safe_ddl's message and HINT, the safe ones applied; fresh databases and manage.py test pass, populated copies refused"
 rc=0; bash pg_test/django_test.sh "$((PORT + 5))" || rc=$?; record $rc "django"
 
 step "robustness: a DDL corpus in every mode and context, bad input, guarded DDL under pgbench load; no crash"
