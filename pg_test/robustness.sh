@@ -391,6 +391,7 @@ cat >"$W/latin1.sql" <<'EOF'
 SET client_encoding = 'UTF8';
 CREATE EXTENSION safe_ddl;
 CREATE TABLE "café" (a int, "naïve" text);
+INSERT INTO "café" VALUES (1, 'é');  -- a table that holds no data would be exempt
 ALTER TABLE "café" ADD COLUMN "ü" int DEFAULT 1;
 COMMENT ON TABLE "café" IS 'crème brûlée';
 CREATE INDEX "idx_é" ON "café" (a);

@@ -30,12 +30,12 @@ pub fn table_facts(oid: pg_sys::Oid) -> Option<TableFacts> {
             crate::encoding::cstr_to_rust(pg_sys::quote_identifier(nsp)),
         )
     };
-    let (created_in_transaction, own_size) = match measure(oid, relkind) {
-        Some(m) => (m.created_in_transaction, m.size_bytes),
+    let (created_in_transaction, measured) = match measure(oid, relkind) {
+        Some(m) => (m.created_in_transaction, m.size),
         None => (false, None),
     };
-    let (size_bytes, size_exact) = match own_size {
-        Some(bytes) => (bytes, true),
+    let (size_bytes, size_exact) = match measured {
+        Some(size) => (size.bytes, size.exact),
         None => (estimated_size(oid), false),
     };
     Some(TableFacts {
@@ -47,14 +47,56 @@ pub fn table_facts(oid: pg_sys::Oid) -> Option<TableFacts> {
         created_in_transaction,
         size_bytes,
         size_exact,
+        inheritance_children: relkind == b'r' && has_inheritance_children(oid),
         usage: None,
     })
 }
 
+/// A plain table with inheritance children (not partitions): ALTER TABLE recurses into them, so
+/// its own size does not tell what the statement scans or rewrites. relhassubclass can be stale
+/// (it stays set after the last child is dropped), so pg_inherits has the last word.
+fn has_inheritance_children(oid: pg_sys::Oid) -> bool {
+    // SAFETY: syscache and catalog scans inside a transaction; NoLock takes no lock on the
+    // children. Through the FFI boundary: an ERROR becomes a Rust panic, not a longjmp.
+    unsafe {
+        pg_sys::ffi::pg_guard_ffi_boundary(|| {
+            raw::has_subclass(oid)
+                && !raw::find_inheritance_children(oid, pg_sys::NoLock as pg_sys::LOCKMODE)
+                    .is_null()
+        })
+    }
+}
+
+/// catalog/pg_inherits.h, not in pgrx's bindings. Call only through pg_guard_ffi_boundary.
+pub mod raw {
+    use pgrx::pg_sys;
+    #[allow(clashing_extern_declarations)]
+    unsafe extern "C-unwind" {
+        pub fn has_subclass(relationId: pg_sys::Oid) -> bool;
+        pub fn find_inheritance_children(
+            parentrelId: pg_sys::Oid,
+            lockmode: pg_sys::LOCKMODE,
+        ) -> *mut pg_sys::List;
+        pub fn find_all_inheritors(
+            parentrelId: pg_sys::Oid,
+            lockmode: pg_sys::LOCKMODE,
+            numparents: *mut *mut pg_sys::List,
+        ) -> *mut pg_sys::List;
+    }
+}
+
 struct Measured {
     created_in_transaction: bool,
-    /// None for relations without storage (partitioned tables).
-    size_bytes: Option<i64>,
+    /// None for relations without storage other than partitioned tables (foreign tables, views).
+    size: Option<Size>,
+}
+
+/// A size in bytes, and whether all of it was measured (a partitioned table's leaves may be
+/// partly estimated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Size {
+    bytes: i64,
+    exact: bool,
 }
 
 /// Open the relation only if an ACCESS SHARE lock is granted at once. If someone holds or waits
@@ -82,18 +124,20 @@ fn measure(oid: pg_sys::Oid, relkind: u8) -> Option<Measured> {
         pg_sys::UnlockRelationOid(oid, ACCESS_SHARE);
         let size = match (size, relkind) {
             (None, b'p') => Some(partitions_size(oid)),
-            (s, _) => s,
+            (Some(bytes), _) => Some(Size { bytes, exact: true }),
+            (None, _) => None,
         };
         Some(Measured {
             created_in_transaction: created,
-            size_bytes: size,
+            size,
         })
     }
 }
 
-/// Sum of the leaf partitions, each measured if it can be locked at once, else estimated.
-fn partitions_size(oid: pg_sys::Oid) -> i64 {
-    let leaves: Vec<pg_sys::Oid> = Spi::connect(|client| {
+/// Sum of the leaf partitions, each measured if it can be locked at once, else estimated; exact
+/// only when every leaf was measured.
+fn partitions_size(oid: pg_sys::Oid) -> Size {
+    let leaves = Spi::connect(|client| {
         let rows = client.select(
             "WITH RECURSIVE tree(relid) AS ( \
                 SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent OPERATOR(pg_catalog.=) $1 \
@@ -109,21 +153,43 @@ fn partitions_size(oid: pg_sys::Oid) -> i64 {
                 out.push(o);
             }
         }
-        Ok::<_, pgrx::spi::Error>(out)
-    })
-    .unwrap_or_default();
-    leaves
-        .into_iter()
-        .map(|leaf| {
-            // SAFETY: see table_facts.
-            let kind = unsafe { pg_sys::get_rel_relkind(leaf) } as u8;
-            match measure(leaf, kind).and_then(|m| m.size_bytes) {
-                Some(s) if kind != b'p' => s,
-                _ if kind == b'p' => 0, // sub-partitioned: its leaves are in the list too
-                _ => estimated_size(leaf),
-            }
+        Ok::<Vec<pg_sys::Oid>, pgrx::spi::Error>(out)
+    });
+    let Ok(leaves) = leaves else {
+        // Partitions unknown: nothing measured, nothing proven.
+        return Size {
+            bytes: 0,
+            exact: false,
+        };
+    };
+    sum_leaves(leaves.into_iter().filter_map(|leaf| {
+        // SAFETY: see table_facts.
+        let kind = unsafe { pg_sys::get_rel_relkind(leaf) } as u8;
+        if kind == b'p' {
+            return None; // sub-partitioned: its leaves are in the list too
+        }
+        Some(match measure(leaf, kind).and_then(|m| m.size) {
+            Some(size) => size,
+            None => Size {
+                bytes: estimated_size(leaf),
+                exact: false,
+            },
         })
-        .sum()
+    }))
+}
+
+/// The leaves' total; exact only if every leaf was measured (no partitions: exactly 0).
+fn sum_leaves(leaves: impl Iterator<Item = Size>) -> Size {
+    leaves.fold(
+        Size {
+            bytes: 0,
+            exact: true,
+        },
+        |total, leaf| Size {
+            bytes: total.bytes + leaf.bytes,
+            exact: total.exact && leaf.exact,
+        },
+    )
 }
 
 /// relpages * block size: up to date as of the last VACUUM, ANALYZE or CREATE INDEX.
@@ -137,4 +203,32 @@ fn estimated_size(oid: pg_sys::Oid) -> i64 {
     .ok()
     .flatten()
     .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{sum_leaves, Size};
+
+    fn size(bytes: i64, exact: bool) -> Size {
+        Size { bytes, exact }
+    }
+
+    #[test]
+    fn partitions_are_exact_only_when_every_leaf_was_measured() {
+        assert_eq!(sum_leaves(std::iter::empty()), size(0, true));
+        assert_eq!(
+            sum_leaves([size(0, true), size(0, true)].into_iter()),
+            size(0, true)
+        );
+        // One leaf was locked by someone else and estimated from relpages (0 after a bulk load
+        // that no VACUUM or ANALYZE has seen yet): the total is not proof of anything.
+        assert_eq!(
+            sum_leaves([size(0, true), size(0, false)].into_iter()),
+            size(0, false)
+        );
+        assert_eq!(
+            sum_leaves([size(8192, true), size(16384, false)].into_iter()),
+            size(24576, false)
+        );
+    }
 }

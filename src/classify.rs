@@ -21,10 +21,26 @@ impl<'a> RuleInput<'a> {
     }
 
     /// Facts of an existing table that is not exempt from scan/rewrite/build hazards (created in
-    /// this transaction, temporary, or smaller than min_table_size).
+    /// this transaction, temporary, holding no data, or smaller than min_table_size).
     pub fn guarded(&self, t: &Target) -> Option<&'a TableFacts> {
-        self.facts(t)
-            .filter(|f| f.exemption(self.min_table_size).is_none())
+        self.facts(t).filter(|f| {
+            f.exemption_with(self.min_table_size, self.empty_exempts())
+                .is_none()
+        })
+    }
+
+    /// Whether a table that holds no data is exempt in this statement: only when the hook takes
+    /// the statement's lock itself (bounded, in the caller's transaction) and can look at the
+    /// table again under it before the statement runs (hook.rs), so rows that arrive after the
+    /// decision are caught. Statements that commit per table (VACUUM FULL, REINDEX or CLUSTER of
+    /// a partitioned table) run without that lock and get no such exemption.
+    pub fn empty_exempts(&self) -> bool {
+        self.stmt.lock.is_some_and(|l| l.blocks_reads_or_writes())
+    }
+
+    /// `t` holds no data and the statement is one where that exempts (`empty_exempts`).
+    pub fn spared_as_empty(&self, t: &TableFacts) -> bool {
+        self.empty_exempts() && t.holds_no_data()
     }
 
     /// Facts of an existing table that other sessions can see (created in this transaction and
@@ -62,4 +78,153 @@ pub struct Finding {
 
 pub fn classify(input: &RuleInput) -> Vec<Finding> {
     rules::ALL.iter().flat_map(|rule| rule(input)).collect()
+}
+
+/// The tables whose emptiness spared the statement a finding: exempt only because they hold no
+/// data (not created in this transaction, not temporary, not small enough for min_table_size
+/// anyway). The hook looks at them again under the statement's lock. `found` is
+/// `classify(input)`. Each table is tried alone as if it had not been measured; one classify
+/// call per empty table, no catalog access.
+pub fn relies_on_empty(input: &RuleInput, found: usize) -> Vec<u32> {
+    if !input.empty_exempts() {
+        return vec![];
+    }
+    input
+        .tables
+        .iter()
+        .filter(|f| f.holds_no_data() && !f.created_in_transaction && !f.temporary)
+        .filter(|f| {
+            let unproven: Vec<TableFacts> = input
+                .tables
+                .iter()
+                .map(|g| TableFacts {
+                    size_exact: g.size_exact && g.oid != f.oid,
+                    ..g.clone()
+                })
+                .collect();
+            classify(&RuleInput {
+                tables: &unproven,
+                ..*input
+            })
+            .len()
+                > found
+        })
+        .map(|f| f.oid)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ddl::{AlterCmd, ConstraintKind, Ddl, LockMode, NewConstraint};
+    use crate::rules::test_support::*;
+
+    fn fk(table: u32, referenced: u32) -> Statement {
+        locking(
+            Ddl::AlterTable {
+                table: target(table, "orders"),
+                cmds: vec![AlterCmd::AddConstraint(NewConstraint {
+                    kind: ConstraintKind::ForeignKey,
+                    name: None,
+                    not_valid: false,
+                    using_index: false,
+                    columns: vec!["customer_id".into()],
+                    referenced: Some(target(referenced, "customers")),
+                    ref_columns: vec![],
+                    expr_text: None,
+                })],
+            },
+            "ALTER TABLE orders ADD FOREIGN KEY (customer_id) REFERENCES customers",
+            LockMode::ShareRowExclusive,
+        )
+    }
+
+    #[test]
+    fn only_the_tables_whose_emptiness_spared_a_finding_are_relied_on() {
+        // The referencing table is scanned; the referenced one's emptiness decides nothing.
+        let stmt = fk(1, 2);
+        let tables = [empty(1, "orders"), empty(2, "customers")];
+        let input = RuleInput {
+            stmt: &stmt,
+            tables: &tables,
+            min_table_size: 0,
+        };
+        let found = classify(&input);
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(relies_on_empty(&input, found.len()), vec![1]);
+
+        // Populated: a finding, nothing relied on.
+        let tables = [one_page(1, "orders"), empty(2, "customers")];
+        let input = RuleInput {
+            stmt: &stmt,
+            tables: &tables,
+            min_table_size: 0,
+        };
+        let found = classify(&input);
+        assert_eq!(found.len(), 1);
+        assert!(relies_on_empty(&input, found.len()).is_empty());
+
+        // Exempt by min_table_size anyway: nothing to look at again (as before).
+        let tables = [empty(1, "orders"), empty(2, "customers")];
+        let input = RuleInput {
+            stmt: &stmt,
+            tables: &tables,
+            min_table_size: 1 << 20,
+        };
+        assert!(relies_on_empty(&input, classify(&input).len()).is_empty());
+
+        // Created in this transaction: never relied on.
+        let tables = [
+            TableFacts {
+                created_in_transaction: true,
+                ..empty(1, "orders")
+            },
+            empty(2, "customers"),
+        ];
+        let input = RuleInput {
+            stmt: &stmt,
+            tables: &tables,
+            min_table_size: 0,
+        };
+        assert!(relies_on_empty(&input, classify(&input).len()).is_empty());
+    }
+
+    #[test]
+    fn no_emptiness_exemption_without_the_statements_own_lock() {
+        // VACUUM FULL commits per table: describe gives it no lock, the guard cannot look again.
+        let stmt = statement(
+            Ddl::Rewrite {
+                tables: vec![target(1, "t")],
+                verb: "VACUUM FULL",
+                all: false,
+            },
+            "VACUUM FULL t",
+        );
+        let tables = [empty(1, "t")];
+        let input = RuleInput {
+            stmt: &stmt,
+            tables: &tables,
+            min_table_size: 0,
+        };
+        assert!(!input.empty_exempts());
+        assert_eq!(classify(&input).len(), 1);
+        assert!(relies_on_empty(&input, 1).is_empty());
+        // CLUSTER of a plain table takes ACCESS EXCLUSIVE in the caller's transaction.
+        let stmt = locking(
+            Ddl::Rewrite {
+                tables: vec![target(1, "t")],
+                verb: "CLUSTER",
+                all: false,
+            },
+            "CLUSTER t",
+            LockMode::AccessExclusive,
+        );
+        let input = RuleInput {
+            stmt: &stmt,
+            tables: &tables,
+            min_table_size: 0,
+        };
+        assert!(classify(&input).is_empty());
+        assert_eq!(relies_on_empty(&input, 0), vec![1]);
+    }
 }

@@ -4,7 +4,7 @@
 use pgrx::pg_sys;
 
 use crate::catalog;
-use crate::classify::{classify, Finding, RuleInput};
+use crate::classify::{classify, relies_on_empty, Finding, RuleInput};
 use crate::ddl::Statement;
 use crate::gucs;
 use crate::usage;
@@ -19,6 +19,10 @@ pub struct Judgement {
     pub private: bool,
     /// The facts the judgement rests on, for the rest of the hook.
     pub tables: Vec<crate::facts::TableFacts>,
+    /// Tables exempt only because they hold no data, whose exemption spared the statement a
+    /// finding: rows may arrive before the statement gets its lock, so the hook judges again
+    /// under that lock (enforce mode). Empty for almost every statement.
+    pub relies_on_empty: Vec<u32>,
 }
 
 /// Must run inside a transaction.
@@ -36,11 +40,13 @@ pub fn judge(stmt: &Statement) -> Judgement {
             })
         })
         .collect();
-    let findings = classify(&RuleInput {
+    let input = RuleInput {
         stmt,
         tables: &tables,
         min_table_size: gucs::min_table_size_bytes(),
-    });
+    };
+    let findings = classify(&input);
+    let relies_on_empty = relies_on_empty(&input, findings.len());
     let allow = gucs::allow();
     let (allowed, refused) = findings
         .into_iter()
@@ -56,5 +62,6 @@ pub fn judge(stmt: &Statement) -> Judgement {
         refused,
         private,
         tables,
+        relies_on_empty,
     }
 }

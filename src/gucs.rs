@@ -60,9 +60,10 @@ static ALLOW_CEILING: GucSetting<Option<CString>> =
 /// cut off by it. 0 disables.
 static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(200);
 
-/// `safe_ddl.min_table_size`, default 0 (every existing table is guarded). Tables smaller than
+/// `safe_ddl.min_table_size`, default 0 (no table is exempt by its size). Tables smaller than
 /// this many bytes are exempt from the scan/rewrite/build hazards, because locking a small
 /// table for the few milliseconds a rebuild takes harms nobody. They still get the lock_timeout.
+/// Tables that hold no data are exempt whatever its value (`TableFacts::holds_no_data`).
 static MIN_TABLE_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 /// `safe_ddl.auto_concurrently`, default off: run a plain CREATE INDEX / DROP INDEX / REINDEX
@@ -206,7 +207,7 @@ pub fn init() {
     GucRegistry::define_int_guc(
         c"safe_ddl.min_table_size",
         c"Existing tables smaller than this are exempt from scan, rewrite and build hazards.",
-        c"They still get safe_ddl.lock_timeout. 0 guards every table.",
+        c"They still get safe_ddl.lock_timeout. 0 exempts no table by size; tables that hold no data (0 pages, measured) are exempt whatever its value.",
         &MIN_TABLE_SIZE_KB,
         0,
         i32::MAX,

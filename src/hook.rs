@@ -11,7 +11,7 @@ use crate::gucs::{self, Mode};
 use crate::hazard::Hazard;
 use crate::pg_error::{self, PgError};
 use crate::{
-    acquire, auto_concurrently, backstop, created, describe, guard, hold, report, timeout,
+    acquire, auto_concurrently, backstop, created, describe, guard, hold, recheck, report, timeout,
 };
 
 static mut PREV_HOOK: pg_sys::ProcessUtility_hook_type = None;
@@ -194,6 +194,14 @@ fn judge_and_run(
     }
     let applied = timeout::apply(gucs::lock_timeout_ms());
     let since = acquire::run_guarded(&stmt, lock, || {
+        // Let through because a table holds no data: rows may have arrived since. Take the
+        // statement's lock on it now (bounded and retried like the statement itself) and judge
+        // again; a refusal raised here means the statement never ran.
+        if !judgement.relies_on_empty.is_empty() {
+            let newly_allowed =
+                recheck::under_lock(&stmt, &judgement.relies_on_empty, &judgement.allowed);
+            allowed(&newly_allowed, &stmt);
+        }
         // A fresh copy per attempt: execution may scribble on the tree it is given.
         // SAFETY: copyObject of the PlannedStmt Postgres passed us.
         let copy = unsafe { pg_sys::copyObjectImpl(pstmt.cast()).cast::<pg_sys::PlannedStmt>() };

@@ -28,6 +28,7 @@ mod hold;
 mod hook;
 mod load;
 mod pg_error;
+mod recheck;
 mod report;
 pub mod rules;
 pub mod sqltext;

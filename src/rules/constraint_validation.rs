@@ -160,6 +160,31 @@ mod tests {
     }
 
     #[test]
+    fn ok_empty_referencing_table_err_one_page() {
+        for kind in [ConstraintKind::Check, ConstraintKind::ForeignKey] {
+            let stmt = locking(
+                Ddl::AlterTable {
+                    table: target(1, "orders"),
+                    cmds: vec![AlterCmd::AddConstraint(constraint(kind, false))],
+                },
+                "",
+                LockMode::ShareRowExclusive,
+            );
+            let run = |orders, customers| {
+                check(&RuleInput {
+                    stmt: &stmt,
+                    tables: &[orders, customers],
+                    min_table_size: 0,
+                })
+                .len()
+            };
+            // The scanned table is the one that decides; the referenced table's size does not.
+            assert_eq!(run(empty(1, "orders"), facts(2, "customers")), 0);
+            assert_eq!(run(one_page(1, "orders"), empty(2, "customers")), 1);
+        }
+    }
+
+    #[test]
     fn err_foreign_key_and_check_ok_not_valid() {
         let found = run(constraint(ConstraintKind::ForeignKey, false));
         assert!(

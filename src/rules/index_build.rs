@@ -297,6 +297,56 @@ mod tests {
     }
 
     #[test]
+    fn ok_empty_table_err_one_page() {
+        let stmt = Statement {
+            lock: Some(LockMode::Share),
+            ..create_index("CREATE INDEX items_v ON items (v);", false)
+        };
+        assert!(run(&stmt, Some(empty(42, "items")), 0).is_empty());
+        assert_eq!(run(&stmt, Some(one_page(42, "items")), 0).len(), 1);
+        // A partitioned table: every leaf measured at 0 pages, or not exempt.
+        let partitioned = |exact| TableFacts {
+            relkind: b'p',
+            size_exact: exact,
+            ..empty(42, "items")
+        };
+        assert!(run(&stmt, Some(partitioned(true)), 0).is_empty());
+        assert_eq!(run(&stmt, Some(partitioned(false)), 0).len(), 1);
+        // REINDEX and ADD PRIMARY KEY likewise.
+        let reindex = locking(
+            Ddl::Reindex {
+                kind: ReindexKind::Table,
+                table: Some(target(42, "items")),
+                name: "items".into(),
+                concurrent: false,
+            },
+            "REINDEX TABLE items",
+            LockMode::Share,
+        );
+        assert!(run(&reindex, Some(empty(42, "items")), 0).is_empty());
+        assert_eq!(run(&reindex, Some(one_page(42, "items")), 0).len(), 1);
+        let pkey = locking(
+            Ddl::AlterTable {
+                table: target(42, "items"),
+                cmds: vec![crate::ddl::AlterCmd::AddConstraint(NewConstraint {
+                    kind: ConstraintKind::PrimaryKey,
+                    name: None,
+                    not_valid: false,
+                    using_index: false,
+                    columns: vec!["id".into()],
+                    referenced: None,
+                    ref_columns: vec![],
+                    expr_text: None,
+                })],
+            },
+            "ALTER TABLE items ADD PRIMARY KEY (id)",
+            LockMode::AccessExclusive,
+        );
+        assert!(run(&pkey, Some(empty(42, "items")), 0).is_empty());
+        assert_eq!(run(&pkey, Some(one_page(42, "items")), 0).len(), 1);
+    }
+
+    #[test]
     fn err_plain_create_index_on_existing_table() {
         let found = run(
             &create_index("CREATE INDEX items_v ON items (v);", false),

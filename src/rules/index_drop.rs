@@ -28,6 +28,11 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
         let Some(t) = input.visible(table) else {
             continue;
         };
+        // The table holds no data: the index serves no query's plan and dropping it deletes
+        // next to nothing; the ACCESS EXCLUSIVE lock still gets the bounded, stall-free wait.
+        if input.spared_as_empty(t) {
+            continue;
+        }
         let name = input
             .facts(index)
             .map(|f| f.qualified_name.clone())
@@ -66,6 +71,38 @@ mod tests {
     use super::*;
     use crate::facts::TableFacts;
     use crate::rules::test_support::*;
+
+    #[test]
+    fn ok_empty_table_err_one_page() {
+        let stmt = locking(
+            Ddl::Drop {
+                kind: DropKind::Index,
+                objects: vec![target(2, "i")],
+                tables: vec![target(1, "t")],
+                concurrent: false,
+            },
+            "DROP INDEX i",
+            LockMode::AccessExclusive,
+        );
+        let run = |t| {
+            check(&RuleInput {
+                stmt: &stmt,
+                tables: &[t, facts(2, "i")],
+                min_table_size: 0,
+            })
+            .len()
+        };
+        assert_eq!(run(empty(1, "t")), 0);
+        assert_eq!(run(one_page(1, "t")), 1);
+        // Not measured (locked by someone else): guarded as before.
+        assert_eq!(
+            run(TableFacts {
+                size_exact: false,
+                ..empty(1, "t")
+            }),
+            1
+        );
+    }
 
     #[test]
     fn err_plain_drop_ok_concurrently_or_new() {

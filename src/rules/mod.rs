@@ -174,7 +174,7 @@ pub(crate) fn made_name(table: &str, parts: &[&str], suffix: &str) -> String {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::ddl::{Ddl, Statement, Target};
+    use crate::ddl::{Ddl, LockMode, Statement, Target};
     use crate::facts::TableFacts;
 
     pub fn facts(oid: u32, name: &str) -> TableFacts {
@@ -187,7 +187,24 @@ pub(crate) mod test_support {
             created_in_transaction: false,
             size_bytes: 42 << 20,
             size_exact: true,
+            inheritance_children: false,
             usage: None,
+        }
+    }
+
+    /// A committed table that holds no data: measured at 0 pages.
+    pub fn empty(oid: u32, name: &str) -> TableFacts {
+        TableFacts {
+            size_bytes: 0,
+            ..facts(oid, name)
+        }
+    }
+
+    /// A table with one page (one row, or rows deleted but not truncated).
+    pub fn one_page(oid: u32, name: &str) -> TableFacts {
+        TableFacts {
+            size_bytes: 8192,
+            ..facts(oid, name)
         }
     }
 
@@ -205,6 +222,14 @@ pub(crate) mod test_support {
             lock: None,
             text: sql.into(),
             targets: vec![],
+        }
+    }
+
+    /// A statement that takes `lock` (as `describe` computes it) in the caller's transaction.
+    pub fn locking(ddl: Ddl, sql: &str, lock: LockMode) -> Statement {
+        Statement {
+            lock: Some(lock),
+            ..statement(ddl, sql)
         }
     }
 }

@@ -53,6 +53,31 @@ mod tests {
     use crate::rules::test_support::*;
 
     #[test]
+    fn ok_empty_table_err_one_page() {
+        let stmt = locking(
+            Ddl::AlterTable {
+                table: target(1, "t"),
+                cmds: vec![AlterCmd::SetNotNull {
+                    column: "email".into(),
+                    proven: false,
+                }],
+            },
+            "ALTER TABLE t ALTER COLUMN email SET NOT NULL",
+            LockMode::AccessExclusive,
+        );
+        let run = |t| {
+            check(&RuleInput {
+                stmt: &stmt,
+                tables: &[t],
+                min_table_size: 0,
+            })
+            .len()
+        };
+        assert_eq!(run(empty(1, "t")), 0);
+        assert_eq!(run(one_page(1, "t")), 1);
+    }
+
+    #[test]
     fn err_unproven_ok_proven() {
         let stmt = |proven| {
             statement(

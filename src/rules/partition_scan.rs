@@ -34,7 +34,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
             continue;
         };
         let stmt = crate::rules::stmt(&input.stmt.text);
-        // The scanned table decides: exempt when it is new, temporary or small.
+        // The scanned table decides: exempt when it is new, temporary, empty or small.
         if let (Some(why), Some(p)) = (scan, input.guarded(partition)) {
             let name = &p.qualified_name;
             let check = made_name(name, &[], "partition_bound");
@@ -58,9 +58,8 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                 ),
             ));
         }
-        // An empty default partition is scanned in no time.
-        let default = default_partition.as_ref().and_then(|d| input.guarded(d));
-        if let Some(d) = default.filter(|d| !(d.size_exact && d.size_bytes == 0)) {
+        // A default partition that holds no data is scanned in no time (guarded() exempts it).
+        if let Some(d) = default_partition.as_ref().and_then(|d| input.guarded(d)) {
             let name = &d.qualified_name;
             out.push(Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: true }.finding(
                 H,
@@ -89,9 +88,7 @@ fn default_scan(
     parent: &crate::ddl::Target,
     default: &crate::ddl::Target,
 ) -> Option<Finding> {
-    let d = input
-        .guarded(default)
-        .filter(|d| !(d.size_exact && d.size_bytes == 0))?;
+    let d = input.guarded(default)?;
     let parent = input
         .facts(parent)
         .map(|f| f.qualified_name.clone())
@@ -122,6 +119,60 @@ fn default_scan(
 mod tests {
     use super::*;
     use crate::rules::test_support::*;
+
+    #[test]
+    fn ok_empty_partition_or_default_err_one_page() {
+        let stmt = locking(
+            Ddl::AlterTable {
+                table: target(1, "events"),
+                cmds: vec![AlterCmd::AttachPartition {
+                    partition: target(2, "events_2027"),
+                    scan: Some("reads every row of public.events_2027".into()),
+                    default_partition: Some(target(3, "events_default")),
+                }],
+            },
+            "ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM (1) TO (2);",
+            LockMode::AccessExclusive,
+        );
+        let run = |partition, default| {
+            check(&RuleInput {
+                stmt: &stmt,
+                tables: &[facts(1, "events"), partition, default],
+                min_table_size: 0,
+            })
+            .into_iter()
+            .map(|f| f.subject)
+            .collect::<Vec<_>>()
+        };
+        assert!(run(empty(2, "events_2027"), empty(3, "events_default")).is_empty());
+        assert_eq!(
+            run(one_page(2, "events_2027"), empty(3, "events_default")),
+            ["public.events_2027"]
+        );
+        assert_eq!(
+            run(empty(2, "events_2027"), one_page(3, "events_default")),
+            ["public.events_default"]
+        );
+        // CREATE TABLE ... PARTITION OF with a default partition.
+        let create = locking(
+            Ddl::CreatePartition {
+                parent: target(1, "events"),
+                default_partition: Some(target(3, "events_default")),
+            },
+            "CREATE TABLE events_2028 PARTITION OF events FOR VALUES FROM (2) TO (3)",
+            LockMode::AccessExclusive,
+        );
+        let run = |default| {
+            check(&RuleInput {
+                stmt: &create,
+                tables: &[facts(1, "events"), default],
+                min_table_size: 0,
+            })
+            .len()
+        };
+        assert_eq!(run(empty(3, "events_default")), 0);
+        assert_eq!(run(one_page(3, "events_default")), 1);
+    }
 
     #[test]
     fn err_unproven_bound_ok_proven() {

@@ -365,6 +365,51 @@ mod tests {
     }
 
     #[test]
+    fn ok_empty_table_err_one_page() {
+        let run = |t: crate::facts::TableFacts, lock| {
+            let stmt = crate::ddl::Statement {
+                lock,
+                ..alter(vec![AlterCmd::AlterType {
+                    column: "id".into(),
+                    rewrite: Some(Rewrite::ColumnType("integer to bigint".into())),
+                }])
+            };
+            check(&RuleInput {
+                stmt: &stmt,
+                tables: &[t],
+                min_table_size: 0,
+            })
+        };
+        let ae = Some(LockMode::AccessExclusive);
+        assert!(run(empty(1, "t"), ae).is_empty());
+        let found = run(one_page(1, "t"), ae);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].detail.contains("8192 bytes"),
+            "{}",
+            found[0].detail
+        );
+        // VACUUM FULL runs without a lock of the guard's own: an empty table is still guarded.
+        let vacuum = |t| {
+            let stmt = statement(
+                Ddl::Rewrite {
+                    tables: vec![target(1, "t")],
+                    verb: "VACUUM FULL",
+                    all: false,
+                },
+                "VACUUM FULL t",
+            );
+            check(&RuleInput {
+                stmt: &stmt,
+                tables: &[t],
+                min_table_size: 0,
+            })
+            .len()
+        };
+        assert_eq!(vacuum(empty(1, "t")), 1);
+    }
+
+    #[test]
     fn recipe_literals() {
         assert_eq!(unquoted("\"Odd \"\"x\"\"\""), "Odd \"x\"");
         assert_eq!(unquoted("plain"), "plain");

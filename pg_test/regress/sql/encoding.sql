@@ -10,6 +10,8 @@ CREATE DATABASE safe_ddl_sql_ascii ENCODING 'SQL_ASCII' TEMPLATE template0 LC_CO
 SET client_encoding = 'UTF8';
 CREATE EXTENSION safe_ddl;
 CREATE TABLE "café" (a int, "naïve" text);
+-- One row: a table that holds no data would be exempt from the hazards shown here.
+INSERT INTO "café" VALUES (1, 'é');
 -- The refusal names the table and writes the safe statement exactly.
 CREATE INDEX "idx_é" ON "café" (a);
 -- check(): text in, text out.

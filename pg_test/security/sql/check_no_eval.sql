@@ -18,6 +18,10 @@ CREATE TABLE public.cne_q (a int, CHECK (a < public.cne_evil() + 100));
 -- A partition key calling it (the relcache folds keys when it first builds them).
 CREATE TABLE public.cne_pk (a int) PARTITION BY LIST ((a + public.cne_evil()));
 CREATE TABLE public.cne_q2 (a int);
+-- One row each: tables that hold no data are exempt from the scan and rewrite hazards, and the
+-- statements below must be refused (the hook's analysis is what is tested, not Postgres').
+INSERT INTO public.cne_q VALUES (1);
+INSERT INTO public.cne_q2 VALUES (0);
 -- A domain whose default calls it.
 CREATE DOMAIN public.cne_d AS int DEFAULT public.cne_evil();
 -- A domain whose CHECK constraint calls it: the type cache plans (constant-folds) a domain's
@@ -100,6 +104,7 @@ CREATE TABLE public.cne_ok_p (a int) PARTITION BY LIST (a);
 CREATE TABLE public.cne_ok_q (a int NOT NULL CHECK (a IN (1, 2)));
 CREATE TABLE public.cne_ok_r (a varchar(10)) PARTITION BY RANGE (a);
 CREATE TABLE public.cne_ok_s (a varchar(10) CHECK (a IS NOT NULL AND a >= 'a' AND a < 'm'));
+INSERT INTO public.cne_ok_s VALUES ('b');
 SELECT hazard, verdict FROM safe_ddl.check($$ALTER TABLE public.cne_ok_p ATTACH PARTITION public.cne_ok_q FOR VALUES IN (1, 1 + 1)$$);
 SELECT hazard, verdict FROM safe_ddl.check($$ALTER TABLE public.cne_ok_r ATTACH PARTITION public.cne_ok_s FOR VALUES FROM ('a') TO ('m')$$);
 ALTER TABLE public.cne_ok_p ATTACH PARTITION public.cne_ok_q FOR VALUES IN (1, 1 + 1);
