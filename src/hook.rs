@@ -85,6 +85,9 @@ unsafe extern "C-unwind" fn guarded(
     // Whatever the mode: ALTER ROLE/DATABASE ... SET of a safe_ddl setting (issue 12).
     // SAFETY: pstmt is the statement Postgres is executing.
     unsafe { gucs::check_alter_setting((*pstmt).utilityStmt) };
+    // Usage tracking of COPY and TRUNCATE, which never reach the executor.
+    // SAFETY: pstmt is the statement Postgres is executing.
+    unsafe { crate::usage::utility::record(pstmt) };
     match judge_and_run(pstmt, query, read_only_tree, context, |pstmt| {
         // SAFETY: Postgres' own arguments (pstmt possibly a modified copy), to the previous hook
         // or standard_ProcessUtility, both unguarded C, under pg_error::catch.

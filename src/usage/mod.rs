@@ -1,6 +1,7 @@
 //! Column usage tracking: when each table and column was last read and last written by any
 //! query, and when it was created if tracking saw that, kept in shared memory (`store`, with the
-//! last uses as `stamp`s), fed by an ExecutorStart hook (`record`), told of creations and drops
+//! last uses as `stamp`s), fed by an ExecutorStart hook (`record`) and, for COPY and TRUNCATE, by the ProcessUtility
+//! hook (`utility`), told of creations and drops
 //! when their transactions commit (`lifecycle`), read by `safe_ddl.column_usage` (`api`) and by
 //! the drop/rename rules through `verdict` (pure). What the current transaction itself did is
 //! kept apart (`own`): its uses do not count against its own drops and renames. Temporary
@@ -15,6 +16,7 @@ mod own;
 pub mod record;
 mod stamp;
 mod store;
+pub mod utility;
 pub mod verdict;
 
 use pgrx::pg_sys;

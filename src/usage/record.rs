@@ -44,47 +44,79 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
             if rte.is_null() || (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION {
                 continue;
             }
-            let relid = (*rte).relid;
-            let rel = u32::from(relid);
-            // Created in this transaction (one branch when nothing was).
-            if own::created_here(rel, None) {
-                continue;
-            }
-            // Asked only before a slot is claimed, at most once per relation and statement.
-            let mut temporary = None;
-            let mut trackable = || {
-                !*temporary.get_or_insert_with(|| {
-                    pg_sys::get_rel_persistence(relid) as u8 == pg_sys::RELPERSISTENCE_TEMP
-                })
-            };
-            let mut touch = |attnum: i16, write: bool| {
-                // A column added in this transaction.
-                if attnum != store::TABLE && own::created_here(rel, Some(attnum)) {
-                    return;
-                }
-                if let Some(at) = store::touch(db, rel, attnum, write, now, &mut trackable) {
-                    overflow = overflow.or(Some(at));
-                }
-            };
             let perms = (*rte).requiredPerms;
             let writes_cols = !pg_sys::bms_is_empty((*rte).insertedCols)
                 || !pg_sys::bms_is_empty((*rte).updatedCols);
             let writes = writes_cols || perms & (pg_sys::ACL_INSERT | pg_sys::ACL_DELETE) != 0;
             let reads =
                 perms & pg_sys::ACL_SELECT != 0 || !pg_sys::bms_is_empty((*rte).selectedCols);
-            if reads {
-                touch(store::TABLE, false);
-                columns((*rte).selectedCols, |attnum| touch(attnum, false));
-            }
-            if writes {
-                touch(store::TABLE, true);
-                columns((*rte).insertedCols, |attnum| touch(attnum, true));
-                columns((*rte).updatedCols, |attnum| touch(attnum, true));
-            }
+            let dropped = use_relation(db, (*rte).relid, now, reads, writes, |touch| {
+                if reads {
+                    columns((*rte).selectedCols, |attnum| touch(attnum, false));
+                }
+                if writes {
+                    columns((*rte).insertedCols, |attnum| touch(attnum, true));
+                    columns((*rte).updatedCols, |attnum| touch(attnum, true));
+                }
+            });
+            overflow = overflow.or(dropped);
         }
-        if overflow.is_some() {
-            log_overflow();
+        log_overflow_if(overflow);
+    }
+}
+
+/// Record a use of relation `relid` at `now`: of the relation as a whole (read and/or written),
+/// and of the columns `columns` calls back with (attnum, written). Not for temporary relations or
+/// for what the current transaction created. Returns Some(time) when a use was dropped for lack of
+/// space and began an overflow episode (the caller logs it once).
+///
+/// # Safety
+/// Inside a transaction (catalog lookups).
+pub(super) unsafe fn use_relation(
+    db: u32,
+    relid: pg_sys::Oid,
+    now: i64,
+    reads: bool,
+    writes: bool,
+    columns: impl FnOnce(&mut dyn FnMut(i16, bool)),
+) -> Option<i64> {
+    let rel = u32::from(relid);
+    // Created in this transaction (one branch when nothing was).
+    if own::created_here(rel, None) {
+        return None;
+    }
+    let mut overflow = None;
+    // Asked only before a slot is claimed, at most once per relation and statement.
+    let mut temporary = None;
+    let mut trackable = || {
+        !*temporary.get_or_insert_with(|| {
+            // SAFETY: a syscache lookup inside a transaction.
+            unsafe { pg_sys::get_rel_persistence(relid) as u8 == pg_sys::RELPERSISTENCE_TEMP }
+        })
+    };
+    let mut touch = |attnum: i16, write: bool| {
+        // A column added in this transaction.
+        if attnum != store::TABLE && own::created_here(rel, Some(attnum)) {
+            return;
         }
+        if let Some(at) = store::touch(db, rel, attnum, write, now, &mut trackable) {
+            overflow = overflow.or(Some(at));
+        }
+    };
+    if reads {
+        touch(store::TABLE, false);
+    }
+    if writes {
+        touch(store::TABLE, true);
+    }
+    columns(&mut touch);
+    overflow
+}
+
+/// Log the overflow episode that began at `at`, if one did.
+pub(super) fn log_overflow_if(at: Option<i64>) {
+    if at.is_some() {
+        log_overflow();
     }
 }
 

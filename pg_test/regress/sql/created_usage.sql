@@ -151,6 +151,30 @@ SET safe_ddl.allow = 'drop_table, in_use';
 DROP TABLE cu_reset;
 RESET safe_ddl.allow;
 
+-- Uses that never reach the executor count too (recorded by the ProcessUtility hook): COPY TO
+-- reads, COPY FROM and TRUNCATE write. Without them a table loaded and exported with COPY would
+-- look never used.
+CREATE TABLE cu_copy (id int, a text, b text);
+CREATE TABLE cu_copy_all (id int, a text);
+CREATE TABLE cu_trunc (id int);
+\c
+COPY cu_copy (a) FROM stdin;
+x
+\.
+COPY cu_copy_all TO stdout;
+TRUNCATE cu_trunc;
+\c
+SET safe_ddl.usage_window = '1d';
+-- a was written by COPY FROM; b was not in its column list
+SELECT cu_try($$ALTER TABLE cu_copy DROP COLUMN a$$);
+SELECT cu_try($$ALTER TABLE cu_copy DROP COLUMN b$$);
+-- COPY TO without a column list reads every column
+SELECT cu_try($$ALTER TABLE cu_copy_all DROP COLUMN a$$);
+SELECT cu_try($$DROP TABLE cu_trunc$$);
+SET safe_ddl.allow = 'drop_table, in_use';
+DROP TABLE cu_copy, cu_copy_all, cu_trunc;
+RESET safe_ddl.allow;
+
 -- Creations that do not commit leave nothing: no record, no slot.
 SELECT slots_used AS slots_before FROM safe_ddl.usage_tracking() \gset
 BEGIN;
