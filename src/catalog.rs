@@ -123,12 +123,10 @@ fn measure(oid: pg_sys::Oid, relkind: u8) -> Option<Measured> {
             // TABLESPACE copies and REINDEX TABLE reads. Then the TOAST table's size counts.
             let toast = (*(*rel).rd_rel).reltoastrelid;
             Some(if bytes == 0 && toast != pg_sys::InvalidOid {
-                measure(toast, b't')
-                    .and_then(|m| m.size)
-                    .unwrap_or(Size {
-                        bytes: estimated_size(toast),
-                        exact: false,
-                    })
+                measure(toast, b't').and_then(|m| m.size).unwrap_or(Size {
+                    bytes: estimated_size(toast),
+                    exact: false,
+                })
             } else {
                 Size { bytes, exact: true }
             })
