@@ -116,7 +116,20 @@ fn measure(oid: pg_sys::Oid, relkind: u8) -> Option<Measured> {
         let size = if has_storage {
             let blocks =
                 pg_sys::RelationGetNumberOfBlocksInFork(rel, pg_sys::ForkNumber::MAIN_FORKNUM);
-            Some(i64::from(blocks) * i64::from(pg_sys::BLCKSZ))
+            let bytes = i64::from(blocks) * i64::from(pg_sys::BLCKSZ);
+            // A main fork of 0 pages is no proof while the TOAST table still has pages: VACUUM
+            // truncates the main fork to 0 after a mass DELETE, and the TOAST table is vacuumed
+            // on its own (autovacuum, PROCESS_TOAST false), so it can hold gigabytes that SET
+            // TABLESPACE copies and REINDEX TABLE reads. Then the TOAST table's size counts.
+            let toast = (*(*rel).rd_rel).reltoastrelid;
+            Some(if bytes == 0 && toast != pg_sys::InvalidOid {
+                measure(toast, b't').and_then(|m| m.size).unwrap_or(Size {
+                    bytes: estimated_size(toast),
+                    exact: false,
+                })
+            } else {
+                Size { bytes, exact: true }
+            })
         } else {
             None
         };
@@ -124,8 +137,7 @@ fn measure(oid: pg_sys::Oid, relkind: u8) -> Option<Measured> {
         pg_sys::UnlockRelationOid(oid, ACCESS_SHARE);
         let size = match (size, relkind) {
             (None, b'p') => Some(partitions_size(oid)),
-            (Some(bytes), _) => Some(Size { bytes, exact: true }),
-            (None, _) => None,
+            (size, _) => size,
         };
         Some(Measured {
             created_in_transaction: created,

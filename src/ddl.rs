@@ -206,6 +206,18 @@ pub struct NewConstraint {
     pub expr_text: Option<String>,
 }
 
+/// A validated foreign key of another table on a column whose type changes. Postgres rebuilds
+/// it under ACCESS EXCLUSIVE on that table and validates it again when the comparison operator
+/// changes (integer to bigint), which reads the whole referencing table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferencingFk {
+    pub table: Target,
+    /// The constraint's name, quoted as needed.
+    pub name: String,
+    /// pg_get_constraintdef() of the constraint.
+    pub definition: String,
+}
+
 /// One ALTER TABLE subcommand, with the catalog facts `describe` worked out for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AlterCmd {
@@ -216,10 +228,13 @@ pub enum AlterCmd {
         rewrite: Option<Rewrite>,
         constraints: Vec<NewConstraint>,
     },
-    /// ALTER COLUMN TYPE; `rewrite` is Some when Postgres will rewrite the table.
+    /// ALTER COLUMN TYPE; `rewrite` is Some when Postgres will rewrite the table;
+    /// `referenced_by`: when it does, the other tables' foreign keys on the column, which Postgres
+    /// rebuilds.
     AlterType {
         column: String,
         rewrite: Option<Rewrite>,
+        referenced_by: Vec<ReferencingFk>,
     },
     /// SET NOT NULL; `proven` when the column is already NOT NULL or a validated CHECK
     /// constraint implies it (Postgres then skips the scan).
@@ -389,6 +404,9 @@ impl Statement {
                             }
                         }
                         AlterCmd::DetachPartition { partition, .. } => add(partition),
+                        AlterCmd::AlterType { referenced_by, .. } => {
+                            referenced_by.iter().for_each(|fk| add(&fk.table))
+                        }
                         _ => {}
                     }
                 }

@@ -13,7 +13,8 @@ pub struct TableFacts {
     pub temporary: bool,
     /// Created earlier in the current transaction: nobody else can see it yet.
     pub created_in_transaction: bool,
-    /// Size of the table's data in bytes (main fork; for a partitioned table, its partitions).
+    /// Size of the table's data in bytes (main fork; its TOAST table's when the main fork has
+    /// no pages; for a partitioned table, its partitions).
     pub size_bytes: i64,
     /// false when the size comes from pg_class.relpages (the table was locked by someone else,
     /// so it was not measured) rather than from the file itself; for a partitioned table, true

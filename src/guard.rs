@@ -46,7 +46,7 @@ pub fn judge(stmt: &Statement) -> Judgement {
         min_table_size: gucs::min_table_size_bytes(),
     };
     let findings = classify(&input);
-    let relies_on_empty = relies_on_empty(&input, findings.len());
+    let relies_on_empty = relies_on_empty(&input, &findings);
     let allow = gucs::allow();
     let (allowed, refused) = findings
         .into_iter()

@@ -204,6 +204,25 @@ fn judge_and_run(
             let newly_allowed =
                 recheck::under_lock(&stmt, &judgement.relies_on_empty, &judgement.allowed);
             allowed(&newly_allowed, &stmt);
+            // Postgres looks the names up again when the statement runs: a table renamed away
+            // while the statement waited (the swap after a bulk load: the empty placeholder out,
+            // the loaded table in under its name) was judged, not the table that will be built
+            // on. Judge the statement as Postgres will now resolve it, under its lock.
+            // SAFETY: pstmt and query are what Postgres passed us; we are in a transaction.
+            if let Some(now) = unsafe { describe::describe(pstmt, query) } {
+                if now.relations() != stmt.relations() {
+                    let again = guard::judge(&now);
+                    if !again.refused.is_empty() {
+                        report::refuse(&again.refused);
+                    }
+                    allowed(&again.allowed, &now);
+                    if !again.relies_on_empty.is_empty() {
+                        let newly_allowed =
+                            recheck::under_lock(&now, &again.relies_on_empty, &again.allowed);
+                        allowed(&newly_allowed, &now);
+                    }
+                }
+            }
         }
         // A fresh copy per attempt: execution may scribble on the tree it is given.
         // SAFETY: copyObject of the PlannedStmt Postgres passed us.

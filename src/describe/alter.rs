@@ -40,14 +40,21 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                     add_column(&table, relkind, def.cast(), full)
                 }
                 AT_AlterColumnType if is_a(def, NodeTag::T_ColumnDef) && !name.is_null() => {
+                    let rewrite = analysis::alter_type_rewrite(
+                        table.oid.unwrap_or(0),
+                        relkind,
+                        CStr::from_ptr(name),
+                        def.cast(),
+                    );
+                    let referenced_by = if rewrite.is_some() {
+                        analysis::referencing_fks(table.oid.unwrap_or(0), CStr::from_ptr(name))
+                    } else {
+                        vec![]
+                    };
                     AlterCmd::AlterType {
-                        rewrite: analysis::alter_type_rewrite(
-                            table.oid.unwrap_or(0),
-                            relkind,
-                            CStr::from_ptr(name),
-                            def.cast(),
-                        ),
+                        rewrite,
                         column,
+                        referenced_by,
                     }
                 }
                 AT_SetNotNull if !name.is_null() => AlterCmd::SetNotNull {

@@ -50,6 +50,54 @@ pub fn column_exists(relid: u32, name: &CStr) -> bool {
     column(pg_sys::Oid::from(relid), name).is_some()
 }
 
+/// The validated foreign keys of other tables that reference column `name` of `relid` (top-level
+/// constraints only: a partitioned referencing table's clones are its own). Nothing on error.
+pub fn referencing_fks(relid: u32, name: &CStr) -> Vec<crate::ddl::ReferencingFk> {
+    let relid = pg_sys::Oid::from(relid);
+    let Some(col) = column(relid, name) else {
+        return vec![];
+    };
+    Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT c.conrelid, pg_catalog.quote_ident(c.conname::pg_catalog.text), \
+                    pg_catalog.pg_get_constraintdef(c.oid), \
+                    pg_catalog.quote_ident(n.nspname::pg_catalog.text) OPERATOR(pg_catalog.||) '.' \
+                      OPERATOR(pg_catalog.||) pg_catalog.quote_ident(r.relname::pg_catalog.text) \
+             FROM pg_catalog.pg_constraint c \
+             JOIN pg_catalog.pg_class r ON r.oid OPERATOR(pg_catalog.=) c.conrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) r.relnamespace \
+             WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confrelid OPERATOR(pg_catalog.=) $1 \
+               AND c.conrelid OPERATOR(pg_catalog.<>) $1 \
+               AND c.conparentid OPERATOR(pg_catalog.=) 0::pg_catalog.oid AND c.convalidated \
+               AND $2 OPERATOR(pg_catalog.=) ANY (c.confkey) \
+             ORDER BY c.oid",
+            None,
+            &[relid.into(), col.attnum.into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (Some(oid), Some(name), Some(definition), Some(written)) = (
+                row.get::<pg_sys::Oid>(1)?,
+                row.get::<String>(2)?,
+                row.get::<String>(3)?,
+                row.get::<String>(4)?,
+            ) else {
+                continue;
+            };
+            out.push(crate::ddl::ReferencingFk {
+                table: crate::ddl::Target {
+                    oid: Some(oid.to_u32()),
+                    written,
+                },
+                name,
+                definition,
+            });
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_default()
+}
+
 /// ALTER COLUMN TYPE: does Postgres rewrite? Mirrors ATPrepAlterColumnType (coerce, plan) and
 /// ATColumnChangeRequiresRewrite. None = no rewrite, or a statement Postgres will reject.
 pub unsafe fn alter_type_rewrite(

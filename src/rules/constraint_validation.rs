@@ -3,7 +3,7 @@
 //! ALTER TABLE's lock; a foreign key also locks the referenced table SHARE ROW EXCLUSIVE.
 
 use crate::classify::{Finding, RuleInput};
-use crate::ddl::{ConstraintKind, Ddl, LockMode, NewConstraint};
+use crate::ddl::{AlterCmd, ConstraintKind, Ddl, LockMode, NewConstraint, Target};
 use crate::facts::TableFacts;
 use crate::hazard::Hazard;
 use crate::rules::{holds, made_name, override_text, Draft};
@@ -14,10 +14,10 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
     let Ddl::AlterTable { table, cmds } = &input.stmt.ddl else {
         return vec![];
     };
+    let mut out = rebuilt_foreign_keys(input, table, cmds);
     let Some(t) = input.guarded(table) else {
-        return vec![];
+        return out;
     };
-    let mut out = Vec::new();
     for cmd in cmds {
         let (constraints, new_column) = cmd.added_constraints();
         for c in constraints {
@@ -27,6 +27,69 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
             }
             let referenced = c.referenced.as_ref().and_then(|r| input.facts(r));
             out.push(finding(t, c, new_column, referenced));
+        }
+    }
+    out
+}
+
+/// ALTER COLUMN TYPE that rewrites a table exempt from table_rewrite (it holds no data, or is
+/// smaller than min_table_size): Postgres rebuilds the foreign keys of other tables on the column,
+/// under ACCESS EXCLUSIVE on each referencing table, and validates them again when the comparison
+/// operator changes (integer to bigint), reading the whole referencing table, which can hold data
+/// (rows whose key is NULL). When the altered table itself is refused (table_rewrite), that finding
+/// already stops the statement.
+fn rebuilt_foreign_keys(input: &RuleInput, table: &Target, cmds: &[AlterCmd]) -> Vec<Finding> {
+    let Some(altered) = input.facts(table) else {
+        return vec![];
+    };
+    if input.guarded(table).is_some() {
+        return vec![];
+    }
+    let mut out = Vec::new();
+    for cmd in cmds {
+        let AlterCmd::AlterType {
+            column,
+            rewrite: Some(_),
+            referenced_by,
+        } = cmd
+        else {
+            continue;
+        };
+        for fk in referenced_by {
+            let Some(r) = input.guarded(&fk.table) else {
+                continue;
+            };
+            let rname = &r.qualified_name;
+            let lock = LockMode::AccessExclusive;
+            out.push(Draft { lock, rewrites: false, scans: true }.finding(
+                H,
+                r,
+                format!(
+                    "ALTER COLUMN {column} TYPE of table {} validates foreign key {} of table {rname} again",
+                    altered.qualified_name, fk.name
+                ),
+                format!(
+                    "Postgres rebuilds the foreign key of {rname} on the changed column: it {} while it checks \
+                     every row of {rname} against the new type. The table is {}.",
+                    holds(lock, rname),
+                    r.size_text()
+                ),
+                format!(
+                    "Drop the foreign key and add it back NOT VALID in the same transaction (instant), then validate \
+                     it in its own transaction, which takes only a SHARE UPDATE EXCLUSIVE lock (no reads or writes \
+                     blocked):\n  \
+                     BEGIN;\n  \
+                     ALTER TABLE {rname} DROP CONSTRAINT {name};\n  \
+                     {stmt};\n  \
+                     ALTER TABLE {rname} ADD CONSTRAINT {name} {def} NOT VALID;\n  \
+                     COMMIT;\n  \
+                     ALTER TABLE {rname} VALIDATE CONSTRAINT {name};\n{}",
+                    override_text(H, true),
+                    name = fk.name,
+                    def = fk.definition,
+                    stmt = input.stmt.text.trim_end_matches(';'),
+                ),
+            ));
         }
     }
     out
@@ -210,5 +273,62 @@ mod tests {
         );
         assert!(run(constraint(ConstraintKind::Check, true)).is_empty());
         assert!(run(constraint(ConstraintKind::ForeignKey, true)).is_empty());
+    }
+
+    #[test]
+    fn an_empty_referenced_table_does_not_hide_the_referencing_tables_validation() {
+        use crate::classify::{classify, relies_on_empty};
+        use crate::ddl::{ReferencingFk, Rewrite};
+        let stmt = locking(
+            Ddl::AlterTable {
+                table: target(1, "customers"),
+                cmds: vec![AlterCmd::AlterType {
+                    column: "id".into(),
+                    rewrite: Some(Rewrite::ColumnType("integer to bigint".into())),
+                    referenced_by: vec![ReferencingFk {
+                        table: target(2, "orders"),
+                        name: "orders_customer_id_fkey".into(),
+                        definition: "FOREIGN KEY (customer_id) REFERENCES customers(id)".into(),
+                    }],
+                }],
+            },
+            "ALTER TABLE customers ALTER COLUMN id TYPE bigint",
+            LockMode::AccessExclusive,
+        );
+        let run = |tables: &[TableFacts]| {
+            let input = RuleInput {
+                stmt: &stmt,
+                tables,
+                min_table_size: 0,
+            };
+            let found = classify(&input);
+            let relied = relies_on_empty(&input, &found);
+            (found, relied)
+        };
+        // The referencing table holds data: refused on it. With that allowed, the verdict still
+        // rests on customers: with data it would be rewritten (table_rewrite takes the place of
+        // this finding, one finding either way).
+        let (found, relied) = run(&[empty(1, "customers"), one_page(2, "orders")]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].hazard, H);
+        assert_eq!(found[0].subject, "public.orders");
+        assert_eq!(found[0].lock, Some(LockMode::AccessExclusive));
+        assert!(
+            found[0].hint.contains(
+                "ALTER TABLE public.orders ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id) \
+                 REFERENCES customers(id) NOT VALID;"
+            ),
+            "{}",
+            found[0].hint
+        );
+        assert_eq!(relied, vec![1]);
+        // Both hold no data (a fresh database): passes, resting on both.
+        let (found, relied) = run(&[empty(1, "customers"), empty(2, "orders")]);
+        assert!(found.is_empty(), "{found:?}");
+        assert_eq!(relied, vec![1, 2]);
+        // customers holds data: table_rewrite alone, as before.
+        let (found, _) = run(&[one_page(1, "customers"), one_page(2, "orders")]);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].hazard, Hazard::TableRewrite);
     }
 }

@@ -272,6 +272,7 @@ mod tests {
             AlterCmd::AlterType {
                 column: "id".into(),
                 rewrite: Some(Rewrite::ColumnType("integer to bigint".into())),
+                referenced_by: vec![],
             },
             AlterCmd::AddColumn {
                 column: "at".into(),
@@ -311,6 +312,7 @@ mod tests {
             AlterCmd::AlterType {
                 column: "name".into(),
                 rewrite: None,
+                referenced_by: vec![],
             },
             AlterCmd::AddColumn {
                 column: "n".into(),
@@ -372,6 +374,7 @@ mod tests {
                 ..alter(vec![AlterCmd::AlterType {
                     column: "id".into(),
                     rewrite: Some(Rewrite::ColumnType("integer to bigint".into())),
+                    referenced_by: vec![],
                 }])
             };
             check(&RuleInput {
