@@ -79,12 +79,22 @@ pub unsafe fn record(pstmt: *mut pg_sys::PlannedStmt) {
 }
 
 /// The relation a name in the statement means now, or None (missing, or a name Postgres will
-/// reject: another database's).
+/// reject: another database's). A name qualified with this database's own name
+/// (`COPY mydb.public.t TO ...`) is valid and means the same table.
 unsafe fn resolve(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
     // SAFETY: a RangeVar of the parse tree; RVR_MISSING_OK makes a missing relation InvalidOid.
+    // get_database_name returns NULL or a palloc'd NUL-terminated name.
     unsafe {
-        if rv.is_null() || !(*rv).catalogname.is_null() {
+        if rv.is_null() {
             return None;
+        }
+        if !(*rv).catalogname.is_null() {
+            let here = pg_sys::get_database_name(pg_sys::MyDatabaseId);
+            if here.is_null()
+                || std::ffi::CStr::from_ptr(here) != std::ffi::CStr::from_ptr((*rv).catalogname)
+            {
+                return None;
+            }
         }
         let oid = pg_sys::RangeVarGetRelidExtended(
             rv,
