@@ -48,8 +48,13 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
             let writes_cols = !pg_sys::bms_is_empty((*rte).insertedCols)
                 || !pg_sys::bms_is_empty((*rte).updatedCols);
             let writes = writes_cols || perms & (pg_sys::ACL_INSERT | pg_sys::ACL_DELETE) != 0;
-            let reads =
-                perms & pg_sys::ACL_SELECT != 0 || !pg_sys::bms_is_empty((*rte).selectedCols);
+            // requiredPerms 0: an inheritance child or partition the planner added under its
+            // parent (Postgres checks permissions on the parent only), or a rule's OLD/NEW. With
+            // no column named (count(*), DELETE without WHERE) its rows are still read: once it
+            // leaves the tree, dropping it must not look harmless.
+            let reads = perms & pg_sys::ACL_SELECT != 0
+                || perms == 0
+                || !pg_sys::bms_is_empty((*rte).selectedCols);
             let dropped = use_relation(db, (*rte).relid, now, reads, writes, |touch| {
                 if reads {
                     columns((*rte).selectedCols, |attnum| touch(attnum, false));
