@@ -56,6 +56,18 @@ pub struct RelationUsage {
     /// Part of an inheritance tree or partitioning: dropping or renaming it reaches other
     /// relations, or its data is used through its parent without a use of its own on record.
     pub inheritance: bool,
+    /// Other objects depend on the relation (views, other tables' foreign keys or defaults using
+    /// its sequences, functions, columns of its row type): dropping it with CASCADE drops them
+    /// too, and they may be in use though the relation itself never was.
+    pub depended_on: bool,
+    /// Columns (quoted as the rules name them) that other objects depend on beyond what serves
+    /// the column alone (its default, an index or constraint on it alone): a generated column,
+    /// an index or constraint on several columns, a view, another table's foreign key. Dropping
+    /// the column drops them too.
+    pub depended_on_columns: Vec<String>,
+    /// The relation has triggers of its own (not internal): their functions may read or write any
+    /// column by name, which no usage record sees.
+    pub triggers: bool,
 }
 
 /// One object as the verdict sees it.
@@ -96,8 +108,10 @@ impl RelationUsage {
     /// Created while tracking ran, and used by nobody since (the transaction that created it and
     /// the asking one aside): dropping or renaming it breaks no client. Not with the in-use check
     /// off (a zero window), not for members of inheritance trees, not while a use of it may have
-    /// been dropped for lack of space since its creation, and not for a role that may not see the
-    /// relation's uses (check() would tell it that nobody used it).
+    /// been dropped for lack of space since its creation, not for a role that may not see the
+    /// relation's uses (check() would tell it that nobody used it), not when the drop would take
+    /// other objects with it that may be in use (`depended_on`, `depended_on_columns`), and not
+    /// for a column of a relation with triggers (their functions name columns unseen).
     pub fn never_used(&self, column: Option<&str>) -> bool {
         let o = self.object("", column);
         let Some(created) = o.created.filter(|c| *c >= self.tracking_since.at) else {
@@ -108,6 +122,10 @@ impl RelationUsage {
             && !self.hidden
             && o.used.unused()
             && self.overflow.as_ref().is_none_or(|x| x.at < created)
+            && match column {
+                None => !self.depended_on,
+                Some(c) => !self.triggers && !self.depended_on_columns.iter().any(|x| x == c),
+            }
     }
 
     fn object(&self, table_name: &str, column: Option<&str>) -> Object {
@@ -225,6 +243,9 @@ mod tests {
             overflow: None,
             hidden: false,
             inheritance: false,
+            depended_on: false,
+            depended_on_columns: vec![],
+            triggers: false,
         }
     }
 
@@ -449,6 +470,20 @@ mod tests {
         v.overflow = at(100);
         assert!(!v.never_used(Some("other")));
         assert_eq!(v.in_use("public.t", Some("other")), None);
+    }
+
+    #[test]
+    fn never_used_needs_nothing_depending_on_it_and_no_triggers() {
+        let mut u = created(30, ObjectUse::default());
+        assert!(u.never_used(None) && u.never_used(Some("email")));
+        u.depended_on_columns = vec!["email".into()];
+        assert!(!u.never_used(Some("email")));
+        assert!(u.never_used(Some("other")) && u.never_used(None));
+        u.depended_on = true;
+        assert!(!u.never_used(None));
+        u.depended_on_columns.clear();
+        u.triggers = true;
+        assert!(!u.never_used(Some("other")));
     }
 
     #[test]
