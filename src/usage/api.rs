@@ -248,6 +248,7 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         depended_on: false,
         depended_on_columns: vec![],
         triggers: false,
+        subscribed: false,
     };
     for e in store::entries(db, Some(rel), true) {
         match e.attnum {
@@ -277,6 +278,14 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         usage.depended_on = depended_on;
         usage.depended_on_columns = columns;
         usage.triggers = triggers;
+        usage.subscribed = Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_subscription_rel \
+                             WHERE srrelid OPERATOR(pg_catalog.=) $1)",
+            &[relid.into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(true);
     }
     Some(usage)
 }

@@ -68,6 +68,10 @@ pub struct RelationUsage {
     /// The relation has triggers of its own (not internal): their functions may read or write any
     /// column by name, which no usage record sees.
     pub triggers: bool,
+    /// A logical replication subscription writes the relation: its apply worker (and the
+    /// initial copy) never pass the executor hooks, so their writes are on no record, and
+    /// dropping or renaming a column or the relation stops the subscription.
+    pub subscribed: bool,
 }
 
 /// One object as the verdict sees it.
@@ -111,7 +115,8 @@ impl RelationUsage {
     /// been dropped for lack of space since its creation, not for a role that may not see the
     /// relation's uses (check() would tell it that nobody used it), not when the drop would take
     /// other objects with it that may be in use (`depended_on`, `depended_on_columns`), and not
-    /// for a column of a relation with triggers (their functions name columns unseen).
+    /// for a column of a relation with triggers (their functions name columns unseen), and not
+    /// for a relation a subscription writes (`subscribed`).
     pub fn never_used(&self, column: Option<&str>) -> bool {
         let o = self.object("", column);
         let Some(created) = o.created.filter(|c| *c >= self.tracking_since.at) else {
@@ -122,6 +127,7 @@ impl RelationUsage {
             && !self.hidden
             && o.used.unused()
             && self.overflow.as_ref().is_none_or(|x| x.at < created)
+            && !self.subscribed
             && match column {
                 None => !self.depended_on,
                 Some(c) => !self.triggers && !self.depended_on_columns.iter().any(|x| x == c),
@@ -246,6 +252,7 @@ mod tests {
             depended_on: false,
             depended_on_columns: vec![],
             triggers: false,
+            subscribed: false,
         }
     }
 
@@ -483,6 +490,10 @@ mod tests {
         assert!(!u.never_used(None));
         u.depended_on_columns.clear();
         u.triggers = true;
+        assert!(!u.never_used(Some("other")));
+        u.triggers = false;
+        assert!(u.never_used(Some("other")));
+        u.subscribed = true;
         assert!(!u.never_used(Some("other")));
     }
 
