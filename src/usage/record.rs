@@ -55,7 +55,7 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
             let reads = perms & pg_sys::ACL_SELECT != 0
                 || perms == 0
                 || !pg_sys::bms_is_empty((*rte).selectedCols);
-            let dropped = use_relation(db, (*rte).relid, now, reads, writes, |touch| {
+            let dropped = use_relation(db, (*rte).relid, now, reads, writes, false, |touch| {
                 if reads {
                     columns((*rte).selectedCols, |attnum| touch(attnum, false));
                 }
@@ -71,7 +71,8 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
 }
 
 /// Record a use of relation `relid` at `now`: of the relation as a whole (read and/or written),
-/// and of the columns `columns` calls back with (attnum, written). Not for temporary relations or
+/// and of the columns `columns` calls back with (attnum, written); by this transaction, or with
+/// `others` on behalf of other sessions (store::touch). Not for temporary relations or
 /// for what the current transaction created. Returns Some(time) when a use was dropped for lack of
 /// space and began an overflow episode (the caller logs it once).
 ///
@@ -83,6 +84,7 @@ pub(super) unsafe fn use_relation(
     now: i64,
     reads: bool,
     writes: bool,
+    others: bool,
     columns: impl FnOnce(&mut dyn FnMut(i16, bool)),
 ) -> Option<i64> {
     let rel = u32::from(relid);
@@ -104,7 +106,7 @@ pub(super) unsafe fn use_relation(
         if attnum != store::TABLE && own::created_here(rel, Some(attnum)) {
             return;
         }
-        if let Some(at) = store::touch(db, rel, attnum, write, now, &mut trackable) {
+        if let Some(at) = store::touch(db, rel, attnum, write, now, others, &mut trackable) {
             overflow = overflow.or(Some(at));
         }
     };
