@@ -142,3 +142,11 @@ COMMIT;
 CREATE TABLE ch_r3 PARTITION OF ch_r FOR VALUES FROM (20) TO (30);
 ALTER TABLE ch_r DETACH PARTITION ch_r3 CONCURRENTLY;
 SELECT ch_try($$DROP TABLE ch_r3$$);
+
+-- A table that belongs to an extension: the extension's functions and upgrade scripts name its
+-- columns, which no usage record sees.
+CREATE TABLE ch_ext (a int, b int);
+ALTER EXTENSION safe_ddl ADD TABLE ch_ext;
+SELECT ch_try($$ALTER TABLE ch_ext DROP COLUMN b$$);
+ALTER EXTENSION safe_ddl DROP TABLE ch_ext;
+SELECT ch_try($$ALTER TABLE ch_ext DROP COLUMN b$$);
