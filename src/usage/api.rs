@@ -248,7 +248,7 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         depended_on: false,
         depended_on_columns: vec![],
         triggers: false,
-        subscribed: false,
+        unseen_users: false,
     };
     for e in store::entries(db, Some(rel), true) {
         match e.attnum {
@@ -278,9 +278,13 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         usage.depended_on = depended_on;
         usage.depended_on_columns = columns;
         usage.triggers = triggers;
-        usage.subscribed = Spi::get_one_with_args::<bool>(
+        usage.unseen_users = Spi::get_one_with_args::<bool>(
             "SELECT EXISTS (SELECT FROM pg_catalog.pg_subscription_rel \
-                             WHERE srrelid OPERATOR(pg_catalog.=) $1)",
+                             WHERE srrelid OPERATOR(pg_catalog.=) $1) \
+                 OR EXISTS (SELECT FROM pg_catalog.pg_depend \
+                             WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                               AND objid OPERATOR(pg_catalog.=) $1 \
+                               AND deptype OPERATOR(pg_catalog.=) 'e')",
             &[relid.into()],
         )
         .ok()

@@ -68,10 +68,11 @@ pub struct RelationUsage {
     /// The relation has triggers of its own (not internal): their functions may read or write any
     /// column by name, which no usage record sees.
     pub triggers: bool,
-    /// A logical replication subscription writes the relation: its apply worker (and the
-    /// initial copy) never pass the executor hooks, so their writes are on no record, and
-    /// dropping or renaming a column or the relation stops the subscription.
-    pub subscribed: bool,
+    /// Code no usage record sees uses the relation: a logical replication subscription writes it
+    /// (its apply worker and initial copy pass neither executor nor utility hooks; dropping or
+    /// renaming a column or the relation stops the subscription), or it belongs to an extension
+    /// (whose functions and upgrade scripts name its columns).
+    pub unseen_users: bool,
 }
 
 /// One object as the verdict sees it.
@@ -116,7 +117,7 @@ impl RelationUsage {
     /// relation's uses (check() would tell it that nobody used it), not when the drop would take
     /// other objects with it that may be in use (`depended_on`, `depended_on_columns`), and not
     /// for a column of a relation with triggers (their functions name columns unseen), and not
-    /// for a relation a subscription writes (`subscribed`).
+    /// for a relation a subscription writes or an extension owns (`unseen_users`).
     pub fn never_used(&self, column: Option<&str>) -> bool {
         let o = self.object("", column);
         let Some(created) = o.created.filter(|c| *c >= self.tracking_since.at) else {
@@ -127,7 +128,7 @@ impl RelationUsage {
             && !self.hidden
             && o.used.unused()
             && self.overflow.as_ref().is_none_or(|x| x.at < created)
-            && !self.subscribed
+            && !self.unseen_users
             && match column {
                 None => !self.depended_on,
                 Some(c) => !self.triggers && !self.depended_on_columns.iter().any(|x| x == c),
@@ -252,7 +253,7 @@ mod tests {
             depended_on: false,
             depended_on_columns: vec![],
             triggers: false,
-            subscribed: false,
+            unseen_users: false,
         }
     }
 
@@ -493,7 +494,7 @@ mod tests {
         assert!(!u.never_used(Some("other")));
         u.triggers = false;
         assert!(u.never_used(Some("other")));
-        u.subscribed = true;
+        u.unseen_users = true;
         assert!(!u.never_used(Some("other")));
     }
 
