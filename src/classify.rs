@@ -113,6 +113,40 @@ pub fn relies_on_empty(input: &RuleInput, found: usize) -> Vec<u32> {
         .collect()
 }
 
+/// The tables whose record of never having been used spared the statement a finding (a drop or
+/// rename of what nobody used since its creation): a client may use it between this judgement
+/// and the statement's lock (a transaction that holds a lock on it from PREPARE and executes
+/// later), so the hook judges again under that lock, as for empty tables. `found` is
+/// `classify(input)`; one classify call per such table, no catalog access.
+pub fn relies_on_never_used(input: &RuleInput, found: usize) -> Vec<u32> {
+    input
+        .tables
+        .iter()
+        .filter(|f| !f.created_in_transaction && !f.temporary)
+        .filter(|f| f.usage.as_ref().is_some_and(|u| u.has_creation()))
+        .filter(|f| {
+            let unproven: Vec<TableFacts> = input
+                .tables
+                .iter()
+                .map(|g| {
+                    let mut g = g.clone();
+                    if g.oid == f.oid {
+                        g.usage = g.usage.as_ref().map(|u| u.without_creation());
+                    }
+                    g
+                })
+                .collect();
+            classify(&RuleInput {
+                tables: &unproven,
+                ..*input
+            })
+            .len()
+                > found
+        })
+        .map(|f| f.oid)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,9 +200,15 @@ fn judge_and_run(
         // Let through because a table holds no data: rows may have arrived since. Take the
         // statement's lock on it now (bounded and retried like the statement itself) and judge
         // again; a refusal raised here means the statement never ran.
-        if !judgement.relies_on_empty.is_empty() {
-            let newly_allowed =
-                recheck::under_lock(&stmt, &judgement.relies_on_empty, &judgement.allowed);
+        // Likewise for a drop or rename let through because nobody had used the object: a
+        // client holding a lock on it (PREPARE in its transaction) may use it before we get ours.
+        if !judgement.relies_on_empty.is_empty() || !judgement.relies_on_never_used.is_empty() {
+            let newly_allowed = recheck::under_lock(
+                &stmt,
+                &judgement.relies_on_empty,
+                &judgement.relies_on_never_used,
+                &judgement.allowed,
+            );
             allowed(&newly_allowed, &stmt);
         }
         // A fresh copy per attempt: execution may scribble on the tree it is given.

@@ -135,6 +135,20 @@ impl RelationUsage {
             }
     }
 
+    /// Any creation on record (the relation's or a column's): only then can it be never used.
+    pub fn has_creation(&self) -> bool {
+        self.table.created.is_some() || self.columns.iter().any(|(_, u)| u.created.is_some())
+    }
+
+    /// The same usage as if no creation had been seen: what the verdict would be without the
+    /// never-used exemption.
+    pub fn without_creation(&self) -> RelationUsage {
+        let mut u = self.clone();
+        u.table.created = None;
+        u.columns.iter_mut().for_each(|(_, c)| c.created = None);
+        u
+    }
+
     fn object(&self, table_name: &str, column: Option<&str>) -> Object {
         match column {
             Some(c) => {
