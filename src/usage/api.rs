@@ -284,7 +284,14 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
                  OR EXISTS (SELECT FROM pg_catalog.pg_depend \
                              WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
                                AND objid OPERATOR(pg_catalog.=) $1 \
-                               AND deptype OPERATOR(pg_catalog.=) 'e')",
+                               AND deptype OPERATOR(pg_catalog.=) 'e') \
+                 OR EXISTS (SELECT FROM pg_catalog.pg_publication_rel \
+                             WHERE prrelid OPERATOR(pg_catalog.=) $1) \
+                 OR EXISTS (SELECT FROM pg_catalog.pg_publication WHERE puballtables) \
+                 OR EXISTS (SELECT FROM pg_catalog.pg_publication_namespace pn \
+                              JOIN pg_catalog.pg_class c \
+                                ON c.relnamespace OPERATOR(pg_catalog.=) pn.pnnspid \
+                             WHERE c.oid OPERATOR(pg_catalog.=) $1)",
             &[relid.into()],
         )
         .ok()

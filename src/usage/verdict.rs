@@ -70,8 +70,9 @@ pub struct RelationUsage {
     pub triggers: bool,
     /// Code no usage record sees uses the relation: a logical replication subscription writes it
     /// (its apply worker and initial copy pass neither executor nor utility hooks; dropping or
-    /// renaming a column or the relation stops the subscription), or it belongs to an extension
-    /// (whose functions and upgrade scripts name its columns).
+    /// renaming a column or the relation stops the subscription), a publication sends it to
+    /// subscribers (whose reads are on their servers), or it belongs to an extension (whose
+    /// functions and upgrade scripts name its columns).
     pub unseen_users: bool,
 }
 
