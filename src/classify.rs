@@ -92,11 +92,6 @@ pub fn relies_on_empty(input: &RuleInput, found: &[Finding]) -> Vec<u32> {
     if !input.empty_exempts() {
         return vec![];
     }
-    let known = |f: &Finding| {
-        found
-            .iter()
-            .any(|g| g.hazard == f.hazard && g.subject == f.subject && g.message == f.message)
-    };
     input
         .tables
         .iter()
@@ -115,7 +110,49 @@ pub fn relies_on_empty(input: &RuleInput, found: &[Finding]) -> Vec<u32> {
                 ..*input
             })
             .iter()
-            .any(|f| !known(f))
+            .any(|f| !known(found, f))
+        })
+        .map(|f| f.oid)
+        .collect()
+}
+
+/// `f` is one of `found` (the same hazard, subject and message): comparing the findings, not
+/// their number, since one finding can take another's place.
+fn known(found: &[Finding], f: &Finding) -> bool {
+    found
+        .iter()
+        .any(|g| g.hazard == f.hazard && g.subject == f.subject && g.message == f.message)
+}
+
+/// The tables whose record of never having been used spared the statement a finding (a drop or
+/// rename of what nobody used since its creation): a client may use it between this judgement
+/// and the statement's lock (a transaction that holds a lock on it from PREPARE and executes
+/// later), so the hook judges again under that lock, as for empty tables. `found` is
+/// `classify(input)`; one classify call per such table, no catalog access.
+pub fn relies_on_never_used(input: &RuleInput, found: &[Finding]) -> Vec<u32> {
+    input
+        .tables
+        .iter()
+        .filter(|f| !f.created_in_transaction && !f.temporary)
+        .filter(|f| f.usage.as_ref().is_some_and(|u| u.has_creation()))
+        .filter(|f| {
+            let unproven: Vec<TableFacts> = input
+                .tables
+                .iter()
+                .map(|g| {
+                    let mut g = g.clone();
+                    if g.oid == f.oid {
+                        g.usage = g.usage.as_ref().map(|u| u.without_creation());
+                    }
+                    g
+                })
+                .collect();
+            classify(&RuleInput {
+                tables: &unproven,
+                ..*input
+            })
+            .iter()
+            .any(|f| !known(found, f))
         })
         .map(|f| f.oid)
         .collect()

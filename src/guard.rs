@@ -4,7 +4,7 @@
 use pgrx::pg_sys;
 
 use crate::catalog;
-use crate::classify::{classify, relies_on_empty, Finding, RuleInput};
+use crate::classify::{classify, relies_on_empty, relies_on_never_used, Finding, RuleInput};
 use crate::ddl::Statement;
 use crate::gucs;
 use crate::usage;
@@ -23,6 +23,10 @@ pub struct Judgement {
     /// finding: rows may arrive before the statement gets its lock, so the hook judges again
     /// under that lock (enforce mode). Empty for almost every statement.
     pub relies_on_empty: Vec<u32>,
+    /// Tables whose drop or rename was let through because nobody used them since their
+    /// creation: a client holding a lock on one may use it before the statement gets its lock,
+    /// so the hook judges again under that lock too.
+    pub relies_on_never_used: Vec<u32>,
 }
 
 /// Must run inside a transaction.
@@ -47,6 +51,7 @@ pub fn judge(stmt: &Statement) -> Judgement {
     };
     let findings = classify(&input);
     let relies_on_empty = relies_on_empty(&input, &findings);
+    let relies_on_never_used = relies_on_never_used(&input, &findings);
     let allow = gucs::allow();
     let (allowed, refused) = findings
         .into_iter()
@@ -63,5 +68,6 @@ pub fn judge(stmt: &Statement) -> Judgement {
         private,
         tables,
         relies_on_empty,
+        relies_on_never_used,
     }
 }

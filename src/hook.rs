@@ -200,9 +200,15 @@ fn judge_and_run(
         // Let through because a table holds no data: rows may have arrived since. Take the
         // statement's lock on it now (bounded and retried like the statement itself) and judge
         // again; a refusal raised here means the statement never ran.
-        if !judgement.relies_on_empty.is_empty() {
-            let newly_allowed =
-                recheck::under_lock(&stmt, &judgement.relies_on_empty, &judgement.allowed);
+        // Likewise for a drop or rename let through because nobody had used the object: a
+        // client holding a lock on it (PREPARE in its transaction) may use it before we get ours.
+        if !judgement.relies_on_empty.is_empty() || !judgement.relies_on_never_used.is_empty() {
+            let newly_allowed = recheck::under_lock(
+                &stmt,
+                &judgement.relies_on_empty,
+                &judgement.relies_on_never_used,
+                &judgement.allowed,
+            );
             allowed(&newly_allowed, &stmt);
             // Postgres looks the names up again when the statement runs: a table renamed away
             // while the statement waited (the swap after a bulk load: the empty placeholder out,
@@ -216,9 +222,13 @@ fn judge_and_run(
                         report::refuse(&again.refused);
                     }
                     allowed(&again.allowed, &now);
-                    if !again.relies_on_empty.is_empty() {
-                        let newly_allowed =
-                            recheck::under_lock(&now, &again.relies_on_empty, &again.allowed);
+                    if !again.relies_on_empty.is_empty() || !again.relies_on_never_used.is_empty() {
+                        let newly_allowed = recheck::under_lock(
+                            &now,
+                            &again.relies_on_empty,
+                            &again.relies_on_never_used,
+                            &again.allowed,
+                        );
                         allowed(&newly_allowed, &now);
                     }
                 }

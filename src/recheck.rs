@@ -14,7 +14,8 @@
 use pgrx::pg_sys;
 
 use crate::classify::Finding;
-use crate::ddl::{AlterCmd, Ddl, LockMode, Statement, Target};
+use crate::ddl::{AlterCmd, Ddl, DropKind, LockMode, Statement, Target};
+use crate::hazard::Hazard;
 use crate::{guard, report};
 
 /// The locks to take before judging again, in the order Postgres takes them: the statement's
@@ -65,8 +66,14 @@ pub fn locks(stmt: &Statement, relied: &[u32]) -> Vec<(u32, LockMode)> {
                 }
             }
         }
-        // DROP INDEX locks each index's table before the index.
+        // DROP INDEX locks each index's table before the index; DROP TABLE each table in turn.
+        Ddl::Drop {
+            kind: DropKind::Table,
+            objects,
+            ..
+        } => objects.iter().for_each(|t| add(t, lock)),
         Ddl::Drop { tables, .. } => tables.iter().for_each(|t| add(t, lock)),
+        Ddl::Rename { table, .. } => add(table, lock),
         Ddl::CreatePartition {
             parent,
             default_partition,
@@ -95,8 +102,15 @@ pub fn locks(stmt: &Statement, relied: &[u32]) -> Vec<(u32, LockMode)> {
 /// rows arrived meanwhile; returns the findings the new judgement allows that the first did not
 /// (for the caller to log). Runs inside `acquire::run_guarded`'s attempt, so a lock wait is
 /// bounded by lock_timeout and retried like the statement's own.
-pub fn under_lock(stmt: &Statement, relied: &[u32], allowed_before: &[Finding]) -> Vec<Finding> {
-    for (oid, mode) in locks(stmt, relied) {
+pub fn under_lock(
+    stmt: &Statement,
+    relied: &[u32],
+    relied_never_used: &[u32],
+    allowed_before: &[Finding],
+) -> Vec<Finding> {
+    let mut all: Vec<u32> = relied.to_vec();
+    all.extend(relied_never_used.iter().filter(|o| !relied.contains(o)));
+    for (oid, mode) in locks(stmt, &all) {
         let rel = pg_sys::Oid::from(oid);
         let mode = mode.to_pg() as pg_sys::LOCKMODE;
         // SAFETY: lock manager calls inside the caller's (sub)transaction; a lock timeout or a
@@ -119,10 +133,16 @@ pub fn under_lock(stmt: &Statement, relied: &[u32], allowed_before: &[Finding]) 
             .refused
             .into_iter()
             .map(|mut f| {
-                f.detail = format!(
-                    "{}\nThe table held no data when the statement was judged; rows arrived while it waited for its lock.",
-                    f.detail
-                );
+                let why = if matches!(
+                    f.hazard,
+                    Hazard::DropColumn | Hazard::DropTable | Hazard::Rename
+                ) && !relied_never_used.is_empty()
+                {
+                    "Nobody had used it since its creation when the statement was judged; it was used while the statement waited for its lock."
+                } else {
+                    "The table held no data when the statement was judged; rows arrived while it waited for its lock."
+                };
+                f.detail = format!("{}\n{why}", f.detail);
                 f
             })
             .collect();

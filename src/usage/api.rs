@@ -245,6 +245,10 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         // on are not its business (check() and refusals would show them otherwise).
         hidden: !Visibility::default().whole(rel),
         inheritance: in_inheritance_tree(relid),
+        depended_on: false,
+        depended_on_columns: vec![],
+        triggers: false,
+        unseen_users: false,
     };
     for e in store::entries(db, Some(rel), true) {
         match e.attnum {
@@ -268,7 +272,130 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
             }
         }
     }
+    // Only an object with a creation record can be judged never used; the others need no more.
+    if usage.table.created.is_some() || usage.columns.iter().any(|(_, u)| u.created.is_some()) {
+        let (depended_on, columns, triggers) = dependents(relid);
+        usage.depended_on = depended_on;
+        usage.depended_on_columns = columns;
+        usage.triggers = triggers;
+        usage.unseen_users = Spi::get_one_with_args::<bool>(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_subscription_rel \
+                             WHERE srrelid OPERATOR(pg_catalog.=) $1) \
+                 OR EXISTS (SELECT FROM pg_catalog.pg_depend \
+                             WHERE classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                               AND objid OPERATOR(pg_catalog.=) $1 \
+                               AND deptype OPERATOR(pg_catalog.=) 'e') \
+                 OR EXISTS (SELECT FROM pg_catalog.pg_publication_rel \
+                             WHERE prrelid OPERATOR(pg_catalog.=) $1) \
+                 OR EXISTS (SELECT FROM pg_catalog.pg_publication WHERE puballtables) \
+                 OR EXISTS (SELECT FROM pg_catalog.pg_publication_namespace pn \
+                              JOIN pg_catalog.pg_class c \
+                                ON c.relnamespace OPERATOR(pg_catalog.=) pn.pnnspid \
+                             WHERE c.oid OPERATOR(pg_catalog.=) $1)",
+            &[relid.into()],
+        )
+        .ok()
+        .flatten()
+        .unwrap_or(true);
+    }
     Some(usage)
+}
+
+/// What a drop of `relid` (or of one of its columns) would take with it beyond itself, from
+/// pg_depend: (other objects depend on the relation, its row type or a sequence it owns; the
+/// columns other objects depend on beyond their own default, an index or constraint of the
+/// relation on that column alone, or a sequence only that default uses; the relation has
+/// non-internal triggers). When it cannot be told: everything.
+fn dependents(relid: pg_sys::Oid) -> (bool, Vec<String>, bool) {
+    // Objects that are part of the relation itself: dropped with it, used only through it.
+    const PART_OF: &str = "( (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+              AND (d.objid OPERATOR(pg_catalog.=) $1 \
+                   OR d.objid OPERATOR(pg_catalog.=) ANY (SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid OPERATOR(pg_catalog.=) $1) \
+                   OR d.objid OPERATOR(pg_catalog.=) ANY (SELECT o FROM owned_seq))) \
+           OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass \
+               AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM pg_catalog.pg_attrdef WHERE adrelid OPERATOR(pg_catalog.=) $1)) \
+           OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass \
+               AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM pg_catalog.pg_constraint WHERE conrelid OPERATOR(pg_catalog.=) $1)) \
+           OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_trigger'::pg_catalog.regclass \
+               AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM pg_catalog.pg_trigger WHERE tgrelid OPERATOR(pg_catalog.=) $1)) \
+           OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+               AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM pg_catalog.pg_rewrite WHERE ev_class OPERATOR(pg_catalog.=) $1)) \
+           OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass \
+               AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM pg_catalog.pg_policy WHERE polrelid OPERATOR(pg_catalog.=) $1)) \
+           OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass \
+               AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM pg_catalog.pg_statistic_ext WHERE stxrelid OPERATOR(pg_catalog.=) $1)) \
+           OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass \
+               AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM pg_catalog.pg_type WHERE typrelid OPERATOR(pg_catalog.=) $1)) )";
+    // The sequences the relation owns (serial: 'a', identity: 'i').
+    const OWNED_SEQ: &str = "owned_seq(o) AS ( \
+           SELECT d.objid FROM pg_catalog.pg_depend d \
+             JOIN pg_catalog.pg_class s ON s.oid OPERATOR(pg_catalog.=) d.objid AND s.relkind OPERATOR(pg_catalog.=) 'S' \
+            WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+              AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+              AND d.refobjid OPERATOR(pg_catalog.=) $1 AND d.deptype OPERATOR(pg_catalog.=) ANY (ARRAY['a', 'i']::pg_catalog.\"char\"[]))";
+    let relation = format!(
+        "WITH {OWNED_SEQ}, referenced(c, o) AS ( \
+           SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, $1 \
+           UNION ALL SELECT 'pg_catalog.pg_type'::pg_catalog.regclass, oid FROM pg_catalog.pg_type \
+                      WHERE typrelid OPERATOR(pg_catalog.=) $1 \
+           UNION ALL SELECT 'pg_catalog.pg_class'::pg_catalog.regclass, o FROM owned_seq) \
+         SELECT EXISTS (SELECT FROM pg_catalog.pg_depend d \
+                          JOIN referenced r ON d.refclassid OPERATOR(pg_catalog.=) r.c \
+                                           AND d.refobjid OPERATOR(pg_catalog.=) r.o \
+                         WHERE d.deptype OPERATOR(pg_catalog.=) ANY (ARRAY['n', 'a']::pg_catalog.\"char\"[]) AND NOT {PART_OF})"
+    );
+    // Per column: its dependents, minus its own default, an index of the relation that depends on
+    // no other column, a constraint of the relation on that column alone, and a sequence it owns
+    // that nothing but its own default uses.
+    let columns = format!(
+        "WITH {OWNED_SEQ} \
+         SELECT pg_catalog.array_agg(DISTINCT pg_catalog.quote_ident(a.attname::pg_catalog.text)) \
+           FROM pg_catalog.pg_depend d \
+           JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.refobjid \
+                                         AND a.attnum OPERATOR(pg_catalog.=) d.refobjsubid \
+          WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+            AND d.refobjid OPERATOR(pg_catalog.=) $1 AND d.refobjsubid OPERATOR(pg_catalog.>) 0 \
+            AND d.deptype OPERATOR(pg_catalog.=) ANY (ARRAY['n', 'a', 'i']::pg_catalog.\"char\"[]) \
+            AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass \
+                     AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM pg_catalog.pg_attrdef \
+                                      WHERE adrelid OPERATOR(pg_catalog.=) $1 AND adnum OPERATOR(pg_catalog.=) d.refobjsubid)) \
+            AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                     AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT indexrelid FROM pg_catalog.pg_index WHERE indrelid OPERATOR(pg_catalog.=) $1) \
+                     AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend x \
+                                      WHERE x.classid OPERATOR(pg_catalog.=) d.classid AND x.objid OPERATOR(pg_catalog.=) d.objid \
+                                        AND x.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                                        AND (x.refobjid OPERATOR(pg_catalog.<>) $1 \
+                                             OR x.refobjsubid OPERATOR(pg_catalog.<>) ALL (ARRAY[0, d.refobjsubid])))) \
+            AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass \
+                     AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM pg_catalog.pg_constraint \
+                                      WHERE conrelid OPERATOR(pg_catalog.=) $1 \
+                                        AND conkey OPERATOR(pg_catalog.=) ARRAY[d.refobjsubid::pg_catalog.int2])) \
+            AND NOT (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                     AND d.objid OPERATOR(pg_catalog.=) ANY (SELECT o FROM owned_seq) \
+                     AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend x \
+                                      WHERE x.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass \
+                                        AND x.refobjid OPERATOR(pg_catalog.=) d.objid AND x.deptype OPERATOR(pg_catalog.=) ANY (ARRAY['n', 'a']::pg_catalog.\"char\"[]) \
+                                        AND NOT (x.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass \
+                                                 AND x.objid OPERATOR(pg_catalog.=) ANY (SELECT oid FROM pg_catalog.pg_attrdef \
+                                                                  WHERE adrelid OPERATOR(pg_catalog.=) $1 \
+                                                                    AND adnum OPERATOR(pg_catalog.=) d.refobjsubid))))"
+    );
+    let triggers = "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger \
+                     WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal)";
+    let depended_on = Spi::get_one_with_args::<bool>(&relation, &[relid.into()])
+        .ok()
+        .flatten()
+        .unwrap_or(true);
+    let triggers = Spi::get_one_with_args::<bool>(triggers, &[relid.into()])
+        .ok()
+        .flatten()
+        .unwrap_or(true);
+    let columns = match Spi::get_one_with_args::<Vec<String>>(&columns, &[relid.into()]) {
+        Ok(c) => c.unwrap_or_default(),
+        // Cannot be told: every column counts as depended on (the triggers flag says the same).
+        Err(_) => return (true, vec![], true),
+    };
+    (depended_on, columns, triggers)
 }
 
 /// Has `relid` a parent or children (inheritance or partitioning)? True when it cannot be told.

@@ -48,9 +48,14 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
             let writes_cols = !pg_sys::bms_is_empty((*rte).insertedCols)
                 || !pg_sys::bms_is_empty((*rte).updatedCols);
             let writes = writes_cols || perms & (pg_sys::ACL_INSERT | pg_sys::ACL_DELETE) != 0;
-            let reads =
-                perms & pg_sys::ACL_SELECT != 0 || !pg_sys::bms_is_empty((*rte).selectedCols);
-            let dropped = use_relation(db, (*rte).relid, now, reads, writes, |touch| {
+            // requiredPerms 0: an inheritance child or partition the planner added under its
+            // parent (Postgres checks permissions on the parent only), or a rule's OLD/NEW. With
+            // no column named (count(*), DELETE without WHERE) its rows are still read: once it
+            // leaves the tree, dropping it must not look harmless.
+            let reads = perms & pg_sys::ACL_SELECT != 0
+                || perms == 0
+                || !pg_sys::bms_is_empty((*rte).selectedCols);
+            let dropped = use_relation(db, (*rte).relid, now, reads, writes, false, |touch| {
                 if reads {
                     columns((*rte).selectedCols, |attnum| touch(attnum, false));
                 }
@@ -66,7 +71,8 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
 }
 
 /// Record a use of relation `relid` at `now`: of the relation as a whole (read and/or written),
-/// and of the columns `columns` calls back with (attnum, written). Not for temporary relations or
+/// and of the columns `columns` calls back with (attnum, written); by this transaction, or with
+/// `others` on behalf of other sessions (store::touch). Not for temporary relations or
 /// for what the current transaction created. Returns Some(time) when a use was dropped for lack of
 /// space and began an overflow episode (the caller logs it once).
 ///
@@ -78,6 +84,7 @@ pub(super) unsafe fn use_relation(
     now: i64,
     reads: bool,
     writes: bool,
+    others: bool,
     columns: impl FnOnce(&mut dyn FnMut(i16, bool)),
 ) -> Option<i64> {
     let rel = u32::from(relid);
@@ -99,7 +106,7 @@ pub(super) unsafe fn use_relation(
         if attnum != store::TABLE && own::created_here(rel, Some(attnum)) {
             return;
         }
-        if let Some(at) = store::touch(db, rel, attnum, write, now, &mut trackable) {
+        if let Some(at) = store::touch(db, rel, attnum, write, now, others, &mut trackable) {
             overflow = overflow.or(Some(at));
         }
     };

@@ -395,7 +395,8 @@ impl Drop for Exclusive {
     }
 }
 
-/// Record a read (or write) of (rel, attnum) at `now`; `trackable` is asked (at most once per
+/// Record a read (or write) of (rel, attnum) at `now` (by this transaction, or with `others` on
+/// behalf of other sessions: never discounted as this transaction's own); `trackable` is asked (at most once per
 /// call) before a slot is claimed for it. Returns Some(time) when this use was dropped for lack
 /// of space and began an overflow episode (the caller logs it, outside the lock).
 pub fn touch(
@@ -404,6 +405,7 @@ pub fn touch(
     attnum: i16,
     write: bool,
     now: i64,
+    others: bool,
     trackable: &mut dyn FnMut() -> bool,
 ) -> Option<i64> {
     let (index, slot) = match find_or_claim(db, rel, attnum, now, trackable) {
@@ -416,8 +418,12 @@ pub fn touch(
     } else {
         &slot.last_read
     };
-    if let Some((replaced, stored)) = stamp::update(field, stamp::second_of(now), own::me()) {
-        own::stored(index, write, replaced, stored);
+    // A use on behalf of others is tagged MULTI: never this transaction's, never discounted.
+    let me = if others { stamp::MULTI } else { own::me() };
+    if let Some((replaced, stored)) = stamp::update(field, stamp::second_of(now), me) {
+        if !others {
+            own::stored(index, write, replaced, stored);
+        }
     }
     None
 }

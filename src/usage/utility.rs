@@ -26,7 +26,6 @@ pub unsafe fn record(pstmt: *mut pg_sys::PlannedStmt) {
             || !store::available()
             || pg_sys::ParallelWorkerNumber >= 0
             || !pg_sys::IsTransactionState()
-            || !gucs::track_usage()
         {
             return;
         }
@@ -36,6 +35,13 @@ pub unsafe fn record(pstmt: *mut pg_sys::PlannedStmt) {
         }
         let db = u32::from(pg_sys::MyDatabaseId);
         let now = pg_sys::GetCurrentStatementStartTimestamp();
+        if (*node).type_ == pg_sys::NodeTag::T_AlterTableStmt {
+            leaving_tree(db, node.cast(), now);
+            return;
+        }
+        if !gucs::track_usage() {
+            return;
+        }
         match (*node).type_ {
             pg_sys::NodeTag::T_CopyStmt => {
                 let copy = node.cast::<pg_sys::CopyStmt>();
@@ -47,7 +53,7 @@ pub unsafe fn record(pstmt: *mut pg_sys::PlannedStmt) {
                 };
                 let write = (*copy).is_from;
                 let names = PgList::<pg_sys::String>::from_pg((*copy).attlist);
-                let dropped = use_relation(db, relid, now, !write, write, |touch| {
+                let dropped = use_relation(db, relid, now, !write, write, false, |touch| {
                     if names.is_empty() {
                         touch(store::WHOLE_ROW, write);
                     }
@@ -68,7 +74,8 @@ pub unsafe fn record(pstmt: *mut pg_sys::PlannedStmt) {
                 let mut overflow = None;
                 for rv in PgList::<pg_sys::RangeVar>::from_pg((*truncate).relations).iter_ptr() {
                     if let Some(relid) = resolve(rv) {
-                        overflow = overflow.or(use_relation(db, relid, now, false, true, |_| {}));
+                        overflow =
+                            overflow.or(use_relation(db, relid, now, false, true, false, |_| {}));
                     }
                 }
                 log_overflow_if(overflow);
@@ -78,13 +85,63 @@ pub unsafe fn record(pstmt: *mut pg_sys::PlannedStmt) {
     }
 }
 
+/// DETACH PARTITION and NO INHERIT: the relation leaving the tree held rows that clients wrote
+/// and read through the parent (tuple routing, count(*)), uses that are on no record of the
+/// relation itself. Recorded as a read and write of it and of every column (a whole-row use) on
+/// behalf of those clients, whatever this session's safe_ddl.track_usage says, so that a drop
+/// after the detach is judged as any other, not as never used.
+///
+/// # Safety
+/// `stmt` is the executing ALTER TABLE; inside a transaction.
+unsafe fn leaving_tree(db: u32, stmt: *mut pg_sys::AlterTableStmt, now: i64) {
+    // SAFETY: the parse tree of the executing statement: a list of AlterTableCmd nodes; a
+    // DETACH's def is a PartitionCmd.
+    unsafe {
+        let mut overflow = None;
+        for cmd in PgList::<pg_sys::AlterTableCmd>::from_pg((*stmt).cmds).iter_ptr() {
+            if cmd.is_null() {
+                continue;
+            }
+            let rv = match (*cmd).subtype {
+                pg_sys::AlterTableType::AT_DetachPartition
+                | pg_sys::AlterTableType::AT_DetachPartitionFinalize => {
+                    let def = (*cmd).def;
+                    if def.is_null() || (*def).type_ != pg_sys::NodeTag::T_PartitionCmd {
+                        continue;
+                    }
+                    (*def.cast::<pg_sys::PartitionCmd>()).name
+                }
+                pg_sys::AlterTableType::AT_DropInherit => (*stmt).relation,
+                _ => continue,
+            };
+            if let Some(relid) = resolve(rv) {
+                overflow = overflow.or(use_relation(db, relid, now, true, true, true, |touch| {
+                    touch(store::WHOLE_ROW, false);
+                    touch(store::WHOLE_ROW, true);
+                }));
+            }
+        }
+        log_overflow_if(overflow);
+    }
+}
+
 /// The relation a name in the statement means now, or None (missing, or a name Postgres will
-/// reject: another database's).
+/// reject: another database's). A name qualified with this database's own name
+/// (`COPY mydb.public.t TO ...`) is valid and means the same table.
 unsafe fn resolve(rv: *mut pg_sys::RangeVar) -> Option<pg_sys::Oid> {
     // SAFETY: a RangeVar of the parse tree; RVR_MISSING_OK makes a missing relation InvalidOid.
+    // get_database_name returns NULL or a palloc'd NUL-terminated name.
     unsafe {
-        if rv.is_null() || !(*rv).catalogname.is_null() {
+        if rv.is_null() {
             return None;
+        }
+        if !(*rv).catalogname.is_null() {
+            let here = pg_sys::get_database_name(pg_sys::MyDatabaseId);
+            if here.is_null()
+                || std::ffi::CStr::from_ptr(here) != std::ffi::CStr::from_ptr((*rv).catalogname)
+            {
+                return None;
+            }
         }
         let oid = pg_sys::RangeVarGetRelidExtended(
             rv,

@@ -56,6 +56,24 @@ pub struct RelationUsage {
     /// Part of an inheritance tree or partitioning: dropping or renaming it reaches other
     /// relations, or its data is used through its parent without a use of its own on record.
     pub inheritance: bool,
+    /// Other objects depend on the relation (views, other tables' foreign keys or defaults using
+    /// its sequences, functions, columns of its row type): dropping it with CASCADE drops them
+    /// too, and they may be in use though the relation itself never was.
+    pub depended_on: bool,
+    /// Columns (quoted as the rules name them) that other objects depend on beyond what serves
+    /// the column alone (its default, an index or constraint on it alone): a generated column,
+    /// an index or constraint on several columns, a view, another table's foreign key. Dropping
+    /// the column drops them too.
+    pub depended_on_columns: Vec<String>,
+    /// The relation has triggers of its own (not internal): their functions may read or write any
+    /// column by name, which no usage record sees.
+    pub triggers: bool,
+    /// Code no usage record sees uses the relation: a logical replication subscription writes it
+    /// (its apply worker and initial copy pass neither executor nor utility hooks; dropping or
+    /// renaming a column or the relation stops the subscription), a publication sends it to
+    /// subscribers (whose reads are on their servers), or it belongs to an extension (whose
+    /// functions and upgrade scripts name its columns).
+    pub unseen_users: bool,
 }
 
 /// One object as the verdict sees it.
@@ -96,8 +114,11 @@ impl RelationUsage {
     /// Created while tracking ran, and used by nobody since (the transaction that created it and
     /// the asking one aside): dropping or renaming it breaks no client. Not with the in-use check
     /// off (a zero window), not for members of inheritance trees, not while a use of it may have
-    /// been dropped for lack of space since its creation, and not for a role that may not see the
-    /// relation's uses (check() would tell it that nobody used it).
+    /// been dropped for lack of space since its creation, not for a role that may not see the
+    /// relation's uses (check() would tell it that nobody used it), not when the drop would take
+    /// other objects with it that may be in use (`depended_on`, `depended_on_columns`), and not
+    /// for a column of a relation with triggers (their functions name columns unseen), and not
+    /// for a relation a subscription writes or an extension owns (`unseen_users`).
     pub fn never_used(&self, column: Option<&str>) -> bool {
         let o = self.object("", column);
         let Some(created) = o.created.filter(|c| *c >= self.tracking_since.at) else {
@@ -108,6 +129,25 @@ impl RelationUsage {
             && !self.hidden
             && o.used.unused()
             && self.overflow.as_ref().is_none_or(|x| x.at < created)
+            && !self.unseen_users
+            && match column {
+                None => !self.depended_on,
+                Some(c) => !self.triggers && !self.depended_on_columns.iter().any(|x| x == c),
+            }
+    }
+
+    /// Any creation on record (the relation's or a column's): only then can it be never used.
+    pub fn has_creation(&self) -> bool {
+        self.table.created.is_some() || self.columns.iter().any(|(_, u)| u.created.is_some())
+    }
+
+    /// The same usage as if no creation had been seen: what the verdict would be without the
+    /// never-used exemption.
+    pub fn without_creation(&self) -> RelationUsage {
+        let mut u = self.clone();
+        u.table.created = None;
+        u.columns.iter_mut().for_each(|(_, c)| c.created = None);
+        u
     }
 
     fn object(&self, table_name: &str, column: Option<&str>) -> Object {
@@ -225,6 +265,10 @@ mod tests {
             overflow: None,
             hidden: false,
             inheritance: false,
+            depended_on: false,
+            depended_on_columns: vec![],
+            triggers: false,
+            unseen_users: false,
         }
     }
 
@@ -449,6 +493,24 @@ mod tests {
         v.overflow = at(100);
         assert!(!v.never_used(Some("other")));
         assert_eq!(v.in_use("public.t", Some("other")), None);
+    }
+
+    #[test]
+    fn never_used_needs_nothing_depending_on_it_and_no_triggers() {
+        let mut u = created(30, ObjectUse::default());
+        assert!(u.never_used(None) && u.never_used(Some("email")));
+        u.depended_on_columns = vec!["email".into()];
+        assert!(!u.never_used(Some("email")));
+        assert!(u.never_used(Some("other")) && u.never_used(None));
+        u.depended_on = true;
+        assert!(!u.never_used(None));
+        u.depended_on_columns.clear();
+        u.triggers = true;
+        assert!(!u.never_used(Some("other")));
+        u.triggers = false;
+        assert!(u.never_used(Some("other")));
+        u.unseen_users = true;
+        assert!(!u.never_used(Some("other")));
     }
 
     #[test]
