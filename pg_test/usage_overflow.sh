@@ -61,7 +61,7 @@ q "CREATE EXTENSION safe_ddl;
    CREATE TABLE public.victim (a int, b int, c int);" >/dev/null
 check "tracking runs with 128 slots" \
     "SELECT tracking AND slots = 128 AND uses_dropped = 0 AND last_overflow IS NULL FROM safe_ddl.usage_tracking()"
-# The guard's own catalog queries take a few slots the first time: run each kind of statement once.
+# Warm-up: each kind of statement once (system catalogs, which the guard queries, take no slot).
 q "CREATE TABLE public.warm (a int); SELECT * FROM public.warm;" >/dev/null
 q "SET safe_ddl.allow = 'drop_table, in_use'; DROP TABLE public.warm" >/dev/null
 q "BEGIN; SET LOCAL safe_ddl.allow = 'drop_column, in_use'; ALTER TABLE public.victim DROP COLUMN c; ROLLBACK;" >/dev/null

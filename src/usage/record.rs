@@ -88,8 +88,10 @@ pub(super) unsafe fn use_relation(
     columns: impl FnOnce(&mut dyn FnMut(i16, bool)),
 ) -> Option<i64> {
     let rel = u32::from(relid);
+    // System catalogs and the other objects initdb made (information_schema): nobody drops or
+    // renames them, and the guard's own catalog queries would only use up slots.
     // Created in this transaction (one branch when nothing was).
-    if own::created_here(rel, None) {
+    if rel < pg_sys::FirstNormalObjectId || own::created_here(rel, None) {
         return None;
     }
     let mut overflow = None;
