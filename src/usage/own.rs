@@ -4,8 +4,9 @@
 //! migration that creates a table and fills or indexes it is not a client of it). Both are
 //! forgotten when the transaction ends (`lifecycle`).
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pgrx::pg_sys;
 
@@ -17,9 +18,13 @@ thread_local! {
     /// Relations created (attnum None) and columns added in this transaction, with the
     /// subtransaction level that did it.
     static CREATED: RefCell<Vec<Created>> = const { RefCell::new(Vec::new()) };
-    /// CREATED is not empty: the one branch the recorder pays when nothing was created.
-    static CREATING: Cell<bool> = const { Cell::new(false) };
 }
+
+/// CREATED is not empty: the one branch the recorder pays when nothing was created. A plain
+/// process global (a backend is one thread), not a thread-local: in a shared library every
+/// thread-local access is a call, and the recorder asks once per relation and column of every
+/// query.
+static CREATING: AtomicBool = AtomicBool::new(false);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Created {
@@ -55,14 +60,14 @@ pub fn effective(index: usize, write: bool, current: u64) -> u64 {
 /// Note a relation (attnum None) or column created by this transaction at subtransaction `level`.
 pub fn created(rel: u32, attnum: Option<i16>, level: i32) {
     CREATED.with(|c| c.borrow_mut().push(Created { rel, attnum, level }));
-    CREATING.with(|c| c.set(true));
+    CREATING.store(true, Ordering::Relaxed);
 }
 
 /// Was relation `rel` (attnum None), or its column `attnum`, created in this transaction?
 /// Cheap when nothing was.
 #[inline]
 pub fn created_here(rel: u32, attnum: Option<i16>) -> bool {
-    CREATING.with(Cell::get)
+    CREATING.load(Ordering::Relaxed)
         && CREATED.with(|c| {
             c.borrow()
                 .iter()
@@ -82,7 +87,7 @@ pub fn subtransaction_end(level: i32, committed: bool) {
         } else {
             c.retain(|x| x.level < level);
         }
-        CREATING.with(|f| f.set(!c.is_empty()));
+        CREATING.store(!c.is_empty(), Ordering::Relaxed);
     });
 }
 
@@ -99,6 +104,6 @@ pub fn transaction_end() {
             m.clear();
         }
     });
-    CREATING.with(|f| f.set(false));
+    CREATING.store(false, Ordering::Relaxed);
     CREATED.with(|c| c.borrow_mut().clear());
 }
