@@ -17,7 +17,10 @@
 #      the concurrent updates of the same rows), and every application update is in the table;
 #   3. the application's longest transaction is no longer than twice the backfill's longest batch
 #      (measured by the probe) plus 250 ms: relative, no absolute timing (see the comment there).
-# Takes about 20 s (25 s on a loaded machine).
+#   4. inserts faster than the backfill (issue 14): by default it ends at the last key present when
+#      it started, every row up to it updated exactly once and none after it; with
+#      follow_new_rows => true it follows the new rows (still running after 6 s, then cancelled).
+# Takes about 35 s (45 s on a loaded machine).
 #
 # Usage: bash pg_test/backfill_concurrency.sh [PORT]   (default 55422; as root or postgres)
 # Needs the extension installed (pg_test/lib/install.sh). The cluster lives in
@@ -49,6 +52,7 @@ OK=0
 
 cleanup() {
     touch "$DIR/backfill.finished" 2>/dev/null || true     # ends app_load's loop
+    touch "$DIR/ins_a" "$DIR/ins_b" 2>/dev/null || true     # ends ins_load's loops
     if [ -f "$PRIMARY/data/postmaster.pid" ]; then
         as_postgres "$PGBIN/pg_ctl" -D "$PRIMARY/data" -m immediate -w stop >/dev/null 2>&1 || true
     fi
@@ -280,6 +284,89 @@ limit=$((2 * longest + SLACK_MS))
 awk -v m="$app_max" -v l="$limit" 'BEGIN { exit !(m <= l) }' \
     || fail "application: a transaction took $app_max ms, longer than 2 x the longest batch ($longest ms) + $SLACK_MS ms = $limit ms"
 echo "PASS: application: no transaction waited longer than about one batch (max $app_max ms <= 2 x longest batch $longest ms + $SLACK_MS ms = $limit ms)"
+
+# ---- 4. inserts faster than the backfill (issue 14) ------------------------------------------
+# 2 clients insert 100-row batches into a bigserial table back to back while a backfill with
+# 500-row batches and a 100 ms pause (at most ~5,000 rows/s) walks it. By default the job covers
+# the keys present when it starts (its upper_bound) and ends although the inserts go on: every
+# row up to the bound is updated exactly once, none after it. With follow_new_rows => true it
+# follows the new rows (on a second table like the first): still running after 6 s, it is
+# cancelled; rows inserted after its start are updated too, none twice.
+for t in ev ev2; do
+    q "CREATE TABLE $t (id bigserial PRIMARY KEY, v int NOT NULL DEFAULT 1, touched int NOT NULL DEFAULT 0);
+       INSERT INTO $t (v) SELECT 1 FROM generate_series(1, 40000);" >/dev/null
+    q "VACUUM ANALYZE $t" >/dev/null
+    echo "INSERT INTO $t (v) SELECT 1 FROM generate_series(1, 100);" >"$DIR/ins_$t.sql"
+    chown postgres:postgres "$DIR/ins_$t.sql" 2>/dev/null || true
+done
+ins_load() {   # pgbench runs of 1 s of the script $2 until the flag file $1 exists
+    local i=0
+    while [ ! -f "$1" ]; do
+        i=$((i + 1))
+        as_postgres "$PGBIN/pgbench" -n -h "$PRIMARY/sock" -p "$PORT" -U postgres \
+            -c 2 -j 2 -T 1 -f "$2" bf >"$1.r$i.out" 2>&1 || echo "pgbench run $i failed: $(cat "$1.r$i.out")" >>"$DIR/ins_errors"
+    done
+}
+BF_ARGS="batch_size => 500, target_batch_time => NULL, pause => '100ms', max_dead_tuple_ratio => NULL"
+
+# 4a. the default: bounded
+ins_load "$DIR/ins_a" "$DIR/ins_ev.sql" &
+APP_PID=$!
+sleep 1
+start_max=$(q "SELECT max(id) FROM ev")
+t0=$(date +%s.%N)
+rc=0
+cluster_psql "$PRIMARY" "$PORT" -d bf -v ON_ERROR_STOP=1 -c "SET statement_timeout = '120s'" \
+    -c "CALL safe_ddl.backfill('ev', 'touched = touched + 1', $BF_ARGS)" >"$DIR/backfill_ev.log" 2>&1 || rc=$?
+t1=$(date +%s.%N)
+end_max=$(q "SELECT max(id) FROM ev")
+touch "$DIR/ins_a"; wait "$APP_PID" || true; APP_PID=""
+[ $rc -eq 0 ] || fail "bounded backfill under inserts failed: $(cat "$DIR/backfill_ev.log")"
+[ ! -s "$DIR/ins_errors" ] || fail "the inserting clients failed: $(cat "$DIR/ins_errors")"
+read -r bound rows_done <<<"$(q "SELECT upper_bound[1], rows_done FROM safe_ddl.backfill_jobs WHERE relation = 'ev'::regclass AND status = 'done'")"
+[ -n "$bound" ] || fail "bounded backfill: no done job with a bound: $(q "SELECT * FROM safe_ddl.backfill_jobs WHERE relation = 'ev'::regclass")"
+echo "      $(grep -o 'job .* done: .*' "$DIR/backfill_ev.log")"
+grep -o 'about [0-9]*% of about .* left' "$DIR/backfill_ev.log" | sed 's/^/      progress: /' || true
+# Every progress NOTICE (one every 5 s; 40,000 rows at most ~5,000/s take longer) counts against
+# the job's range: about as many rows as keys up to the bound (the planner's estimate), not the
+# growing table.
+totals=$(grep -o 'of about [0-9]* rows up to key' "$DIR/backfill_ev.log" | awk '{ print $3 }' | tr '\n' ' ')
+[ -n "$totals" ] || fail "bounded backfill: no progress NOTICE against its range: $(cat "$DIR/backfill_ev.log")"
+for n in $totals; do
+    awk -v n="$n" -v b="$bound" 'BEGIN { exit !(n >= 0.8 * b && n <= 1.2 * b) }' \
+        || fail "bounded backfill: a progress NOTICE counted against $n rows, not the about $bound rows of its range"
+done
+echo "PASS: bounded backfill: every progress NOTICE counts against its range (about $totals rows; $bound keys)"
+awk -v a="$t0" -v b="$t1" -v s="$start_max" -v e="$end_max" -v bd="$bound" 'BEGIN {
+    printf "      last key %d before the CALL, bound %d, last key %d when it ended after %.1f s: %.0f rows/s inserted\n", s, bd, e, b - a, (e - s) / (b - a) }'
+check "bounded backfill under inserts: done, its bound at or above the last key before the CALL ($start_max), while the inserts outpaced it (more rows inserted during it than there were)" \
+    "SELECT $bound >= $start_max AND $end_max - $start_max >= $start_max"
+check "bounded backfill under inserts: every row up to the bound updated exactly once ($rows_done rows), none after it" \
+    "SELECT bool_and(touched = 1) FILTER (WHERE id <= $bound) AND count(*) FILTER (WHERE id <= $bound) = $rows_done
+            AND bool_and(touched = 0) FILTER (WHERE id > $bound) AND count(*) FILTER (WHERE id > $bound) > 0
+       FROM ev"
+
+# 4b. follow_new_rows => true: it follows the inserts
+ins_load "$DIR/ins_b" "$DIR/ins_ev2.sql" &
+APP_PID=$!
+sleep 1
+start_max=$(q "SELECT max(id) FROM ev2")
+cluster_psql "$PRIMARY" "$PORT" -d bf -v ON_ERROR_STOP=1 -c "SET statement_timeout = '120s'" \
+    -c "CALL safe_ddl.backfill('ev2', 'touched = touched + 1', $BF_ARGS, follow_new_rows => true)" >"$DIR/backfill_ev_follow.log" 2>&1 &
+BF_PID=$!
+sleep 6
+job_status=$(q "SELECT status FROM safe_ddl.backfill_jobs WHERE relation = 'ev2'::regclass AND follow_new_rows")
+q "SELECT safe_ddl.backfill_cancel(job_id) FROM safe_ddl.backfill_jobs WHERE relation = 'ev2'::regclass AND follow_new_rows" >/dev/null
+rc=0; wait "$BF_PID" || rc=$?; BF_PID=""
+touch "$DIR/ins_b"; wait "$APP_PID" || true; APP_PID=""
+[ $rc -eq 0 ] || fail "following backfill failed: $(cat "$DIR/backfill_ev_follow.log")"
+[ ! -s "$DIR/ins_errors" ] || fail "the inserting clients failed: $(cat "$DIR/ins_errors")"
+grep -q "cancelled after" "$DIR/backfill_ev_follow.log" || fail "following backfill did not stop on cancel: $(cat "$DIR/backfill_ev_follow.log")"
+grep -o 'following new rows: about .* left at this rate' "$DIR/backfill_ev_follow.log" | sed 's/^/      progress: /' || true
+check "following backfill (follow_new_rows => true): still running after 6 s of faster inserts (was: $job_status), no upper bound" \
+    "SELECT '$job_status' = 'running' AND upper_bound IS NULL FROM safe_ddl.backfill_jobs WHERE relation = 'ev2'::regclass AND follow_new_rows"
+check "following backfill: it updated rows inserted after it started (id > $start_max), and no row twice" \
+    "SELECT count(*) FILTER (WHERE id > $start_max AND touched = 1) > 0 AND bool_and(touched <= 1) FROM ev2"
 
 if grep -E "terminated by signal|PANIC:" "$PRIMARY/server.log"; then
     fail "a backend crashed"

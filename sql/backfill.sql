@@ -15,8 +15,12 @@
 -- The batch and the job row's progress are committed together, so after a crash, a
 -- pg_terminate_backend() or an error the job row says exactly which batches are in the table:
 -- calling the same backfill again (or backfill_resume(job_id)) goes on after the last committed
--- key, and no row is updated twice. A row with a key beyond the last batch that is inserted
--- while it runs is updated too; a row inserted below the current key is not (see docs).
+-- key, and no row is updated twice. The job covers the keys up to the last one present when it
+-- was created (upper_bound, stored in the job row, so a resumed job keeps it) and then ends:
+-- rows inserted later are not its job (issue 14, pgroll #583). With follow_new_rows => true it
+-- also updates rows inserted beyond the last batch while it runs, until it catches up (which it
+-- never does while inserts outpace it); a row inserted below the current key is never updated
+-- (see docs).
 --
 -- Everything runs with the caller's privileges (SECURITY INVOKER, the default; there is no SET
 -- clause either: both would forbid the COMMITs, so every operator and function here is
@@ -43,6 +47,11 @@ CREATE TABLE @extschema@.backfill_jobs (
     -- column's type
     key_columns          text[] NOT NULL,
     last_key             text[],
+    -- the range the job covers (issue 14): unless follow_new_rows, the last key in key order when
+    -- the job was created (NULL then: the table was empty), and the job ends there; rows inserted
+    -- later are the application's (or a dual-write trigger's) job, not the backfill's
+    follow_new_rows      boolean NOT NULL DEFAULT false,
+    upper_bound          text[],
     rows_done            bigint NOT NULL DEFAULT 0,   -- rows updated (matching where_clause)
     rows_scanned         bigint NOT NULL DEFAULT 0,   -- rows in the key ranges done
     batches              bigint NOT NULL DEFAULT 0,
@@ -516,6 +525,43 @@ AS $$
                  WHERE s.relid IN (SELECT @extschema@._backfill_leaves(rel))), 0))
 $$;
 
+-- The last key of the table in key order (the order the batches walk), as stored keys are
+-- (_key_text), NULL if the table is empty: the upper bound of a new job. Reads the table as the
+-- caller; the caller turns usage tracking off first (a SET clause would undo that here).
+CREATE FUNCTION @extschema@._backfill_last_key(rel pg_catalog.regclass, key_columns text[]) RETURNS text[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    key_desc  text;
+    key_texts text;
+    k         text[];
+BEGIN
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(c.c) || ' DESC', ', ' ORDER BY c.n),
+           pg_catalog.string_agg(pg_catalog.format('@extschema@._key_text(%I)', c.c), ', ' ORDER BY c.n)
+      INTO key_desc, key_texts
+      FROM pg_catalog.unnest(key_columns) WITH ORDINALITY AS c(c, n);
+    EXECUTE pg_catalog.format('SELECT ARRAY[%s] FROM %s ORDER BY %s LIMIT 1',
+                              key_texts, @extschema@._rel_sql(rel), key_desc)
+       INTO k;
+    RETURN k;
+END
+$$;
+
+-- The planner's estimate of the rows of the relation matching cond (key comparisons built by
+-- _backfill_run from quoted identifiers and %L literals), 0 if none. Not pinned: cond's
+-- operators are those _backfill_key_op chose, resolved as in the batches; EXPLAIN runs nothing.
+CREATE FUNCTION @extschema@._backfill_rows_in(qrel text, cond text) RETURNS float8
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    plan pg_catalog.json;
+BEGIN
+    EXECUTE pg_catalog.format('EXPLAIN (FORMAT JSON) SELECT 1 FROM %s WHERE %s', qrel, cond) INTO plan;
+    RETURN COALESCE(pg_catalog.json_extract_path_text(plan, '0', 'Plan', 'Plan Rows')::pg_catalog.float8, 0);
+END
+$$;
+
 -- Batch size bounds: 10 .. 100000 rows (wider if the job started outside them), and at most
 -- half of safe_ddl.max_dml_rows when the large_dml guard is on.
 CREATE FUNCTION @extschema@._backfill_bounds(batch_size int, OUT bsize int, OUT bmin int, OUT bmax int)
@@ -557,8 +603,13 @@ END
 $$;
 
 -- The progress NOTICE's text.
+-- A bounded job (left = the planner's estimate of the rows still in its range, after its last
+-- key and up to its upper bound) counts against its range: the rows scanned so far plus those
+-- left, and the time left is those left at this run's rate. A job that follows new rows
+-- (left NULL) counts against the table's estimated size, which grows while it runs.
 CREATE FUNCTION @extschema@._backfill_progress(job bigint, rel pg_catalog.regclass, rows_done bigint, rows_scanned bigint,
-                                              run_done bigint, run_scanned bigint, elapsed float8, bsize int)
+                                              run_done bigint, run_scanned bigint, elapsed float8, bsize int,
+                                              left_rows float8 DEFAULT NULL, bound text[] DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -570,8 +621,14 @@ DECLARE
 BEGIN
     msg := pg_catalog.format('safe_ddl.backfill: job %s on %s: %s rows updated (%s/s), %s rows scanned',
                              job, rel, rows_done, pg_catalog.round(run_done / GREATEST(elapsed, 0.001)), rows_scanned);
-    IF est IS NOT NULL THEN
-        msg := msg || pg_catalog.format(', about %s%% of %s rows, about %s left',
+    IF left_rows IS NOT NULL THEN
+        msg := msg || pg_catalog.format(', about %s%% of about %s rows up to key (%s), about %s left',
+            LEAST(99, pg_catalog.floor(100 * rows_scanned / GREATEST(rows_scanned + left_rows, 1))),
+            pg_catalog.round((rows_scanned + left_rows)::numeric),
+            pg_catalog.array_to_string(bound, ', '),
+            @extschema@._backfill_secs(left_rows / GREATEST(rate, 1)));
+    ELSIF est IS NOT NULL THEN
+        msg := msg || pg_catalog.format(', following new rows: about %s%% of %s rows now in the table, about %s left at this rate',
             LEAST(99, pg_catalog.floor(100 * rows_scanned / est)),
             pg_catalog.round(est::numeric),
             @extschema@._backfill_secs(GREATEST(est - rows_scanned, 0) / GREATEST(rate, 1)));
@@ -665,6 +722,9 @@ DECLARE
     cmp_types      text[];
     qrel           text;
     lower_cond     text;
+    bound_cond     text;
+    range_desc     text;
+    left_rows      float8;
     upper_key      text[];
     n_scanned      bigint;
     n_updated      bigint;
@@ -727,15 +787,28 @@ BEGIN
       JOIN pg_catalog.unnest(@extschema@._backfill_key_casts(j.relation, key_cols)) WITH ORDINALITY AS x(cast_to, n)
         ON x.n OPERATOR(pg_catalog.=) k.n;
 
+    -- The job's range (issue 14): up to the last key present when it was created, none if the
+    -- table was empty then, or every key (follow_new_rows).
+    IF j.follow_new_rows THEN
+        bound_cond := 'true';
+        range_desc := 'following rows inserted while it runs';
+    ELSIF j.upper_bound IS NULL THEN
+        bound_cond := 'false';
+        range_desc := 'the table was empty when the job started: nothing to do';
+    ELSE
+        bound_cond := pg_catalog.format('(%s) %s (%s)', key_cmp, key_le, @extschema@._key_literal(j.upper_bound, cmp_types));
+        range_desc := 'up to key (' || pg_catalog.array_to_string(j.upper_bound, ', ') || '), the last one when the job started';
+    END IF;
+
     -- Batch size bounds: 10 .. 100000 rows (wider if the job started outside them), and at most
     -- half of safe_ddl.max_dml_rows when the large_dml guard is on.
     SELECT x.bsize, x.bmin, x.bmax INTO bsize, bmin, bmax FROM @extschema@._backfill_bounds(j.batch_size) AS x;
     target_secs := EXTRACT(epoch FROM j.target_batch_time)::float8;
 
-    RAISE NOTICE 'safe_ddl.backfill: job % on %: %, key (%), batch size %, % rows done so far',
+    RAISE NOTICE 'safe_ddl.backfill: job % on %: %, key (%) %, batch size %, % rows done so far',
         job, j.relation,
         CASE WHEN j.last_key IS NULL THEN 'starting' ELSE 'resuming after key (' || pg_catalog.array_to_string(j.last_key, ', ') || ')' END,
-        key_list, bsize, j.rows_done;
+        key_list, range_desc, bsize, j.rows_done;
     IF j.max_replication_lag IS NOT NULL
        AND EXISTS (SELECT FROM pg_catalog.pg_stat_replication AS r WHERE r.state IS NULL) THEN
         RAISE NOTICE 'safe_ddl.backfill: cannot see the replication lag of some standbys (needs pg_read_all_stats): not waiting for them';
@@ -810,10 +883,10 @@ BEGIN
         PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
         BEGIN
             EXECUTE pg_catalog.format(
-                'WITH b AS MATERIALIZED (SELECT %1$s FROM %2$s WHERE %3$s ORDER BY %1$s LIMIT $1), '
+                'WITH b AS MATERIALIZED (SELECT %1$s FROM %2$s WHERE %3$s AND %6$s ORDER BY %1$s LIMIT $1), '
                 'l AS (SELECT %1$s FROM b ORDER BY %4$s LIMIT 1) '
                 'SELECT ARRAY[%5$s], (SELECT pg_catalog.count(*) FROM b) FROM l',
-                key_list, qrel, lower_cond, key_desc, key_texts)
+                key_list, qrel, lower_cond, key_desc, key_texts, bound_cond)
             INTO upper_key, n_scanned
             USING bsize;
             IF upper_key IS NULL THEN
@@ -889,10 +962,13 @@ BEGIN
             COMMIT;
             PERFORM @extschema@._backfill_unlock(job);
             SELECT * INTO j FROM @extschema@.backfill_jobs AS b WHERE b.job_id = job;
-            RAISE NOTICE 'safe_ddl.backfill: job % on % done: % rows updated, % scanned, in % batches (this run: % rows in %, waited %)',
+            RAISE NOTICE 'safe_ddl.backfill: job % on % done: % rows updated, % scanned, in % batches (this run: % rows in %, waited %)%',
                 job, j.relation, j.rows_done, j.rows_scanned, j.batches, run_done,
                 @extschema@._backfill_secs(EXTRACT(epoch FROM pg_catalog.clock_timestamp() - run_start)::pg_catalog.float8),
-                @extschema@._backfill_secs(run_waited);
+                @extschema@._backfill_secs(run_waited),
+                CASE WHEN j.follow_new_rows THEN ''
+                     ELSE '; rows inserted after it started ' || COALESCE('beyond key (' || pg_catalog.array_to_string(j.upper_bound, ', ') || ')', '')
+                          || ' are left to the application or its dual-write trigger' END;
             RETURN;
         END IF;
 
@@ -912,10 +988,18 @@ BEGIN
         --    standbys or vacuum).
         IF pg_catalog.clock_timestamp() - last_progress >= progress_every THEN
             last_progress := pg_catalog.clock_timestamp();
+            -- A bounded job: the rows still in its range after this batch (the planner's estimate).
+            left_rows := NULL;
+            IF NOT j.follow_new_rows THEN
+                PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
+                left_rows := @extschema@._backfill_rows_in(qrel, pg_catalog.format('(%s) %s (%s) AND %s',
+                                 key_cmp, key_gt, @extschema@._key_literal(upper_key, cmp_types), bound_cond));
+            END IF;
             RAISE NOTICE '%', @extschema@._backfill_progress(job, j.relation, j.rows_done + n_updated,
                 j.rows_scanned + n_scanned, run_done, run_scanned,
                 EXTRACT(epoch FROM pg_catalog.clock_timestamp() - run_start)::pg_catalog.float8 OPERATOR(pg_catalog.-) run_waited,
-                bsize);
+                bsize, left_rows, j.upper_bound);
+            COMMIT;
         END IF;
 
         -- 5. Let the application's transactions and the standbys through.
@@ -1005,11 +1089,23 @@ DECLARE
     ps    interval := (a->>'pause')::interval;
     lag   bigint := (a->>'max_replication_lag')::bigint;
     dead  float8 := (a->>'max_dead_tuple_ratio')::float8;
+    follow boolean := COALESCE((a->>'follow_new_rows')::boolean, false);
+    bound text[] := @extschema@._json_text_array(a->'upper_bound');
     job   bigint;
 BEGIN
     PERFORM @extschema@._backfill_check_settings(bs, tbt, ps, lag, dead);
     IF keys IS NULL THEN
         RAISE EXCEPTION 'safe_ddl.backfill: no key columns' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The bound only narrows the actor's own job (it walks fewer rows, never other ones); it
+    -- must be a key of the job's shape (cast with the key's types at every batch).
+    IF follow AND bound IS NOT NULL THEN
+        RAISE EXCEPTION 'safe_ddl.backfill: a job that follows new rows has no upper bound' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF bound IS NOT NULL AND (pg_catalog.cardinality(bound) <> pg_catalog.cardinality(keys)
+                              OR pg_catalog.array_position(bound, NULL) IS NOT NULL) THEN
+        RAISE EXCEPTION 'safe_ddl.backfill: the upper bound must have one value per key column (%)', pg_catalog.array_to_string(keys, ', ')
+        USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM @extschema@._backfill_check_table(rel, set_text, keys);
     IF NOT pg_catalog.has_any_column_privilege(actor, rel, 'UPDATE') THEN
@@ -1025,9 +1121,9 @@ BEGIN
     END IF;
     job := pg_catalog.nextval('@extschema@.backfill_jobs_job_id_seq');
     INSERT INTO @extschema@.backfill_jobs
-           (job_id, relation, set_clause, where_clause, key_columns, batch_size, target_batch_time,
-            pause, max_replication_lag, max_dead_tuple_ratio, started_by, pid, lock_key)
-    VALUES (job, rel, set_text, where_text, keys, bs, tbt, ps, lag, dead, actor,
+           (job_id, relation, set_clause, where_clause, key_columns, follow_new_rows, upper_bound, batch_size,
+            target_batch_time, pause, max_replication_lag, max_dead_tuple_ratio, started_by, pid, lock_key)
+    VALUES (job, rel, set_text, where_text, keys, follow, bound, bs, tbt, ps, lag, dead, actor,
             pg_catalog.pg_backend_pid(), (job % 2147483647)::int);
     RETURN job::text;
 END
@@ -1232,7 +1328,8 @@ CREATE PROCEDURE @extschema@.backfill(
     target_batch_time    interval DEFAULT '200ms',
     pause                interval DEFAULT '10ms',
     max_replication_lag  bigint   DEFAULT 67108864,   -- 64 MB of WAL not yet replayed
-    max_dead_tuple_ratio float8   DEFAULT 0.5         -- more dead than live rows: vacuum is behind
+    max_dead_tuple_ratio float8   DEFAULT 0.5,        -- more dead than live rows: vacuum is behind
+    follow_new_rows      boolean  DEFAULT false       -- also rows inserted while it runs (may never end)
 )
 LANGUAGE plpgsql
 AS $$
@@ -1242,6 +1339,7 @@ DECLARE
     where_text text := NULLIF(pg_catalog.btrim(backfill.where_clause), '');
     prev     record;
     keys     text[];
+    bound    text[];
     job      bigint;
 BEGIN
     -- Before anything else: it commits after every batch.
@@ -1258,16 +1356,35 @@ BEGIN
     SELECT c.key_columns INTO keys
       FROM @extschema@._backfill_check(backfill.relation, set_text, where_text, prev.key_columns) AS c;
 
+    IF backfill.follow_new_rows IS NULL THEN
+        RAISE EXCEPTION 'safe_ddl.backfill: follow_new_rows must be true or false, not NULL'
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
     IF prev.job_id IS NULL THEN
+        -- The range of the job: the keys present now (issue 14), unless it follows new rows.
+        IF NOT backfill.follow_new_rows THEN
+            PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
+            bound := @extschema@._backfill_last_key(backfill.relation, keys);
+        END IF;
         job := @extschema@._state('bf_create', pg_catalog.jsonb_build_object(
                    'relation', backfill.relation::pg_catalog.oid, 'set_clause', set_text, 'where_clause', where_text,
-                   'key_columns', keys, 'batch_size', backfill.batch_size,
+                   'key_columns', keys, 'follow_new_rows', backfill.follow_new_rows, 'upper_bound', bound,
+                   'batch_size', backfill.batch_size,
                    'target_batch_time', backfill.target_batch_time, 'pause', backfill.pause,
                    'max_replication_lag', backfill.max_replication_lag,
                    'max_dead_tuple_ratio', backfill.max_dead_tuple_ratio)::text)::bigint;
         PERFORM @extschema@._backfill_lock(job);
     ELSE
         job := prev.job_id;
+        IF prev.follow_new_rows IS DISTINCT FROM backfill.follow_new_rows THEN
+            RAISE NOTICE 'safe_ddl.backfill: job % resumes %, as it started; follow_new_rows => % applies to new jobs only',
+                job, CASE WHEN prev.follow_new_rows THEN 'following new rows'
+                          ELSE COALESCE('up to key (' || pg_catalog.array_to_string(prev.upper_bound, ', ') || ')', 'with an empty range') END,
+                backfill.follow_new_rows
+            USING HINT = 'A job keeps the range it started with. Once it is done, the same CALL starts a new job over the keys present then '
+                         '(with a where_clause that skips rows already done, it updates only the others).';
+        END IF;
         PERFORM @extschema@._backfill_lock(job);
         -- A stopped job starts again; a job left 'running' with a pending cancel stops at once.
         PERFORM @extschema@._state('bf_restart', pg_catalog.jsonb_build_object(
@@ -1281,8 +1398,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON PROCEDURE @extschema@.backfill(pg_catalog.regclass, text, text, int, interval, interval, bigint, float8) IS
+COMMENT ON PROCEDURE @extschema@.backfill(pg_catalog.regclass, text, text, int, interval, interval, bigint, float8, boolean) IS
   'UPDATE relation SET set_clause WHERE where_clause in key-ordered batches, one transaction each, '
+  'over the keys present when the job starts (follow_new_rows => true: also rows inserted while it runs), '
   'throttled on replication lag and dead tuples; resumable (the same CALL again) and cancellable '
   '(safe_ddl.backfill_cancel). CALL it outside a transaction block. See docs/backfill.md.';
 
@@ -1365,7 +1483,9 @@ SELECT b.job_id,
        b.started_at,
        b.updated_at,
        b.finished_at,
-       COALESCE(b.finished_at, b.updated_at) - b.started_at AS elapsed
+       COALESCE(b.finished_at, b.updated_at) - b.started_at AS elapsed,
+       b.follow_new_rows,
+       b.upper_bound
   FROM @extschema@.backfill_jobs AS b
   LEFT JOIN LATERAL (SELECT @extschema@._backfill_runner(b.lock_key, b.pid, b.started_by) AS pid) AS r ON true;
 

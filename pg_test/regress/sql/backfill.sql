@@ -152,11 +152,67 @@ UPDATE safe_ddl.backfill_jobs SET status = 'failed' WHERE relation = 'bf_app'::r
 SELECT job_id AS app_job FROM safe_ddl.backfill_jobs WHERE relation = 'bf_app'::regclass \gset
 CALL safe_ddl.backfill_resume(:app_job);
 
+-- Issue 14: a job covers the keys present when it starts (upper_bound, in the job row) and ends
+-- there; rows inserted later are not its job, also when they come while it is stopped: the
+-- resumed job keeps its bound. A batch fails at id 50, 50 rows are inserted beyond the end, the
+-- job is resumed: ids 1..100 are updated exactly once, 101..150 not at all.
+CREATE TABLE bf_bound (id bigserial PRIMARY KEY, touched int NOT NULL DEFAULT 0);
+INSERT INTO bf_bound (touched) SELECT 0 FROM generate_series(1, 100);
+CREATE TABLE bf_follow (id bigserial PRIMARY KEY, touched int NOT NULL DEFAULT 0);
+INSERT INTO bf_follow (touched) SELECT 0 FROM generate_series(1, 100);
+UPDATE bf_switch SET fail = true;
+CREATE FUNCTION bf_fail_at_50(id bigint) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+    IF id = 50 AND (SELECT fail FROM bf_switch) THEN
+        RAISE EXCEPTION 'simulated failure at id %', id;
+    END IF;
+    RETURN 1;
+END $$;
+CALL safe_ddl.backfill('bf_bound', 'touched = touched + bf_fail_at_50(id)',
+                       batch_size => 20, target_batch_time => NULL, pause => '0', max_dead_tuple_ratio => NULL);
+SELECT status, follow_new_rows, upper_bound, last_key, rows_done FROM safe_ddl.backfill_jobs
+ WHERE relation = 'bf_bound'::regclass;
+INSERT INTO bf_bound (touched) SELECT 0 FROM generate_series(1, 50);
+UPDATE bf_switch SET fail = false;
+SELECT job_id AS bound_job FROM safe_ddl.backfill_jobs WHERE relation = 'bf_bound'::regclass \gset
+CALL safe_ddl.backfill_resume(:bound_job);
+SELECT status, upper_bound, last_key, rows_done, rows_scanned, batches FROM safe_ddl.backfill_jobs
+ WHERE relation = 'bf_bound'::regclass;
+SELECT id <= 100 AS present_at_start, touched, count(*) AS rows FROM bf_bound GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT status, follow_new_rows, upper_bound, percent_estimate FROM safe_ddl.backfill_status
+ WHERE relation = 'bf_bound'::regclass;
+-- The same with follow_new_rows => true: no bound, the resumed job updates the new rows too.
+UPDATE bf_switch SET fail = true;
+CALL safe_ddl.backfill('bf_follow', 'touched = touched + bf_fail_at_50(id)',
+                       batch_size => 20, target_batch_time => NULL, pause => '0', max_dead_tuple_ratio => NULL,
+                       follow_new_rows => true);
+INSERT INTO bf_follow (touched) SELECT 0 FROM generate_series(1, 50);
+UPDATE bf_switch SET fail = false;
+CALL safe_ddl.backfill('bf_follow', 'touched = touched + bf_fail_at_50(id)',
+                       batch_size => 20, target_batch_time => NULL, pause => '0', max_dead_tuple_ratio => NULL,
+                       follow_new_rows => true);
+SELECT status, follow_new_rows, upper_bound, last_key, rows_done FROM safe_ddl.backfill_jobs
+ WHERE relation = 'bf_follow'::regclass;
+SELECT id <= 100 AS present_at_start, touched, count(*) AS rows FROM bf_follow GROUP BY 1, 2 ORDER BY 1, 2;
+-- A table empty at the start: the job is done at once, and stays so (no bound to walk to).
+CREATE TABLE bf_empty (id int PRIMARY KEY, touched int NOT NULL DEFAULT 0);
+CALL safe_ddl.backfill('bf_empty', 'touched = touched + 1', pause => '0');
+SELECT status, follow_new_rows, upper_bound, last_key, rows_done FROM safe_ddl.backfill_jobs
+ WHERE relation = 'bf_empty'::regclass;
+-- A bound that is no key of the job's shape is refused by the writer (only ever its own job).
+SELECT safe_ddl._state('bf_create', json_build_object('relation', 'bf_empty'::regclass::oid, 'set_clause', 'touched = 0',
+           'where_clause', 'touched > 5', 'key_columns', ARRAY['id'], 'upper_bound', ARRAY['1', '2'], 'batch_size', 10,
+           'pause', '0')::text);
+SELECT safe_ddl._state('bf_create', json_build_object('relation', 'bf_empty'::regclass::oid, 'set_clause', 'touched = 0',
+           'where_clause', 'touched > 5', 'key_columns', ARRAY['id'], 'upper_bound', ARRAY['1'], 'follow_new_rows', true,
+           'batch_size', 10, 'pause', '0')::text);
+CALL safe_ddl.backfill('bf_empty', 'touched = touched + 1', follow_new_rows => NULL);
+
 RESET datestyle;
 RESET client_min_messages;
 \set VERBOSITY default
 SET safe_ddl.allow = 'drop_table';
-DROP TABLE bf_items, bf_events, bf_coded, bf_nokey, bf_resume, bf_switch, bf_app CASCADE;
+DROP TABLE bf_items, bf_events, bf_coded, bf_nokey, bf_resume, bf_switch, bf_app, bf_bound, bf_follow, bf_empty CASCADE;
 RESET safe_ddl.allow;
-DROP FUNCTION bf_fail_at(bigint), bf_in_function();
+DROP FUNCTION bf_fail_at(bigint), bf_fail_at_50(bigint), bf_in_function();
 DELETE FROM safe_ddl.backfill_jobs;

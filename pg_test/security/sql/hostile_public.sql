@@ -445,6 +445,10 @@ SELECT backfill_call FROM safe_ddl.column_change_status('hp.acc') WHERE status =
 SELECT safe_ddl.cancel_column_change('hp.acc', 'code') IS NOT NULL AS cancelled;
 SET hostile.step = 'backfill_progress';
 SELECT safe_ddl._backfill_progress(1, 'hp.bf', 10, 20, 10, 20, 1.5, 100) LIKE 'safe_ddl.backfill: job 1 on hp.bf: 10 rows updated%' AS progress_text;
+-- A bounded job's progress (issue 14): the rows left in its key range, from an EXPLAIN of the
+-- condition _backfill_run builds (pg_catalog's operators for an int key), then the text.
+SELECT safe_ddl._backfill_rows_in('hp.bf', '(id) OPERATOR(pg_catalog.>) (''150''::integer) AND (id) OPERATOR(pg_catalog.<=) (''300''::integer)') IS NOT NULL AS rows_left_estimated;
+SELECT safe_ddl._backfill_progress(1, 'hp.bf', 10, 20, 10, 20, 1.5, 100, 80, '{300}') LIKE '%about 20% of about 100 rows up to key (300)%' AS bounded_progress_text;
 
 ---------------------------------------------------------------- coverage
 -- Every function and procedure of the extension ran. Not counted: _backfill_raise (it always
