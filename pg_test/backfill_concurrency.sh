@@ -19,7 +19,7 @@
 #      (measured by the probe) plus 250 ms: relative, no absolute timing (see the comment there).
 #   4. inserts faster than the backfill (issue 14): by default it ends at the last key present when
 #      it started, every row up to it updated exactly once and none after it; with
-#      follow_new_rows => true it follows the new rows (still running after 6 s, then cancelled).
+#      follow_new_rows => true it follows the new rows (still running after 8 s, then cancelled).
 # Takes about 35 s (45 s on a loaded machine).
 #
 # Usage: bash pg_test/backfill_concurrency.sh [PORT]   (default 55422; as root or postgres)
@@ -286,15 +286,17 @@ awk -v m="$app_max" -v l="$limit" 'BEGIN { exit !(m <= l) }' \
 echo "PASS: application: no transaction waited longer than about one batch (max $app_max ms <= 2 x longest batch $longest ms + $SLACK_MS ms = $limit ms)"
 
 # ---- 4. inserts faster than the backfill (issue 14) ------------------------------------------
-# 2 clients insert 100-row batches into a bigserial table back to back while a backfill with
-# 500-row batches and a 100 ms pause (at most ~5,000 rows/s) walks it. By default the job covers
+# 2 clients insert 100-row batches into a bigserial table, 100 a second (10,000 rows/s: the
+# issue's 5,000 rows/s, doubled), while a backfill with 500-row batches and a 100 ms pause (at
+# most ~5,000 rows/s, less on a loaded machine) walks it. By default the job covers
 # the keys present when it starts (its upper_bound) and ends although the inserts go on: every
 # row up to the bound is updated exactly once, none after it. With follow_new_rows => true it
-# follows the new rows (on a second table like the first): still running after 6 s, it is
+# follows the new rows (on a second table, of 1,000 rows): still running after 8 s, it is
 # cancelled; rows inserted after its start are updated too, none twice.
 for t in ev ev2; do
+    n=40000; [ $t = ev2 ] && n=1000   # ev2: the following job reaches the rows inserted after its start within seconds
     q "CREATE TABLE $t (id bigserial PRIMARY KEY, v int NOT NULL DEFAULT 1, touched int NOT NULL DEFAULT 0);
-       INSERT INTO $t (v) SELECT 1 FROM generate_series(1, 40000);" >/dev/null
+       INSERT INTO $t (v) SELECT 1 FROM generate_series(1, $n);" >/dev/null
     q "VACUUM ANALYZE $t" >/dev/null
     echo "INSERT INTO $t (v) SELECT 1 FROM generate_series(1, 100);" >"$DIR/ins_$t.sql"
     chown postgres:postgres "$DIR/ins_$t.sql" 2>/dev/null || true
@@ -304,7 +306,7 @@ ins_load() {   # pgbench runs of 1 s of the script $2 until the flag file $1 exi
     while [ ! -f "$1" ]; do
         i=$((i + 1))
         as_postgres "$PGBIN/pgbench" -n -h "$PRIMARY/sock" -p "$PORT" -U postgres \
-            -c 2 -j 2 -T 1 -f "$2" bf >"$1.r$i.out" 2>&1 || echo "pgbench run $i failed: $(cat "$1.r$i.out")" >>"$DIR/ins_errors"
+            -c 2 -j 2 -T 1 -R 100 -f "$2" bf >"$1.r$i.out" 2>&1 || echo "pgbench run $i failed: $(cat "$1.r$i.out")" >>"$DIR/ins_errors"
     done
 }
 BF_ARGS="batch_size => 500, target_batch_time => NULL, pause => '100ms', max_dead_tuple_ratio => NULL"
@@ -333,7 +335,7 @@ grep -o 'about [0-9]*% of about .* left' "$DIR/backfill_ev.log" | sed 's/^/     
 totals=$(grep -o 'of about [0-9]* rows up to key' "$DIR/backfill_ev.log" | awk '{ print $3 }' | tr '\n' ' ')
 [ -n "$totals" ] || fail "bounded backfill: no progress NOTICE against its range: $(cat "$DIR/backfill_ev.log")"
 for n in $totals; do
-    awk -v n="$n" -v b="$bound" 'BEGIN { exit !(n >= 0.8 * b && n <= 1.2 * b) }' \
+    awk -v n="$n" -v b="$bound" 'BEGIN { exit !(n >= 0.75 * b && n <= 1.25 * b) }' \
         || fail "bounded backfill: a progress NOTICE counted against $n rows, not the about $bound rows of its range"
 done
 echo "PASS: bounded backfill: every progress NOTICE counts against its range (about $totals rows; $bound keys)"
@@ -354,7 +356,7 @@ start_max=$(q "SELECT max(id) FROM ev2")
 cluster_psql "$PRIMARY" "$PORT" -d bf -v ON_ERROR_STOP=1 -c "SET statement_timeout = '120s'" \
     -c "CALL safe_ddl.backfill('ev2', 'touched = touched + 1', $BF_ARGS, follow_new_rows => true)" >"$DIR/backfill_ev_follow.log" 2>&1 &
 BF_PID=$!
-sleep 6
+sleep 8
 job_status=$(q "SELECT status FROM safe_ddl.backfill_jobs WHERE relation = 'ev2'::regclass AND follow_new_rows")
 q "SELECT safe_ddl.backfill_cancel(job_id) FROM safe_ddl.backfill_jobs WHERE relation = 'ev2'::regclass AND follow_new_rows" >/dev/null
 rc=0; wait "$BF_PID" || rc=$?; BF_PID=""
@@ -363,7 +365,7 @@ touch "$DIR/ins_b"; wait "$APP_PID" || true; APP_PID=""
 [ ! -s "$DIR/ins_errors" ] || fail "the inserting clients failed: $(cat "$DIR/ins_errors")"
 grep -q "cancelled after" "$DIR/backfill_ev_follow.log" || fail "following backfill did not stop on cancel: $(cat "$DIR/backfill_ev_follow.log")"
 grep -o 'following new rows: about .* left at this rate' "$DIR/backfill_ev_follow.log" | sed 's/^/      progress: /' || true
-check "following backfill (follow_new_rows => true): still running after 6 s of faster inserts (was: $job_status), no upper bound" \
+check "following backfill (follow_new_rows => true): still running after 8 s of faster inserts (was: $job_status), no upper bound" \
     "SELECT '$job_status' = 'running' AND upper_bound IS NULL FROM safe_ddl.backfill_jobs WHERE relation = 'ev2'::regclass AND follow_new_rows"
 check "following backfill: it updated rows inserted after it started (id > $start_max), and no row twice" \
     "SELECT count(*) FILTER (WHERE id > $start_max AND touched = 1) > 0 AND bool_and(touched <= 1) FROM ev2"

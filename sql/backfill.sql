@@ -52,6 +52,9 @@ CREATE TABLE @extschema@.backfill_jobs (
     -- later are the application's (or a dual-write trigger's) job, not the backfill's
     follow_new_rows      boolean NOT NULL DEFAULT false,
     upper_bound          text[],
+    -- the planner's estimate of the table's rows when the job was created (EXPLAIN: reltuples
+    -- scaled to the table's current size), i.e. of the rows in a bounded job's range
+    rows_at_start        float8,
     rows_done            bigint NOT NULL DEFAULT 0,   -- rows updated (matching where_clause)
     rows_scanned         bigint NOT NULL DEFAULT 0,   -- rows in the key ranges done
     batches              bigint NOT NULL DEFAULT 0,
@@ -988,12 +991,19 @@ BEGIN
         --    standbys or vacuum).
         IF pg_catalog.clock_timestamp() - last_progress >= progress_every THEN
             last_progress := pg_catalog.clock_timestamp();
-            -- A bounded job: the rows still in its range after this batch (the planner's estimate).
+            -- A bounded job: the rows still in its range after this batch: the table's size when
+            -- the job started (the planner's, scaled to the table's pages then) less the rows
+            -- scanned since. Once more rows were scanned than that (rows inserted into gaps of
+            -- the key, a poor estimate), the planner's estimate for the key range left. (Not that
+            -- one first: after a burst of inserts beyond the last ANALYZE it is far off, both ways.)
             left_rows := NULL;
             IF NOT j.follow_new_rows THEN
-                PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
-                left_rows := @extschema@._backfill_rows_in(qrel, pg_catalog.format('(%s) %s (%s) AND %s',
-                                 key_cmp, key_gt, @extschema@._key_literal(upper_key, cmp_types), bound_cond));
+                left_rows := COALESCE(j.rows_at_start, 0) OPERATOR(pg_catalog.-) (j.rows_scanned + n_scanned)::pg_catalog.float8;
+                IF left_rows OPERATOR(pg_catalog.<=) 0::pg_catalog.float8 THEN
+                    PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
+                    left_rows := @extschema@._backfill_rows_in(qrel, pg_catalog.format('(%s) %s (%s) AND %s',
+                        key_cmp, key_gt, @extschema@._key_literal(upper_key, cmp_types), bound_cond));
+                END IF;
             END IF;
             RAISE NOTICE '%', @extschema@._backfill_progress(job, j.relation, j.rows_done + n_updated,
                 j.rows_scanned + n_scanned, run_done, run_scanned,
@@ -1091,6 +1101,7 @@ DECLARE
     dead  float8 := (a->>'max_dead_tuple_ratio')::float8;
     follow boolean := COALESCE((a->>'follow_new_rows')::boolean, false);
     bound text[] := @extschema@._json_text_array(a->'upper_bound');
+    at_start float8 := GREATEST((a->>'rows_at_start')::float8, 0);
     job   bigint;
 BEGIN
     PERFORM @extschema@._backfill_check_settings(bs, tbt, ps, lag, dead);
@@ -1121,9 +1132,9 @@ BEGIN
     END IF;
     job := pg_catalog.nextval('@extschema@.backfill_jobs_job_id_seq');
     INSERT INTO @extschema@.backfill_jobs
-           (job_id, relation, set_clause, where_clause, key_columns, follow_new_rows, upper_bound, batch_size,
-            target_batch_time, pause, max_replication_lag, max_dead_tuple_ratio, started_by, pid, lock_key)
-    VALUES (job, rel, set_text, where_text, keys, follow, bound, bs, tbt, ps, lag, dead, actor,
+           (job_id, relation, set_clause, where_clause, key_columns, follow_new_rows, upper_bound, rows_at_start,
+            batch_size, target_batch_time, pause, max_replication_lag, max_dead_tuple_ratio, started_by, pid, lock_key)
+    VALUES (job, rel, set_text, where_text, keys, follow, bound, at_start, bs, tbt, ps, lag, dead, actor,
             pg_catalog.pg_backend_pid(), (job % 2147483647)::int);
     RETURN job::text;
 END
@@ -1340,6 +1351,7 @@ DECLARE
     prev     record;
     keys     text[];
     bound    text[];
+    at_start float8;
     job      bigint;
 BEGIN
     -- Before anything else: it commits after every batch.
@@ -1363,13 +1375,15 @@ BEGIN
 
     IF prev.job_id IS NULL THEN
         -- The range of the job: the keys present now (issue 14), unless it follows new rows.
+        PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
         IF NOT backfill.follow_new_rows THEN
-            PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
             bound := @extschema@._backfill_last_key(backfill.relation, keys);
         END IF;
+        at_start := @extschema@._backfill_rows_in(@extschema@._rel_sql(backfill.relation), 'true');
         job := @extschema@._state('bf_create', pg_catalog.jsonb_build_object(
                    'relation', backfill.relation::pg_catalog.oid, 'set_clause', set_text, 'where_clause', where_text,
                    'key_columns', keys, 'follow_new_rows', backfill.follow_new_rows, 'upper_bound', bound,
+                   'rows_at_start', at_start,
                    'batch_size', backfill.batch_size,
                    'target_batch_time', backfill.target_batch_time, 'pause', backfill.pause,
                    'max_replication_lag', backfill.max_replication_lag,
