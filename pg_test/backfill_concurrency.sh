@@ -365,6 +365,8 @@ touch "$DIR/ins_b"; wait "$APP_PID" || true; APP_PID=""
 [ ! -s "$DIR/ins_errors" ] || fail "the inserting clients failed: $(cat "$DIR/ins_errors")"
 grep -q "cancelled after" "$DIR/backfill_ev_follow.log" || fail "following backfill did not stop on cancel: $(cat "$DIR/backfill_ev_follow.log")"
 grep -o 'following new rows: about .* left at this rate' "$DIR/backfill_ev_follow.log" | sed 's/^/      progress: /' || true
+grep -q 'following new rows: about [0-9]*% of about [0-9]* rows now in the table' "$DIR/backfill_ev_follow.log" \
+    || fail "following backfill: no progress NOTICE against the table's size now: $(cat "$DIR/backfill_ev_follow.log")"
 check "following backfill (follow_new_rows => true): still running after 8 s of faster inserts (was: $job_status), no upper bound" \
     "SELECT '$job_status' = 'running' AND upper_bound IS NULL FROM safe_ddl.backfill_jobs WHERE relation = 'ev2'::regclass AND follow_new_rows"
 check "following backfill: it updated rows inserted after it started (id > $start_max), and no row twice" \

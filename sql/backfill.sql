@@ -606,10 +606,11 @@ END
 $$;
 
 -- The progress NOTICE's text.
--- A bounded job (left = the planner's estimate of the rows still in its range, after its last
--- key and up to its upper bound) counts against its range: the rows scanned so far plus those
--- left, and the time left is those left at this run's rate. A job that follows new rows
--- (left NULL) counts against the table's estimated size, which grows while it runs.
+-- A bounded job (left = the estimated rows still in its range, bound = its upper bound) counts
+-- against its range: the rows scanned so far plus those left, and the time left is those left
+-- at this run's rate. A job that follows new rows (bound NULL) counts against the table's size
+-- now (left = that less the rows scanned), which grows while it runs; with left NULL too,
+-- against the table's estimated size (reltuples).
 CREATE FUNCTION @extschema@._backfill_progress(job bigint, rel pg_catalog.regclass, rows_done bigint, rows_scanned bigint,
                                               run_done bigint, run_scanned bigint, elapsed float8, bsize int,
                                               left_rows float8 DEFAULT NULL, bound text[] DEFAULT NULL)
@@ -624,7 +625,13 @@ DECLARE
 BEGIN
     msg := pg_catalog.format('safe_ddl.backfill: job %s on %s: %s rows updated (%s/s), %s rows scanned',
                              job, rel, rows_done, pg_catalog.round(run_done / GREATEST(elapsed, 0.001)), rows_scanned);
-    IF left_rows IS NOT NULL THEN
+    IF left_rows IS NOT NULL AND bound IS NULL THEN
+        -- following new rows: against the table's size now, which grows while inserts go on
+        msg := msg || pg_catalog.format(', following new rows: about %s%% of about %s rows now in the table, about %s left at this rate (more while rows are inserted)',
+            LEAST(99, pg_catalog.floor(100 * rows_scanned / GREATEST(rows_scanned + left_rows, 1))),
+            pg_catalog.round((rows_scanned + left_rows)::numeric),
+            @extschema@._backfill_secs(left_rows / GREATEST(rate, 1)));
+    ELSIF left_rows IS NOT NULL THEN
         msg := msg || pg_catalog.format(', about %s%% of about %s rows up to key (%s), about %s left',
             LEAST(99, pg_catalog.floor(100 * rows_scanned / GREATEST(rows_scanned + left_rows, 1))),
             pg_catalog.round((rows_scanned + left_rows)::numeric),
@@ -996,11 +1003,16 @@ BEGIN
             -- scanned since. Once more rows were scanned than that (rows inserted into gaps of
             -- the key, a poor estimate), the planner's estimate for the key range left. (Not that
             -- one first: after a burst of inserts beyond the last ANALYZE it is far off, both ways.)
+            -- A job following new rows: the table's size now (the planner's, scaled to its pages)
+            -- less the rows scanned.
+            PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
             left_rows := NULL;
-            IF NOT j.follow_new_rows THEN
+            IF j.follow_new_rows THEN
+                left_rows := GREATEST(@extschema@._backfill_rows_in(qrel, 'true') OPERATOR(pg_catalog.-) (j.rows_scanned + n_scanned)::pg_catalog.float8,
+                                      0::pg_catalog.float8);
+            ELSE
                 left_rows := COALESCE(j.rows_at_start, 0) OPERATOR(pg_catalog.-) (j.rows_scanned + n_scanned)::pg_catalog.float8;
                 IF left_rows OPERATOR(pg_catalog.<=) 0::pg_catalog.float8 THEN
-                    PERFORM pg_catalog.set_config('safe_ddl.track_usage', 'off', true);
                     left_rows := @extschema@._backfill_rows_in(qrel, pg_catalog.format('(%s) %s (%s) AND %s',
                         key_cmp, key_gt, @extschema@._key_literal(upper_key, cmp_types), bound_cond));
                 END IF;
