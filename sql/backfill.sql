@@ -1496,6 +1496,9 @@ SELECT b.job_id,
        b.rows_done,
        b.rows_scanned,
        CASE WHEN b.status = 'done' THEN 100
+            -- a bounded job: against the table's size when it started (its range)
+            WHEN NOT b.follow_new_rows AND b.rows_at_start > 0
+            THEN LEAST(99, pg_catalog.floor(100 * b.rows_scanned / b.rows_at_start))
             ELSE LEAST(99, pg_catalog.floor(100 * b.rows_scanned
                                       / NULLIF(@extschema@._backfill_estimate(b.relation), 0)))
        END AS percent_estimate,
