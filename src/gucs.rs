@@ -78,6 +78,13 @@ static AUTO_CONCURRENTLY: GucSetting<bool> = GucSetting::<bool>::new(false);
 static LOCK_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(10);
 static LOCK_RETRY_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(500);
 
+/// `safe_ddl.lock_wait_max`, default 1 min: how long a guarded DDL may wait in all outside the
+/// lock queue (stall-free, costing the application nothing) while conflicting transactions come
+/// and go. Waits that end because the awaited transaction ended use no attempt of
+/// safe_ddl.lock_retries, so a stream of short transactions is bounded by this time, not by the
+/// attempts a long blocker gets. 0: every wait counts as an attempt (the behaviour before it).
+static LOCK_WAIT_MAX_MS: GucSetting<i32> = GucSetting::<i32>::new(60_000);
+
 /// `safe_ddl.max_lock_hold`, default 1 s: a transaction that held a lock blocking reads or writes
 /// on an existing table for longer than this gets a WARNING at commit (0 disables). Migrations
 /// that wrap DDL in long transactions hold the lock until COMMIT.
@@ -131,6 +138,16 @@ pub fn init() {
         &LOCK_RETRY_DELAY_MS,
         1,
         3_600_000,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"safe_ddl.lock_wait_max",
+        c"Longest total wait of a guarded DDL outside the lock queue for conflicting transactions to end.",
+        c"Waits that end because the awaited transaction ended use no attempt of safe_ddl.lock_retries; this bounds them in time. 0 = every wait is an attempt.",
+        &LOCK_WAIT_MAX_MS,
+        0,
+        i32::MAX,
         GucContext::Userset,
         GucFlags::UNIT_MS,
     );
@@ -799,6 +816,10 @@ pub fn lock_retries() -> i32 {
 
 pub fn lock_retry_delay_ms() -> i32 {
     LOCK_RETRY_DELAY_MS.get()
+}
+
+pub fn lock_wait_max_ms() -> i32 {
+    LOCK_WAIT_MAX_MS.get()
 }
 
 pub fn max_lock_hold_ms() -> i32 {
