@@ -214,6 +214,8 @@ pub fn run_guarded(
     // transactions from one long one).
     let mut ended_while_waiting = 0usize;
     let mut last_notice: Option<Instant> = None;
+    // Sessions signalled under safe_ddl.cancel_blockers_after (each once).
+    let mut signalled: Vec<i32> = Vec::new();
     let mut attempt = 1u32;
     loop {
         let last = attempt >= attempts;
@@ -240,6 +242,28 @@ pub fn run_guarded(
             if !old.is_empty() {
                 // Stall-free: do not queue behind a transaction that will not end within our
                 // timeout.
+                let cancel_after = Duration::from_millis(
+                    u64::try_from(gucs::cancel_blockers_after_ms()).unwrap_or(0),
+                );
+                if cancel_after > Duration::ZERO && began.elapsed() >= cancel_after {
+                    // Opt-in policy: end what blocks us (each session once), then take the lock.
+                    let pids: Vec<i32> = old
+                        .iter()
+                        .filter_map(|b| b.pid)
+                        .filter(|p| !signalled.contains(p))
+                        .collect();
+                    signalled.extend(&pids);
+                    for line in blockers::signal(&pids) {
+                        notice(
+                            &format!("safe_ddl: safe_ddl.cancel_blockers_after: {line}"),
+                            &format!(
+                                "The statement waited {} ms for its lock outside the queue.",
+                                began.elapsed().as_millis()
+                            ),
+                        );
+                        pgrx::log!("safe_ddl: safe_ddl.cancel_blockers_after: {line}");
+                    }
+                }
                 let kind = blockers::kind(&old, ended_while_waiting);
                 let out_of_time = wait_max > Duration::ZERO && began.elapsed() >= wait_max;
                 if last || out_of_time {

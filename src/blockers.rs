@@ -248,3 +248,55 @@ pub fn kind(now: &[Blocker], ended_while_waiting: usize) -> Kind {
         Kind::Long
     }
 }
+
+/// Cancel the current statement of each of `pids`, or terminate it when it sits idle in
+/// transaction (pg_cancel_backend does nothing to a session that runs no statement). Only the
+/// sessions the current role may signal, by the rules of pg_cancel_backend (a superuser's session
+/// only by a superuser; otherwise the role must have the privileges of the session's role or of
+/// pg_signal_backend), which are checked before calling, so nothing raises. Returns a description
+/// of each session signalled (pid, user, application, state, query).
+pub fn signal(pids: &[i32]) -> Vec<String> {
+    if pids.is_empty() {
+        return vec![];
+    }
+    // SAFETY: plain function call inside a transaction.
+    unsafe { pg_sys::pgstat_clear_snapshot() };
+    let rows = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT a.pid, a.usename::pg_catalog.text, a.application_name, a.state, \
+                    pg_catalog.left(pg_catalog.regexp_replace(a.query, '\\s+', ' ', 'g'), 100), \
+                    CASE WHEN a.state OPERATOR(pg_catalog.~~) 'idle in transaction%' \
+                         THEN pg_catalog.pg_terminate_backend(a.pid) ELSE pg_catalog.pg_cancel_backend(a.pid) END \
+             FROM pg_catalog.pg_stat_activity a \
+             WHERE a.pid OPERATOR(pg_catalog.=) ANY($1) \
+               AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() \
+               AND a.usesysid IS NOT NULL \
+               AND (NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) a.usesysid) \
+                    OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)) \
+               AND (pg_catalog.pg_has_role(a.usesysid, 'USAGE') \
+                    OR pg_catalog.pg_has_role('pg_signal_backend'::pg_catalog.name, 'USAGE'))",
+            None,
+            &[pids.to_vec().into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let pid = row.get::<i32>(1)?.unwrap_or(0);
+            let user = row.get::<Text>(2)?.map(String::from).unwrap_or_default();
+            let app = row.get::<Text>(3)?.map(String::from).unwrap_or_default();
+            let state = row.get::<Text>(4)?.map(String::from).unwrap_or_default();
+            let query = row.get::<Text>(5)?.map(String::from).unwrap_or_default();
+            let ok = row.get::<bool>(6)?.unwrap_or(false);
+            let action = if state.starts_with("idle in transaction") {
+                "terminated"
+            } else {
+                "cancelled the statement of"
+            };
+            out.push(format!(
+                "{}{action} pid {pid}, user {user}, application {app}, state {state}, query: {query}",
+                if ok { "" } else { "could not signal: " }
+            ));
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    });
+    rows.unwrap_or_default()
+}

@@ -85,6 +85,12 @@ static LOCK_RETRY_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(500);
 /// attempts a long blocker gets. 0: every wait counts as an attempt (the behaviour before it).
 static LOCK_WAIT_MAX_MS: GucSetting<i32> = GucSetting::<i32>::new(60_000);
 
+/// `safe_ddl.cancel_blockers_after`, default 0 (never): after a guarded DDL has waited this long
+/// outside the lock queue, cancel the statements of the sessions blocking it and terminate those
+/// idle in transaction (only those the caller may signal, as pg_cancel_backend allows). Superuser
+/// only: it ends other sessions' work.
+static CANCEL_BLOCKERS_AFTER_MS: GucSetting<i32> = GucSetting::<i32>::new(0);
+
 /// `safe_ddl.max_lock_hold`, default 1 s: a transaction that held a lock blocking reads or writes
 /// on an existing table for longer than this gets a WARNING at commit (0 disables). Migrations
 /// that wrap DDL in long transactions hold the lock until COMMIT.
@@ -149,6 +155,16 @@ pub fn init() {
         0,
         i32::MAX,
         GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"safe_ddl.cancel_blockers_after",
+        c"After a guarded DDL waited this long, cancel blocking statements and terminate blocking sessions idle in transaction (0 = never).",
+        c"Only sessions the caller may signal (the rules of pg_cancel_backend); each one is reported in a NOTICE and the server log.",
+        &CANCEL_BLOCKERS_AFTER_MS,
+        0,
+        i32::MAX,
+        GucContext::Suset,
         GucFlags::UNIT_MS,
     );
     GucRegistry::define_int_guc(
@@ -820,6 +836,10 @@ pub fn lock_retry_delay_ms() -> i32 {
 
 pub fn lock_wait_max_ms() -> i32 {
     LOCK_WAIT_MAX_MS.get()
+}
+
+pub fn cancel_blockers_after_ms() -> i32 {
+    CANCEL_BLOCKERS_AFTER_MS.get()
 }
 
 pub fn max_lock_hold_ms() -> i32 {
