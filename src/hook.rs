@@ -294,11 +294,17 @@ fn remember_lock_hold(
     lock: crate::ddl::LockMode,
     since: pg_sys::TimestampTz,
 ) {
-    let names: Vec<String> = tables
+    // Statements without a structured description (LOCK TABLE, TRUNCATE, CREATE TRIGGER, ...)
+    // were judged without facts: look their targets up now, under the lock they took.
+    let names: Vec<String> = stmt
+        .targets
         .iter()
-        .filter(|f| stmt.targets.contains(&f.oid))
+        .filter_map(|oid| match tables.iter().find(|f| f.oid == *oid) {
+            Some(f) => Some(f.clone()),
+            None => crate::catalog::table_facts(pg_sys::Oid::from(*oid)),
+        })
         .filter(|f| !f.created_in_transaction && !f.temporary)
-        .map(|f| f.qualified_name.clone())
+        .map(|f| f.qualified_name)
         .collect();
     if !names.is_empty() {
         hold::record(names, lock.name(), since);

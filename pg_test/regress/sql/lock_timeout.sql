@@ -65,6 +65,15 @@ BEGIN;
 ALTER TABLE held ADD COLUMN x int;
 SELECT pg_sleep(0.3);
 COMMIT;
+-- LOCK TABLE too (in a mode that blocks writes); ROW EXCLUSIVE blocks nobody: no warning.
+BEGIN;
+LOCK TABLE held IN SHARE MODE;
+SELECT pg_sleep(0.3);
+COMMIT;
+BEGIN;
+LOCK TABLE held IN ROW EXCLUSIVE MODE;
+SELECT pg_sleep(0.3);
+COMMIT;
 -- Below the threshold: no warning.
 SET safe_ddl.max_lock_hold = '10s';
 BEGIN;
