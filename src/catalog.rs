@@ -49,7 +49,34 @@ pub fn table_facts(oid: pg_sys::Oid) -> Option<TableFacts> {
         size_exact,
         inheritance_children: relkind == b'r' && has_inheritance_children(oid),
         usage: None,
+        held_lock: held_lock(oid),
     })
+}
+
+/// The strongest lock blocking reads or writes (SHARE or stronger) that this transaction holds
+/// on `oid`, from the backend-local lock table (no shared memory access, never waits).
+pub fn held_lock(oid: pg_sys::Oid) -> Option<crate::ddl::LockMode> {
+    use crate::ddl::LockMode;
+    // SAFETY: reads of a backend global; SET_LOCKTAG_RELATION spelled out (lock.h).
+    let tag = unsafe {
+        pg_sys::LOCKTAG {
+            locktag_field1: pg_sys::MyDatabaseId.to_u32(),
+            locktag_field2: oid.to_u32(),
+            locktag_field3: 0,
+            locktag_field4: 0,
+            locktag_type: pg_sys::LockTagType::LOCKTAG_RELATION as u8,
+            locktag_lockmethodid: pg_sys::DEFAULT_LOCKMETHOD as u8,
+        }
+    };
+    [
+        LockMode::AccessExclusive,
+        LockMode::Exclusive,
+        LockMode::ShareRowExclusive,
+        LockMode::Share,
+    ]
+    .into_iter()
+    // SAFETY: LockHeldByMe only reads the backend's local lock hash.
+    .find(|m| unsafe { pg_sys::LockHeldByMe(&tag, m.to_pg() as pg_sys::LOCKMODE) })
 }
 
 /// A plain table with inheritance children (not partitions): ALTER TABLE recurses into them, so

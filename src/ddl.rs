@@ -263,7 +263,14 @@ pub enum AlterCmd {
         partition: Target,
         concurrent: bool,
     },
-    /// Everything else (SET DEFAULT, VALIDATE CONSTRAINT, SET STATISTICS, ...): no hazard of its own.
+    /// VALIDATE CONSTRAINT `name` (quoted as needed); `kind` is Check or ForeignKey when the
+    /// constraint is one of those and not yet validated (Postgres then reads every row), else
+    /// Other (nothing to scan, or a constraint that does not exist yet).
+    ValidateConstraint {
+        name: String,
+        kind: ConstraintKind,
+    },
+    /// Everything else (SET DEFAULT, SET STATISTICS, ...): no hazard of its own.
     Other,
 }
 
@@ -321,6 +328,21 @@ pub enum Ddl {
     },
     /// Any other DDL; the guard only bounds its lock wait.
     Other,
+}
+
+impl Ddl {
+    /// The statement reads every row of a table without a hazard of its own: VALIDATE
+    /// CONSTRAINT of a CHECK or FOREIGN KEY (under SHARE UPDATE EXCLUSIVE, which blocks no
+    /// reads or writes).
+    pub fn validates(&self) -> bool {
+        matches!(self, Ddl::AlterTable { cmds, .. } if cmds.iter().any(|c| matches!(
+            c,
+            AlterCmd::ValidateConstraint {
+                kind: ConstraintKind::Check | ConstraintKind::ForeignKey,
+                ..
+            }
+        )))
+    }
 }
 
 /// One utility statement as the guard sees it.

@@ -24,6 +24,10 @@ pub struct TableFacts {
     pub inheritance_children: bool,
     /// Recorded reads and writes of the table and its columns (None: tracking not running).
     pub usage: Option<crate::usage::verdict::RelationUsage>,
+    /// The strongest lock that blocks reads or writes (SHARE or stronger) this transaction
+    /// already holds on the table, from the backend's own lock table: a statement that is safe
+    /// under its own weak lock (VALIDATE CONSTRAINT) scans under this one instead.
+    pub held_lock: Option<crate::ddl::LockMode>,
 }
 
 impl TableFacts {
@@ -112,6 +116,7 @@ mod tests {
             size_exact: true,
             inheritance_children: false,
             usage: None,
+            held_lock: None,
         }
     }
 

@@ -31,6 +31,13 @@ pub struct Judgement {
 
 /// Must run inside a transaction.
 pub fn judge(stmt: &Statement) -> Judgement {
+    judge_holding(stmt, &[])
+}
+
+/// `judge`, as if this transaction also held `held` (table OID, lock) besides what its lock
+/// table says: `check()` of a script in which earlier statements of the same transaction block
+/// take locks that were never taken, since check() executes nothing.
+pub fn judge_holding(stmt: &Statement, held: &[(u32, crate::ddl::LockMode)]) -> Judgement {
     let tables: Vec<_> = stmt
         .relations()
         .into_iter()
@@ -39,6 +46,11 @@ pub fn judge(stmt: &Statement) -> Judgement {
             catalog::table_facts(oid).map(|mut f| {
                 if stmt.drops_or_renames() {
                     f.usage = usage::relation_usage(oid);
+                }
+                for (o, l) in held {
+                    if *o == f.oid && l.blocks_reads_or_writes() {
+                        f.held_lock = f.held_lock.max(Some(*l));
+                    }
                 }
                 f
             })

@@ -188,7 +188,7 @@ pub fn init() {
     GucRegistry::define_enum_guc(
         c"safe_ddl.mode",
         c"What safe_ddl does with a hazardous DDL statement: enforce, warn or off.",
-        c"enforce refuses hazards and bounds lock waits; warn reports hazards as WARNINGs and changes nothing; off does nothing.",
+        c"enforce refuses hazards and bounds lock waits; warn reports hazards as WARNINGs and still bounds lock waits; off does nothing.",
         &MODE,
         GucContext::Suset,
         GucFlags::default(),

@@ -153,16 +153,15 @@ fn judge_and_run(
     let judgement = guard::judge(&stmt);
     remember_new_columns(&stmt);
 
-    if mode == Mode::Warn {
-        if !judgement.refused.is_empty() {
-            report::warn(&judgement.refused);
-        }
-        allowed(&judgement.allowed, &stmt);
-        return chain(pstmt);
+    // Warn mode reports the hazards and lets the statement run, but keeps lock safety: its lock
+    // wait is bounded and stall-free exactly as in enforce mode (`off` turns everything off).
+    let warn = mode == Mode::Warn;
+    if warn && !judgement.refused.is_empty() {
+        report::warn(&judgement.refused);
     }
 
     let mut pstmt = pstmt;
-    if !judgement.refused.is_empty() {
+    if !warn && !judgement.refused.is_empty() {
         // SAFETY: reads of backend state.
         let top_level = unsafe {
             context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_TOPLEVEL
@@ -202,7 +201,10 @@ fn judge_and_run(
         // again; a refusal raised here means the statement never ran.
         // Likewise for a drop or rename let through because nobody had used the object: a
         // client holding a lock on it (PREPARE in its transaction) may use it before we get ours.
-        if !judgement.relies_on_empty.is_empty() || !judgement.relies_on_never_used.is_empty() {
+        // Warn mode refuses nothing, so there is nothing to judge again.
+        if !warn
+            && (!judgement.relies_on_empty.is_empty() || !judgement.relies_on_never_used.is_empty())
+        {
             let newly_allowed = recheck::under_lock(
                 &stmt,
                 &judgement.relies_on_empty,
@@ -292,11 +294,17 @@ fn remember_lock_hold(
     lock: crate::ddl::LockMode,
     since: pg_sys::TimestampTz,
 ) {
-    let names: Vec<String> = tables
+    // Statements without a structured description (LOCK TABLE, TRUNCATE, CREATE TRIGGER, ...)
+    // were judged without facts: look their targets up now, under the lock they took.
+    let names: Vec<String> = stmt
+        .targets
         .iter()
-        .filter(|f| stmt.targets.contains(&f.oid))
+        .filter_map(|oid| match tables.iter().find(|f| f.oid == *oid) {
+            Some(f) => Some(f.clone()),
+            None => crate::catalog::table_facts(pg_sys::Oid::from(*oid)),
+        })
         .filter(|f| !f.created_in_transaction && !f.temporary)
-        .map(|f| f.qualified_name.clone())
+        .map(|f| f.qualified_name)
         .collect();
     if !names.is_empty() {
         hold::record(names, lock.name(), since);

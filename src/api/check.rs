@@ -5,7 +5,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::classify::Finding;
-use crate::ddl::Statement;
+use crate::ddl::{AlterCmd, ConstraintKind, Ddl, LockMode, Statement, Target};
 use crate::describe;
 use crate::encoding::{Sql, Text};
 use crate::guard;
@@ -47,14 +47,22 @@ fn check(
     let sql = &sql;
     let stmts = super::parse::parse(sql);
     let mut rows = Vec::new();
+    let mut script = Script::default();
     for (node, location, len) in stmts {
+        // SAFETY: node comes from raw_parser in this call.
+        if let Some(block) = unsafe { transaction_block(node) } {
+            script.in_block = block;
+            script.held.clear();
+        }
         // SAFETY: node comes from raw_parser in this call; we are inside a transaction.
         let described = unsafe { describe::describe_node(node, sql, location, len) };
-        let Some(stmt) = described else {
+        let Some(mut stmt) = described else {
             rows.push(ok_row(sql.statement(location, len), None));
             continue;
         };
-        let judgement = guard::judge(&stmt);
+        script.before(&mut stmt);
+        let judgement = guard::judge_holding(&stmt, &script.held);
+        script.after(&stmt);
         if judgement.allowed.is_empty() && judgement.refused.is_empty() {
             rows.push(ok_row(stmt.text.clone(), Some(&stmt)));
             continue;
@@ -74,6 +82,93 @@ fn check(
     TableIterator::new(rows)
 }
 
+/// What earlier statements of the checked script did that check() never executes: locks taken
+/// by statements of the same transaction block (`BEGIN; ...; COMMIT;` in the script), and
+/// constraints added NOT VALID, which a later VALIDATE CONSTRAINT of the script scans.
+#[derive(Default)]
+struct Script {
+    in_block: bool,
+    held: Vec<(u32, LockMode)>,
+    not_valid: Vec<(u32, String, ConstraintKind)>,
+}
+
+impl Script {
+    /// VALIDATE CONSTRAINT of a constraint an earlier statement of the script adds NOT VALID.
+    fn before(&self, stmt: &mut Statement) {
+        let Ddl::AlterTable {
+            table: Target { oid: Some(oid), .. },
+            cmds,
+        } = &mut stmt.ddl
+        else {
+            return;
+        };
+        for cmd in cmds {
+            if let AlterCmd::ValidateConstraint { name, kind } = cmd {
+                if *kind == ConstraintKind::Other {
+                    if let Some((_, _, k)) = self
+                        .not_valid
+                        .iter()
+                        .find(|(o, n, _)| o == oid && n == name)
+                    {
+                        *kind = *k;
+                    }
+                }
+            }
+        }
+    }
+
+    fn after(&mut self, stmt: &Statement) {
+        if let Ddl::AlterTable {
+            table: Target { oid: Some(oid), .. },
+            cmds,
+        } = &stmt.ddl
+        {
+            for cmd in cmds {
+                if let AlterCmd::AddConstraint(c) = cmd {
+                    if c.not_valid {
+                        if let Some(name) = &c.name {
+                            self.not_valid.push((*oid, name.clone(), c.kind));
+                        }
+                    }
+                }
+            }
+        }
+        if !self.in_block {
+            return;
+        }
+        if let Some(lock) = stmt.lock.filter(|l| l.blocks_reads_or_writes()) {
+            for oid in &stmt.targets {
+                self.held.push((*oid, lock));
+            }
+        }
+    }
+}
+
+/// BEGIN / START TRANSACTION: Some(true); COMMIT, ROLLBACK, END, PREPARE TRANSACTION: Some(false);
+/// any other statement: None.
+///
+/// # Safety
+/// `node` must be a raw parse tree node.
+unsafe fn transaction_block(node: *mut pg_sys::Node) -> Option<bool> {
+    use pg_sys::TransactionStmtKind::*;
+    // SAFETY: a raw parse node; the cast follows the tag check.
+    let kind = unsafe {
+        if !pgrx::is_a(node, pg_sys::NodeTag::T_TransactionStmt) {
+            return None;
+        }
+        (*node.cast::<pg_sys::TransactionStmt>()).kind
+    };
+    match kind {
+        TRANS_STMT_BEGIN | TRANS_STMT_START => Some(true),
+        TRANS_STMT_COMMIT
+        | TRANS_STMT_ROLLBACK
+        | TRANS_STMT_PREPARE
+        | TRANS_STMT_COMMIT_PREPARED
+        | TRANS_STMT_ROLLBACK_PREPARED => Some(false),
+        _ => None,
+    }
+}
+
 fn ok_row(text: String, stmt: Option<&Statement>) -> Row {
     let lock = stmt.and_then(|s| s.lock).map(|l| Text::from(l.name()));
     let relation = stmt
@@ -88,7 +183,7 @@ fn ok_row(text: String, stmt: Option<&Statement>) -> Row {
         lock,
         relation,
         false,
-        false,
+        stmt.is_some_and(|s| s.ddl.validates()),
         None,
         None,
     )

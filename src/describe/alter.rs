@@ -64,6 +64,15 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                 AT_AddConstraint | AT_AddConstraintRecurse if is_a(def, NodeTag::T_Constraint) => {
                     AlterCmd::AddConstraint(constraint(def.cast(), full))
                 }
+                AT_ValidateConstraint | AT_ValidateConstraintRecurse if !name.is_null() => {
+                    AlterCmd::ValidateConstraint {
+                        kind: analysis::validation_kind(
+                            table.oid.unwrap_or(0),
+                            CStr::from_ptr(name),
+                        ),
+                        name: column.clone(),
+                    }
+                }
                 AT_DropColumn | AT_DropColumnRecurse if !name.is_null() => {
                     let oid = table.oid.unwrap_or(0);
                     AlterCmd::DropColumn {

@@ -592,3 +592,24 @@ pub unsafe fn create_partition_default_scan(
         _ => Some(default),
     }
 }
+
+/// VALIDATE CONSTRAINT `name` of `relid`: Check or ForeignKey when the constraint is one of those
+/// and not validated yet (Postgres reads every row to validate it), else Other (already valid,
+/// another kind, or no such constraint yet). Other on error.
+pub fn validation_kind(relid: u32, name: &CStr) -> crate::ddl::ConstraintKind {
+    use crate::ddl::ConstraintKind;
+    let Ok(name) = name.to_str() else {
+        return ConstraintKind::Other;
+    };
+    let contype = Spi::get_one_with_args::<String>(
+        "SELECT c.contype::pg_catalog.text FROM pg_catalog.pg_constraint c \
+         WHERE c.conrelid OPERATOR(pg_catalog.=) $1 AND c.conname OPERATOR(pg_catalog.=) $2 \
+           AND NOT c.convalidated",
+        &[pg_sys::Oid::from(relid).into(), name.into()],
+    );
+    match contype.ok().flatten().as_deref() {
+        Some("c") => ConstraintKind::Check,
+        Some("f") => ConstraintKind::ForeignKey,
+        _ => ConstraintKind::Other,
+    }
+}

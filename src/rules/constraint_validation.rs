@@ -15,6 +15,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
         return vec![];
     };
     let mut out = rebuilt_foreign_keys(input, table, cmds);
+    out.extend(validated_under_held_lock(input, table, cmds));
     let Some(t) = input.guarded(table) else {
         return out;
     };
@@ -93,6 +94,62 @@ fn rebuilt_foreign_keys(input: &RuleInput, table: &Target, cmds: &[AlterCmd]) ->
         }
     }
     out
+}
+
+/// VALIDATE CONSTRAINT takes only SHARE UPDATE EXCLUSIVE and is harmless alone; but when this
+/// transaction already holds a lock on the table that blocks reads or writes (an earlier ADD
+/// CONSTRAINT ... NOT VALID, ALTER TABLE or LOCK TABLE in the same transaction), the validation
+/// scan runs while that lock is held, until COMMIT. Exempt like any scan: created in this
+/// transaction, temporary, holding no data (nobody can add rows under the held lock), or smaller
+/// than min_table_size.
+fn validated_under_held_lock(input: &RuleInput, table: &Target, cmds: &[AlterCmd]) -> Vec<Finding> {
+    let Some(t) = input.facts(table) else {
+        return vec![];
+    };
+    let Some(held) = t.held_lock.filter(|l| l.blocks_reads_or_writes()) else {
+        return vec![];
+    };
+    if t.exemption_with(input.min_table_size, true).is_some() {
+        return vec![];
+    }
+    let name = &t.qualified_name;
+    cmds.iter()
+        .filter_map(|cmd| match cmd {
+            AlterCmd::ValidateConstraint {
+                name: cname,
+                kind: kind @ (ConstraintKind::Check | ConstraintKind::ForeignKey),
+            } => Some((cname, *kind)),
+            _ => None,
+        })
+        .map(|(cname, kind)| {
+            let what = if kind == ConstraintKind::ForeignKey {
+                "foreign key"
+            } else {
+                "check constraint"
+            };
+            Draft { lock: held, rewrites: false, scans: true }.finding(
+                H,
+                t,
+                format!(
+                    "VALIDATE CONSTRAINT {cname} on table {name} scans it while this transaction holds a stronger lock on it"
+                ),
+                format!(
+                    "Validating the {what} reads every row of {name}. Alone it takes only a SHARE UPDATE EXCLUSIVE \
+                     lock, but this transaction already {} (taken by an earlier statement, e.g. ADD CONSTRAINT ... \
+                     NOT VALID), kept until COMMIT. The table is {}.",
+                    holds(held, name),
+                    t.size_text()
+                ),
+                format!(
+                    "Split the migration: validate in a transaction of its own (SHARE UPDATE EXCLUSIVE: no reads or \
+                     writes blocked), after the transaction that took the lock has committed:\n  \
+                     BEGIN; <the statements before this one>; COMMIT;\n  \
+                     ALTER TABLE {name} VALIDATE CONSTRAINT {cname};\n{}",
+                    override_text(H, true)
+                ),
+            )
+        })
+        .collect()
 }
 
 fn finding(
@@ -245,6 +302,72 @@ mod tests {
             assert_eq!(run(empty(1, "orders"), facts(2, "customers")), 0);
             assert_eq!(run(one_page(1, "orders"), empty(2, "customers")), 1);
         }
+    }
+
+    #[test]
+    fn validate_is_refused_only_under_a_held_lock_that_blocks_reads_or_writes() {
+        let stmt = locking(
+            Ddl::AlterTable {
+                table: target(1, "orders"),
+                cmds: vec![AlterCmd::ValidateConstraint {
+                    name: "orders_check".into(),
+                    kind: ConstraintKind::Check,
+                }],
+            },
+            "ALTER TABLE orders VALIDATE CONSTRAINT orders_check",
+            LockMode::ShareUpdateExclusive,
+        );
+        let run = |t: TableFacts| {
+            check(&RuleInput {
+                stmt: &stmt,
+                tables: &[t],
+                min_table_size: 0,
+            })
+        };
+        // Alone: harmless.
+        assert!(run(facts(1, "orders")).is_empty());
+        // ROW EXCLUSIVE (an earlier INSERT) blocks nobody's reads or writes.
+        let held = |l| TableFacts {
+            held_lock: Some(l),
+            ..facts(1, "orders")
+        };
+        assert!(run(held(LockMode::RowExclusive)).is_empty());
+        let found = run(held(LockMode::AccessExclusive));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].lock, Some(LockMode::AccessExclusive));
+        assert!(found[0].scans);
+        assert!(found[0].hint.contains("VALIDATE CONSTRAINT orders_check;"));
+        assert_eq!(run(held(LockMode::ShareRowExclusive)).len(), 1);
+        // Exempt: created in this transaction, or holding no data (nobody can add rows under
+        // the held lock).
+        assert!(run(TableFacts {
+            created_in_transaction: true,
+            ..held(LockMode::AccessExclusive)
+        })
+        .is_empty());
+        assert!(run(TableFacts {
+            size_bytes: 0,
+            ..held(LockMode::Share)
+        })
+        .is_empty());
+        // A constraint with nothing to validate.
+        let stmt = locking(
+            Ddl::AlterTable {
+                table: target(1, "orders"),
+                cmds: vec![AlterCmd::ValidateConstraint {
+                    name: "orders_check".into(),
+                    kind: ConstraintKind::Other,
+                }],
+            },
+            "",
+            LockMode::ShareUpdateExclusive,
+        );
+        assert!(check(&RuleInput {
+            stmt: &stmt,
+            tables: &[held(LockMode::AccessExclusive)],
+            min_table_size: 0,
+        })
+        .is_empty());
     }
 
     #[test]

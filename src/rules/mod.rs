@@ -189,6 +189,7 @@ pub(crate) mod test_support {
             size_exact: true,
             inheritance_children: false,
             usage: None,
+            held_lock: None,
         }
     }
 

@@ -37,9 +37,14 @@ SET safe_ddl.lock_timeout = 0;
 SET lock_timeout = 0;
 ALTER TABLE accounts ADD COLUMN note5 text;
 RESET safe_ddl.lock_timeout;
--- warn mode changes nothing, lock_timeout included.
+-- warn mode keeps lock safety: the same bounded lock_timeout as enforce.
 SET safe_ddl.mode = warn;
 ALTER TABLE accounts ADD COLUMN note6 text;
+SHOW lock_timeout;
+RESET safe_ddl.mode;
+-- off turns everything off, lock_timeout included.
+SET safe_ddl.mode = off;
+ALTER TABLE accounts ADD COLUMN note7 text;
 RESET safe_ddl.mode;
 -- Non-DDL statements pass through untouched.
 SELECT count(*) FROM accounts;
@@ -58,6 +63,15 @@ CREATE TABLE held (id int);
 SET safe_ddl.max_lock_hold = '100ms';
 BEGIN;
 ALTER TABLE held ADD COLUMN x int;
+SELECT pg_sleep(0.3);
+COMMIT;
+-- LOCK TABLE too (in a mode that blocks writes); ROW EXCLUSIVE blocks nobody: no warning.
+BEGIN;
+LOCK TABLE held IN SHARE MODE;
+SELECT pg_sleep(0.3);
+COMMIT;
+BEGIN;
+LOCK TABLE held IN ROW EXCLUSIVE MODE;
 SELECT pg_sleep(0.3);
 COMMIT;
 -- Below the threshold: no warning.
