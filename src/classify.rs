@@ -92,17 +92,51 @@ pub fn relies_on_empty(input: &RuleInput, found: &[Finding]) -> Vec<u32> {
     if !input.empty_exempts() {
         return vec![];
     }
+    relied_on(
+        input,
+        found,
+        |f| f.holds_no_data(),
+        |g| g.size_exact = false,
+    )
+}
+
+/// The tables whose record of never having been used spared the statement a finding (a drop or
+/// rename of what nobody used since its creation): a client may use it between this judgement
+/// and the statement's lock (a transaction that holds a lock on it from PREPARE and executes
+/// later), so the hook judges again under that lock, as for empty tables. `found` is
+/// `classify(input)`; one classify call per such table, no catalog access.
+pub fn relies_on_never_used(input: &RuleInput, found: &[Finding]) -> Vec<u32> {
+    relied_on(
+        input,
+        found,
+        |f| f.usage.as_ref().is_some_and(|u| u.has_creation()),
+        |g| g.usage = g.usage.as_ref().map(|u| u.without_creation()),
+    )
+}
+
+/// The tables (visible to others, and `candidate`) whose fact that `unprove` takes away spared
+/// the statement a finding: classifying again with that one table unproven brings a finding
+/// `found` does not have.
+fn relied_on(
+    input: &RuleInput,
+    found: &[Finding],
+    candidate: impl Fn(&TableFacts) -> bool,
+    unprove: impl Fn(&mut TableFacts),
+) -> Vec<u32> {
     input
         .tables
         .iter()
-        .filter(|f| f.holds_no_data() && !f.created_in_transaction && !f.temporary)
+        .filter(|f| !f.created_in_transaction && !f.temporary && candidate(f))
         .filter(|f| {
             let unproven: Vec<TableFacts> = input
                 .tables
                 .iter()
-                .map(|g| TableFacts {
-                    size_exact: g.size_exact && g.oid != f.oid,
-                    ..g.clone()
+                .map(|g| {
+                    let mut g = g.clone();
+                    if g.oid == f.oid {
+                        unprove(&mut g);
+                    }
+                    g
                 })
                 .collect();
             classify(&RuleInput {
@@ -122,40 +156,6 @@ fn known(found: &[Finding], f: &Finding) -> bool {
     found
         .iter()
         .any(|g| g.hazard == f.hazard && g.subject == f.subject && g.message == f.message)
-}
-
-/// The tables whose record of never having been used spared the statement a finding (a drop or
-/// rename of what nobody used since its creation): a client may use it between this judgement
-/// and the statement's lock (a transaction that holds a lock on it from PREPARE and executes
-/// later), so the hook judges again under that lock, as for empty tables. `found` is
-/// `classify(input)`; one classify call per such table, no catalog access.
-pub fn relies_on_never_used(input: &RuleInput, found: &[Finding]) -> Vec<u32> {
-    input
-        .tables
-        .iter()
-        .filter(|f| !f.created_in_transaction && !f.temporary)
-        .filter(|f| f.usage.as_ref().is_some_and(|u| u.has_creation()))
-        .filter(|f| {
-            let unproven: Vec<TableFacts> = input
-                .tables
-                .iter()
-                .map(|g| {
-                    let mut g = g.clone();
-                    if g.oid == f.oid {
-                        g.usage = g.usage.as_ref().map(|u| u.without_creation());
-                    }
-                    g
-                })
-                .collect();
-            classify(&RuleInput {
-                tables: &unproven,
-                ..*input
-            })
-            .iter()
-            .any(|f| !known(found, f))
-        })
-        .map(|f| f.oid)
-        .collect()
 }
 
 #[cfg(test)]
