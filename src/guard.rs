@@ -29,6 +29,15 @@ pub struct Judgement {
     pub relies_on_never_used: Vec<u32>,
 }
 
+impl Judgement {
+    /// The verdict let the statement through on a fact that can change before the statement
+    /// holds its lock (a table that held no data, an object nobody had used): the hook looks
+    /// again under the lock.
+    pub fn needs_second_look(&self) -> bool {
+        !self.relies_on_empty.is_empty() || !self.relies_on_never_used.is_empty()
+    }
+}
+
 /// Must run inside a transaction.
 pub fn judge(stmt: &Statement) -> Judgement {
     judge_holding(stmt, &[])

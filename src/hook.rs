@@ -202,16 +202,8 @@ fn judge_and_run(
         // Likewise for a drop or rename let through because nobody had used the object: a
         // client holding a lock on it (PREPARE in its transaction) may use it before we get ours.
         // Warn mode refuses nothing, so there is nothing to judge again.
-        if !warn
-            && (!judgement.relies_on_empty.is_empty() || !judgement.relies_on_never_used.is_empty())
-        {
-            let newly_allowed = recheck::under_lock(
-                &stmt,
-                &judgement.relies_on_empty,
-                &judgement.relies_on_never_used,
-                &judgement.allowed,
-            );
-            allowed(&newly_allowed, &stmt);
+        if !warn && judgement.needs_second_look() {
+            second_look(&stmt, &judgement);
             // Postgres looks the names up again when the statement runs: a table renamed away
             // while the statement waited (the swap after a bulk load: the empty placeholder out,
             // the loaded table in under its name) was judged, not the table that will be built
@@ -224,14 +216,8 @@ fn judge_and_run(
                         report::refuse(&again.refused);
                     }
                     allowed(&again.allowed, &now);
-                    if !again.relies_on_empty.is_empty() || !again.relies_on_never_used.is_empty() {
-                        let newly_allowed = recheck::under_lock(
-                            &now,
-                            &again.relies_on_empty,
-                            &again.relies_on_never_used,
-                            &again.allowed,
-                        );
-                        allowed(&newly_allowed, &now);
+                    if again.needs_second_look() {
+                        second_look(&now, &again);
                     }
                 }
             }
@@ -247,6 +233,19 @@ fn judge_and_run(
         applied.restore();
     }
     Ok(())
+}
+
+/// Lock what `judgement` relied on (a table that held no data, an object nobody had used) and
+/// judge `stmt` again under that lock: refuses when it changed meanwhile, logs what is newly
+/// allowed.
+fn second_look(stmt: &Statement, judgement: &guard::Judgement) {
+    let newly_allowed = recheck::under_lock(
+        stmt,
+        &judgement.relies_on_empty,
+        &judgement.relies_on_never_used,
+        &judgement.allowed,
+    );
+    allowed(&newly_allowed, stmt);
 }
 
 /// Log allowed hazards, and tell the rewrite backstop which rewrites were let through.
