@@ -126,14 +126,15 @@ fn wait_outside(
     }
 }
 
-/// Wait until the virtual transaction `vxid` ends, or `max` has passed (lock_timeout on the
-/// wait, in a subtransaction so the timeout is not an error for the caller).
+/// Wait until the virtual transaction `vxid` ends, or `max` has passed: a lock wait in a
+/// subtransaction, bounded by a `slice::Slice` (not by lock_timeout, whose end can swallow a
+/// cancel request that arrives at the same moment).
 fn wait_for_transaction_end(vxid: (i32, u32), max: Duration) {
-    let ms = i32::try_from(max.as_millis()).unwrap_or(i32::MAX).max(1);
+    let slice = crate::slice::Slice::start(max);
     let mut wait = || {
-        let applied = crate::timeout::force(ms);
-        // SAFETY: a lock manager wait inside the subtransaction try_once sets up; the lock
-        // timeout bounds it.
+        // No lock timeout of its own: the slice bounds the wait.
+        let applied = crate::timeout::force(0);
+        // SAFETY: a lock manager wait inside the subtransaction try_once sets up.
         unsafe {
             pg_sys::VirtualXactLock(
                 pg_sys::VirtualTransactionId {
@@ -146,9 +147,21 @@ fn wait_for_transaction_end(vxid: (i32, u32), max: Duration) {
         applied.restore();
         Ok(())
     };
-    // A timeout just means "not yet"; the caller looks again. The closure never returns Err:
-    // an error of its guarded calls comes back as a panic, which try_once re-raises.
-    let _ = try_once(&mut wait);
+    // The slice's own end is "not yet"; any other error (a cancel request, statement_timeout,
+    // a deadlock) propagates, and the slice, dropped on the way, restores the signal mask.
+    match try_once_or(&mut wait, |code| slice.ended_by_itself(code)) {
+        Ok(()) => slice.finish(false),
+        Err(Failure::LockTimeout(_)) => slice.finish(true),
+        // The closure never returns Err (errors of its guarded calls come back as panics,
+        // re-raised by try_once_or with the slice dropped on the way).
+        Err(Failure::Error(e)) => {
+            drop(slice);
+            e.free();
+            pgrx::error!("safe_ddl: internal error: a lock wait returned an error value")
+        }
+    }
+    // A cancel request or statement_timeout that arrived during the slice.
+    pgrx::check_for_interrupts!();
 }
 
 /// Whether the virtual transaction `vxid` has ended (no wait, no lock request).
@@ -493,6 +506,17 @@ enum Failure {
 /// One attempt in a subtransaction. A lock timeout rolls back only the subtransaction and comes
 /// back as Err; any other error rolls back the subtransaction and propagates.
 fn try_once(run: &mut impl FnMut() -> Result<(), PgError>) -> Result<(), Failure> {
+    try_once_or(run, |code| {
+        code == PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE
+    })
+}
+
+/// `try_once` with the errors to retry chosen by `retryable` (asked after the rollback); they
+/// come back as `Failure::LockTimeout`.
+fn try_once_or(
+    run: &mut impl FnMut() -> Result<(), PgError>,
+    retryable: impl Fn(PgSqlErrorCode) -> bool,
+) -> Result<(), Failure> {
     // SAFETY (whole function): the subtransaction pattern of PL/pgSQL's exception blocks: the
     // caller's memory context and resource owner are restored whatever happens, and a caught
     // error (copied into the caller's context by pg_error::catch) outlives the rollback.
@@ -505,8 +529,6 @@ fn try_once(run: &mut impl FnMut() -> Result<(), PgError>) -> Result<(), Failure
             pg_sys::MemoryContextSwitchTo(context);
             pg_sys::CurrentResourceOwner = owner;
         };
-        let lock_not_available =
-            |code: PgSqlErrorCode| code == PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE;
         let outcome: Result<Result<(), PgError>, Box<CaughtError>> =
             PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(run())))
                 .catch_others(|e| Err(Box::new(e)))
@@ -520,7 +542,7 @@ fn try_once(run: &mut impl FnMut() -> Result<(), PgError>) -> Result<(), Failure
             Ok(Err(e)) => {
                 pg_sys::RollbackAndReleaseCurrentSubTransaction();
                 restore();
-                if lock_not_available(PgSqlErrorCode::from(e.sqlerrcode())) {
+                if retryable(PgSqlErrorCode::from(e.sqlerrcode())) {
                     let message = e.message();
                     e.free();
                     Err(Failure::LockTimeout(message))
@@ -533,7 +555,7 @@ fn try_once(run: &mut impl FnMut() -> Result<(), PgError>) -> Result<(), Failure
                 pg_sys::RollbackAndReleaseCurrentSubTransaction();
                 restore();
                 match *e {
-                    CaughtError::PostgresError(r) if lock_not_available(r.sql_error_code()) => {
+                    CaughtError::PostgresError(r) if retryable(r.sql_error_code()) => {
                         Err(Failure::LockTimeout(r.message().to_string()))
                     }
                     other => other.rethrow(),

@@ -31,6 +31,7 @@ mod pg_error;
 mod recheck;
 mod report;
 pub mod rules;
+mod slice;
 pub mod sqltext;
 mod timeout;
 mod usage;
