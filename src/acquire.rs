@@ -16,6 +16,7 @@ use pgrx::prelude::*;
 
 use crate::blockers::{self, Blocker, Kind};
 use crate::ddl::{LockMode, Statement};
+use crate::forecast::{Forecast, Holder};
 use crate::gucs;
 use crate::pg_error::PgError;
 
@@ -200,12 +201,17 @@ pub fn run_guarded(
     // never ends by itself; a session whose age we may not see (another user's, without
     // pg_read_all_stats) is assumed young: queueing then still stalls nobody for longer than the
     // lock timeout.
+    let is_old = |b: &Blocker| b.pid.is_none() || b.xact_age_ms.is_some_and(|age| age > timeout_ms);
     let old_blockers = || -> Vec<Blocker> {
         blockers::conflicting(&stmt.targets, lock)
             .into_iter()
-            .filter(|b| b.pid.is_none() || b.xact_age_ms.is_some_and(|age| age > timeout_ms))
+            .filter(is_old)
             .collect()
     };
+    // Durations of the blocking transactions seen ending, to tell when queueing is worth it.
+    let mut forecast = Forecast::default();
+    // The queued attempt about to run was entered on the forecast (set in each round).
+    let mut forecast_queued;
     // Run the statement under the locks a look outside the queue took; they are released again
     // if it fails for want of another lock.
     let run_locked = |run: &mut dyn FnMut() -> Result<(), PgError>| {
@@ -232,6 +238,7 @@ pub fn run_guarded(
     let mut attempt = 1u32;
     loop {
         let last = attempt >= attempts;
+        forecast_queued = false;
         if timeout_ms > 0.0 && blockers::any_conflict(&stmt.targets, lock) {
             let held = held.get_or_insert_with(|| blockers::held_elsewhere(&stmt.targets));
             if !held.is_empty() {
@@ -251,8 +258,48 @@ pub fn run_guarded(
                     &stmt.targets,
                 );
             }
-            let old = if retries > 0 { old_blockers() } else { vec![] };
-            if !old.is_empty() {
+            let conflicting = if retries > 0 {
+                blockers::conflicting(&stmt.targets, lock)
+            } else {
+                vec![]
+            };
+            let holders: Vec<Holder> = conflicting
+                .iter()
+                .filter(|b| b.granted)
+                .map(|b| Holder {
+                    vxid: b.vxid,
+                    age_ms: b.xact_age_ms,
+                    idle: b
+                        .state
+                        .as_deref()
+                        .is_some_and(|s| s.starts_with("idle in transaction")),
+                })
+                .collect();
+            forecast.observe(&holders);
+            let old: Vec<Blocker> = conflicting.into_iter().filter(is_old).collect();
+            // Old holders, but those seen ending so far say the current ones will all be gone
+            // within half the lock timeout (the other half is the margin for a forecast made
+            // from lower bounds): queue now; the attempt stays bounded by the lock timeout.
+            let queue_now = forecast
+                .expected_stall_ms(&holders)
+                .filter(|stall| *stall <= timeout_ms / 2.0);
+            forecast_queued = queue_now.is_some() && !old.is_empty();
+            if let (false, Some(stall)) = (old.is_empty(), queue_now) {
+                notice(
+                    &format!(
+                        "safe_ddl: attempt {attempt} of {attempts}: entering the lock queue for {}: the blocking \
+                         transactions are expected to end within {stall:.0} ms",
+                        lock.name()
+                    ),
+                    &format!(
+                        "The blocking transactions seen ending while this statement waited lasted up to {:.0} ms; \
+                         the lock timeout ({timeout_ms:.0} ms) bounds the wait in the queue.\n{}",
+                        forecast.typical_ms().unwrap_or(0.0),
+                        blockers::summary(&old)
+                    ),
+                );
+            }
+            if !old.is_empty() && queue_now.is_none() {
                 // Stall-free: do not queue behind a transaction that will not end within our
                 // timeout.
                 let cancel_after = Duration::from_millis(
@@ -302,6 +349,11 @@ pub fn run_guarded(
                 if wait_max > Duration::ZERO {
                     delay = delay.min(wait_max.saturating_sub(began.elapsed()));
                 }
+                if cancel_after > began.elapsed() {
+                    // Look again when safe_ddl.cancel_blockers_after is reached, not a whole
+                    // backoff delay later.
+                    delay = delay.min(cancel_after - began.elapsed());
+                }
                 let waited = match old.iter().find_map(|b| b.vxid) {
                     Some(vxid) => wait_outside(&stmt.targets, lock, delay, Some(vxid), || false),
                     None => wait_outside(&stmt.targets, lock, delay, None, || {
@@ -341,6 +393,10 @@ pub fn run_guarded(
                     ),
                     &blockers::summary(&holders),
                 );
+                if forecast_queued {
+                    // The forecast was wrong: start again from what is seen from now on.
+                    forecast.forget();
+                }
                 attempt += 1;
                 // Between attempts, too, take the locks the moment the tables are free.
                 let delay = backoff(base, attempt, jitter());
@@ -417,10 +473,11 @@ fn give_up(kind: Kind, attempt: u32, out_of_time: bool, lock: LockMode, blockers
             idle_pids.first().map_or("<pid>", String::as_str)
         ),
         Kind::Stream => format!(
-            "Each blocking transaction is short, but a new one always holds the lock: raise safe_ddl.lock_wait_max \
-             (SET safe_ddl.lock_wait_max = '5min';) to keep waiting outside the lock queue for a free instant, or \
-             run the migration when the traffic is lower ({SHOW_BLOCKERS}). Do not raise the lock timeout, which is \
-             how long the application stalls."
+            "Each blocking transaction is short, but a new one always holds the lock before the last one ends, so \
+             there is no moment to take it without stalling the application until the youngest ends. Run the \
+             migration when the traffic is lower ({SHOW_BLOCKERS}), or let it end the blocking statements after a \
+             while: SET safe_ddl.cancel_blockers_after = '10s'; (a superuser's setting, or GRANT SET ON PARAMETER). \
+             Do not raise the lock timeout, which is how long the application stalls."
         ),
         Kind::Long => format!(
             "Retry when the blocking transactions have ended ({SHOW_BLOCKERS}), or end them with \

@@ -21,6 +21,7 @@ mod dml_guard;
 mod encoding;
 mod executor_hook;
 pub mod facts;
+mod forecast;
 mod guard;
 mod gucs;
 pub mod hazard;
