@@ -210,6 +210,9 @@ SQL
         >"$dir/pgbench.out" 2>&1 &
     local pgbench_pid=$!
     BG_PIDS+=("$pgbench_pid")
+    vmstat -n 1 >"$dir/vmstat.txt" 2>&1 &
+    local vmstat_pid=$!
+    BG_PIDS+=("$vmstat_pid")
 
     local i blocker_pid=""
     if [ "$scen" = A ]; then
@@ -273,7 +276,7 @@ SQL
     echo "${stopped:-}" >"$dir/blockers_stopped_at"
     sleep "$TAIL_S"
     touch "$dir/stop"
-    kill -TERM "$pgbench_pid" 2>/dev/null || true
+    kill -TERM "$pgbench_pid" "$vmstat_pid" 2>/dev/null || true
     local pid
     for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     BG_PIDS=()
@@ -298,15 +301,24 @@ SQL
     notices=$(grep -c 'NOTICE:  safe_ddl' "$dir/alter.out" || true)
     signalled=$(grep -c 'NOTICE:  safe_ddl: safe_ddl.cancel_blockers_after' "$dir/alter.out" || true)
     attempts=$(grep -oE 'attempt [0-9]+ of|Gave up after [0-9]+ attempt' "$dir/alter.out" | grep -oE '[0-9]+' | sort -n | tail -1 || true)
-    err=$(grep -m1 'ERROR:' "$dir/alter.out" | sed 's/^.*ERROR:  //; s/,/;/g' || true)
+    err=$(grep -m1 -E 'ERROR:|FATAL:' "$dir/alter.out" | sed -E 's/^.*(ERROR|FATAL):  //; s/,/;/g' || true)
     local s_all s_alt n p50 p99 mx g100 g1s mx_at an ap50 ap99 amx ag100 ag1s amx_at
     s_all=$(lat_summary "$dir/events")
     s_alt=$(lat_summary "$dir/events" "$a_start" "$a_end")
+    # With -R, pgbench's latency counts from the scheduled start, and its log has the schedule lag
+    # (7th column, us): latency minus lag is how long the query took once sent. A query stuck in a
+    # lock queue has a long one; a client starved of CPU (or stuck behind its own earlier query)
+    # only a long lag. The longest of those, over the transactions in flight while the ALTER ran:
+    local exec_alt
+    exec_alt=$(cat "$dir"/app* | awk -v t0="$t0" -v a="$a_start" -v b="$a_end" 'NF >= 6 && $3 ~ /^[0-9]+$/ {
+            e = ($5 - int(t0)) + $6 / 1e6 - (t0 - int(t0)); x = $3 - (NF >= 7 ? $7 : 0)
+            if (e - $3 / 1e6 <= b && e >= a && x > m) m = x }
+        END { printf "%.3f", m / 1000 }')
     read -r n p50 p99 mx g100 g1s mx_at <<<"$s_all"
     read -r an ap50 ap99 amx ag100 ag1s amx_at <<<"$s_alt"
     # readers (A): transactions done / failed, and the time within the ALTER's span in which no
     # reader held its lock ("free ms"), from the server clocks of the reader logs
-    local rdone=0 rfail=0 free_ms="" blk=""
+    local rdone=0 rfail=0 free_ms="" blk="" rmax=""
     if [ "$scen" = A ]; then
         cat "$dir"/reader*.log 2>/dev/null >"$dir/readers.log" || true
         rdone=$(awk '$4 == 0 { n++ } END { print n + 0 }' "$dir/readers.log")
@@ -317,7 +329,8 @@ SQL
                    if (s > cov) free += s - cov
                    if (e > cov) cov = e }
                  END { if (cov < b) free += b - cov; printf "%.0f", free * 1000 }')
-        blk="readers: $rdone done / $rfail failed"
+        rmax=$(awk '$1 != "NaN" && $2 - $1 > m { m = $2 - $1 } END { printf "%.2f", m }' "$dir/readers.log")
+        blk="readers: $rdone done / $rfail failed / longest $rmax s"
     else
         if grep -q 'B_COMMITTED' "$dir/idle.out"; then blk="idle session committed at t=$(awk -v t0="$t0" '$1 == "B_COMMITTED" { printf "%.1f", $2 - t0 }' "$dir/idle.out")"
         elif grep -qE 'terminat|server closed' "$dir/idle.out"; then blk="idle session terminated"
@@ -328,10 +341,10 @@ SQL
     # leg,scenario,label,alter,alter_start_s,alter_end_s,alter_wall_s,notices,attempts,signalled,
     # blockers_stopped_at_s,txns,p50,p99,max,gt100,gt1s,max_at,alter_txns,alter_p50,alter_p99,
     # alter_max,alter_gt100,alter_gt1s,readers_done,readers_failed,reader_free_ms,blockers,error,loadavg
-    echo "$leg,$scen,$(leg_label "$leg"),$ok,$a_start,$a_end,$wall,$notices,${attempts:-0},$signalled,${stopped:-},$n,$p50,$p99,$mx,$g100,$g1s,$mx_at,$an,$ap50,$ap99,$amx,$ag100,$ag1s,$rdone,$rfail,${free_ms:-},$blk,${err:-},$(cat "$dir/loadavg")" \
+    echo "$leg,$scen,$(leg_label "$leg"),$ok,$a_start,$a_end,$wall,$notices,${attempts:-0},$signalled,${stopped:-},$n,$p50,$p99,$mx,$g100,$g1s,$mx_at,$an,$ap50,$ap99,$amx,$ag100,$ag1s,$rdone,$rfail,${free_ms:-},$blk,${err:-},$(cat "$dir/loadavg"),$exec_alt" \
         >"$dir/summary.csv"
     echo "ALTER $ok after $wall s (t=$a_start..$a_end), NOTICEs $notices, attempts ${attempts:-0}, signalled $signalled; $blk${free_ms:+, free of readers $free_ms ms}"
-    echo "app during ALTER: $an txns, p99 $ap99 ms, max $amx ms, >100 ms $ag100; whole leg: $n txns, p99 $p99 ms, max $mx ms, >100 ms $g100"
+    echo "app during ALTER: $an txns, p99 $ap99 ms, max $amx ms (longest once sent: $exec_alt ms), >100 ms $ag100; whole leg: $n txns, p99 $p99 ms, max $mx ms, >100 ms $g100"
     [ -z "$err" ] || echo "error: $err"
 }
 
@@ -345,7 +358,7 @@ if grep -q "terminated by signal" "$OUT/server.log"; then
 fi
 
 # --- results: csv, txt, png ---
-HEADER="leg,scenario,label,alter,alter_start_s,alter_end_s,alter_wall_s,notices,attempts,signalled,blockers_stopped_at_s,txns,p50_ms,p99_ms,max_ms,gt100ms,gt1s,max_started_at_s,alter_txns,alter_p50_ms,alter_p99_ms,alter_max_ms,alter_gt100ms,alter_gt1s,readers_done,readers_failed,reader_free_ms,blockers,error,loadavg_1min_at_end"
+HEADER="leg,scenario,label,alter,alter_start_s,alter_end_s,alter_wall_s,notices,attempts,signalled,blockers_stopped_at_s,txns,p50_ms,p99_ms,max_ms,gt100ms,gt1s,max_started_at_s,alter_txns,alter_p50_ms,alter_p99_ms,alter_max_ms,alter_gt100ms,alter_gt1s,readers_done,readers_failed,reader_free_ms,blockers,error,loadavg_1min_at_end,alter_max_exec_ms"
 {
     echo "$HEADER"
     for l in $LEGS; do cat "$OUT/$l/summary.csv"; done
@@ -364,16 +377,16 @@ fmt_ms() { awk -v x="$1" 'BEGIN { if (x == "NaN" || x == "") print "-"; else if 
     cat "$OUT/machine.txt"
     echo "raw files: $OUT"
     echo
-    echo "| leg | migration | ALTER | wall s | NOTICEs | attempts | signalled | app max ms during / whole leg | app p99 ms during / whole leg | > 100 ms during / whole leg | blockers |"
-    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+    echo "| leg | migration | ALTER | wall s | NOTICEs | attempts | signalled | app max ms during / whole leg | max once sent, during | app p99 ms during / whole leg | > 100 ms during / whole leg | blockers |"
+    echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     for l in $LEGS; do
-        IFS=, read -r leg scen label ok a_s a_e wall notices attempts signalled stopped n p50 p99 mx g100 g1s mx_at an ap50 ap99 amx ag100 ag1s rdone rfail free blk err load <"$OUT/$l/summary.csv"
+        IFS=, read -r leg scen label ok a_s a_e wall notices attempts signalled stopped n p50 p99 mx g100 g1s mx_at an ap50 ap99 amx ag100 ag1s rdone rfail free blk err load xmx <"$OUT/$l/summary.csv"
         case "$ok" in
             ok) st="ok" ;;
             after_cap) st="**not on its own**: ok only after the bench stopped the blockers (t=$stopped)" ;;
             *) st="**failed**" ;;
         esac
-        echo "| $leg | $label | $st | $wall | $notices | $attempts | $signalled | $(fmt_ms "$amx") / $(fmt_ms "$mx") | $(fmt_ms "$ap99") / $(fmt_ms "$p99") | $ag100 / $g100 | $blk${free:+; free of readers $free ms while the ALTER ran} |"
+        echo "| $leg | $label | $st | $wall | $notices | $attempts | $signalled | $(fmt_ms "$amx") / $(fmt_ms "$mx") | $(fmt_ms "$xmx") | $(fmt_ms "$ap99") / $(fmt_ms "$p99") | $ag100 / $g100 | $blk${free:+; free of readers $free ms while the ALTER ran} |"
     done
     echo
     echo "ALTER: ok = completed on its own; wall s = server clock after minus before the ALTER statement."
@@ -381,12 +394,15 @@ fmt_ms() { awk -v x="$1" 'BEGIN { if (x == "NaN" || x == "") print "-"; else if 
     echo "or the error name (0: none named); signalled = sessions cancelled/terminated by cancel_blockers_after."
     echo "'during' = application transactions in flight at some point while the ALTER ran; 'whole leg' = all of them"
     echo "(pgbench latency with -R counts from the scheduled start, so a client stuck behind the ALTER makes its"
-    echo "queued transactions late as well)."
+    echo "queued transactions late as well). 'max once sent' = the longest latency minus pgbench's schedule lag"
+    echo "among the transactions in flight while the ALTER ran: a lock wait shows there, a client starved of CPU does not."
+    echo "blockers: readers' transactions done / failed (cancelled) / the longest (1.4 s of pg_sleep + round trips; much"
+    echo "longer = client processes starved of CPU), and how long no reader held t while the ALTER ran."
     echo
     echo "## Errors"
     for l in $LEGS; do
         IFS=, read -r leg _ _ ok _ <"$OUT/$l/summary.csv"
-        e=$(grep -m1 'ERROR:' "$OUT/$l/alter.out" || true)
+        e=$(grep -m1 -E 'ERROR:|FATAL:' "$OUT/$l/alter.out" || true)
         echo "* $leg: ${e:-none}"
     done
     echo
@@ -421,9 +437,9 @@ fmt_ms() { awk -v x="$1" 'BEGIN { if (x == "NaN" || x == "") print "-"; else if 
     echo "set multiplot layout 4,2 columnsfirst title \"safe_ddl never_free: application (pgbench -c $CLIENTS $([ "$RATE" = 0 ] || echo "-R $RATE"), PK selects on $ROWS rows) while ALTER TABLE t ADD COLUMN x int runs; A: $READERS staggered ${READ_S} s readers, B: idle in transaction ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs)\""
     echo "set grid"
     echo "set logscale y"
-    echo "set yrange [0.1:100000]"
+    echo "set yrange [0.01:100000]"
     echo "set ylabel 'ms (log)'"
-    echo "set key top right font ',8'"
+    echo "set key bottom right font ',8'"
     for col in A B; do
         k=0
         for l in $LEGS; do
