@@ -288,7 +288,11 @@ SQL
     # --- numbers ---
     local t_end a_start a_end a_ret a_rc ok notices attempts signalled err
     t_end=$(awk -v t0="$t0" '{ printf "%.3f", $1 - t0 }' "$dir/t_end")
-    txn_events "$t0" "$dir"/app* >"$dir/events"
+    # pgbench is stopped with SIGTERM: the last line of a log file may be cut; read each file on its
+    # own (cat would glue a cut line to the next file's first) and keep whole lines only.
+    local f
+    for f in "$dir"/app.*; do awk '(NF == 6 || NF == 7) && $5 > 1000000000' "$f"; done >"$dir/app_log"
+    txn_events "$t0" "$dir/app_log" >"$dir/events"
     per_second "$dir/events" 0 "$(awk -v e="$t_end" 'BEGIN { printf "%d", e + 1 }')" >"$dir/per_second.dat"
     read -r a_ret a_rc <"$dir/alter.returned"
     a_start=$(awk -v t0="$t0" '$1 == "ALTER_START" { printf "%.3f", $2 - t0 }' "$dir/alter.out")
@@ -310,10 +314,10 @@ SQL
     # lock queue has a long one; a client starved of CPU (or stuck behind its own earlier query)
     # only a long lag. The longest of those, over the transactions in flight while the ALTER ran:
     local exec_alt
-    exec_alt=$(cat "$dir"/app* | awk -v t0="$t0" -v a="$a_start" -v b="$a_end" 'NF >= 6 && $3 ~ /^[0-9]+$/ {
+    exec_alt=$(awk -v t0="$t0" -v a="$a_start" -v b="$a_end" 'NF >= 6 && $3 ~ /^[0-9]+$/ {
             e = ($5 - int(t0)) + $6 / 1e6 - (t0 - int(t0)); x = $3 - (NF >= 7 ? $7 : 0)
             if (e - $3 / 1e6 <= b && e >= a && x > m) m = x }
-        END { printf "%.3f", m / 1000 }')
+        END { printf "%.3f", m / 1000 }' "$dir/app_log")
     read -r n p50 p99 mx g100 g1s mx_at <<<"$s_all"
     read -r an ap50 ap99 amx ag100 ag1s amx_at <<<"$s_alt"
     # readers (A): transactions done / failed, and the time within the ALTER's span in which no
