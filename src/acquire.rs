@@ -275,7 +275,7 @@ pub fn run_guarded(
                         .is_some_and(|s| s.starts_with("idle in transaction")),
                 })
                 .collect();
-            forecast.observe(&holders);
+            forecast.observe(&holders, began.elapsed().as_secs_f64() * 1000.0);
             let old: Vec<Blocker> = conflicting.into_iter().filter(is_old).collect();
             // Old holders, but those seen ending so far say the current ones will all be gone
             // within half the lock timeout (the other half is the margin for a forecast made

@@ -6,7 +6,7 @@
 //! each), waiting outside the lock queue for a free instant can last long. Queueing stalls the
 //! application until every current holder has ended, so it is worth it only when they are
 //! expected to end soon: each holder's expected remaining time is the longest duration seen so
-//! far minus its age. It is told only from at least `MIN_SEEN` transactions seen ending, and
+//! far (from a transaction's start to the look that found it gone) minus its age. It is told only from at least `MIN_SEEN` transactions seen ending, and
 //! holders whose age is unknown (another role's session, without pg_read_all_stats), who sit
 //! idle in transaction (they end when their client says so, not when a statement ends) or who
 //! are already older than anything seen make the forecast unknown: then nothing changes.
@@ -29,23 +29,26 @@ pub struct Holder {
 
 #[derive(Default, Debug)]
 pub struct Forecast {
-    /// Holders seen at the previous look, with the age they had then.
+    /// Holders seen at the previous look, with the time their transaction started (ms on the
+    /// caller's clock).
     last: Vec<((i32, u32), f64)>,
-    /// Durations of blocking transactions that ended while we waited (at least their last seen
-    /// age), most recent last.
+    /// Durations of blocking transactions that ended while we waited, most recent last: from
+    /// their start to the look that found them gone, an upper bound (a forecast from upper
+    /// bounds queues later, never sooner, than the truth would).
     durations: Vec<f64>,
 }
 
 impl Forecast {
-    /// Record a look at the current holders: those seen before and gone now have ended.
-    pub fn observe(&mut self, holders: &[Holder]) {
+    /// Record a look, at `now_ms` on a monotonic clock, at the current holders: those seen
+    /// before and gone now have ended.
+    pub fn observe(&mut self, holders: &[Holder], now_ms: f64) {
         let now: Vec<((i32, u32), f64)> = holders
             .iter()
-            .filter_map(|h| Some((h.vxid?, h.age_ms?)))
+            .filter_map(|h| Some((h.vxid?, now_ms - h.age_ms?)))
             .collect();
-        for (vxid, age) in &self.last {
+        for (vxid, started) in &self.last {
             if !now.iter().any(|(v, _)| v == vxid) {
-                self.durations.push(*age);
+                self.durations.push(now_ms - started);
             }
         }
         let excess = self.durations.len().saturating_sub(KEEP);
@@ -92,27 +95,42 @@ mod tests {
         }
     }
 
-    /// Three transactions of `ms` seen ending (ids 100..103).
+    /// Three transactions of `ms`, each seen at its start and found gone at its end.
     fn seen(ms: f64) -> Forecast {
         let mut f = Forecast::default();
+        let mut now = 0.0;
         for i in 100..103 {
-            f.observe(&[h(i, ms)]);
+            f.observe(&[h(i, 0.0)], now);
+            now += ms;
         }
-        f.observe(&[]);
+        f.observe(&[], now);
         f
     }
 
     #[test]
     fn unknown_until_enough_have_ended() {
         let mut f = Forecast::default();
-        f.observe(&[h(1, 900.0)]);
+        f.observe(&[h(1, 900.0)], 0.0);
         assert_eq!(f.expected_stall_ms(&[h(2, 1000.0)]), None);
-        f.observe(&[h(2, 1000.0)]);
-        f.observe(&[h(3, 1000.0)]);
+        f.observe(&[h(2, 1000.0)], 100.0);
+        f.observe(&[h(3, 1000.0)], 200.0);
         assert_eq!(f.expected_stall_ms(&[h(3, 100.0)]), None);
-        f.observe(&[h(4, 10.0)]);
+        f.observe(&[h(4, 10.0)], 300.0);
+        // 1 started at -900, found gone at 100: 1000 ms; 2 (-900, 200) and 3 (-800, 300): 1100.
+        assert_eq!(f.typical_ms(), Some(1100.0));
+        assert_eq!(f.expected_stall_ms(&[h(4, 1050.0)]), Some(50.0));
+    }
+
+    #[test]
+    fn durations_are_upper_bounds() {
+        let mut f = Forecast::default();
+        // Seen at age 100, found gone 900 ms later: it lasted between 100 and 1000 ms.
+        for i in 0..3 {
+            let t = f64::from(i) * 2000.0;
+            f.observe(&[h(i, 100.0)], t);
+            f.observe(&[], t + 900.0);
+        }
         assert_eq!(f.typical_ms(), Some(1000.0));
-        assert_eq!(f.expected_stall_ms(&[h(4, 950.0)]), Some(50.0));
     }
 
     #[test]
@@ -146,11 +164,11 @@ mod tests {
     #[test]
     fn keeps_recent_durations_only_and_forgets() {
         let mut f = Forecast::default();
-        f.observe(&[h(0, 5000.0)]);
+        f.observe(&[h(0, 5000.0)], 0.0);
         for i in 1..=9 {
-            f.observe(&[h(i, 100.0)]);
+            f.observe(&[h(i, 0.0)], f64::from(i) * 100.0);
         }
-        f.observe(&[]);
+        f.observe(&[], 1000.0);
         assert_eq!(f.typical_ms(), Some(100.0));
         f.forget();
         assert_eq!(f.typical_ms(), None);
