@@ -21,8 +21,6 @@ pub struct Blocker {
     /// transaction).
     pub xact_age_ms: Option<f64>,
     pub query: Option<String>,
-    /// How long it has been in its current state, in ms (None when not visible).
-    pub state_age_ms: Option<f64>,
 }
 
 impl Blocker {
@@ -105,9 +103,7 @@ pub fn conflicting(relids: &[u32], mode: LockMode) -> Vec<Blocker> {
                     a.application_name, a.state, \
                     (extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) a.xact_start) \
                      OPERATOR(pg_catalog.*) 1000::pg_catalog.numeric)::pg_catalog.float8, \
-                    pg_catalog.left(pg_catalog.regexp_replace(a.query, '\\s+', ' ', 'g'), 100), l.virtualtransaction, \
-                    (extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) a.state_change) \
-                     OPERATOR(pg_catalog.*) 1000::pg_catalog.numeric)::pg_catalog.float8 \
+                    pg_catalog.left(pg_catalog.regexp_replace(a.query, '\\s+', ' ', 'g'), 100), l.virtualtransaction \
              FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) l.pid \
              WHERE l.locktype OPERATOR(pg_catalog.=) 'relation' \
                AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d \
@@ -131,7 +127,6 @@ pub fn conflicting(relids: &[u32], mode: LockMode) -> Vec<Blocker> {
                 xact_age_ms: row.get::<f64>(8)?,
                 query: row.get::<Text>(9)?.map(String::from),
                 vxid: row.get::<Text>(10)?.map(String::from).and_then(|v| parse_vxid(&v)),
-                state_age_ms: row.get::<f64>(11)?,
             });
         }
         Ok::<_, pgrx::spi::Error>(out)
@@ -227,9 +222,6 @@ pub fn held_elsewhere(targets: &[u32]) -> Vec<String> {
     names
 }
 
-/// How long a session must have sat idle in transaction to be called so.
-const IDLE_MS: f64 = 1000.0;
-
 /// What keeps the tables locked, for messages and hints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -244,13 +236,10 @@ pub enum Kind {
 /// Classify the blockers in the way now, given how many distinct blocking transactions ended
 /// while we waited.
 pub fn kind(now: &[Blocker], ended_while_waiting: usize) -> Kind {
-    // Idle in transaction for a moment is a client between two statements of a running
-    // transaction; for a second or more, a client that left its transaction open.
     if now.iter().any(|b| {
         b.state
             .as_deref()
             .is_some_and(|s| s.starts_with("idle in transaction"))
-            && b.state_age_ms.is_none_or(|ms| ms >= IDLE_MS)
     }) {
         Kind::IdleInTransaction
     } else if ended_while_waiting >= 2 {
