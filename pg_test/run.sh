@@ -14,6 +14,7 @@
 #   9. pg_test/robustness.sh: thousands of odd DDL statements in every mode and context, bad
 #      input, privileges across logins, DDL under pgbench load: no backend ever crashes
 #  10. pg_test/usage_overflow.sh: a full usage table keeps in_use conservative (issue 12)
+#  11. pg_test/cancel_waits.sh: a cancel of a guarded wait outside the lock queue is never lost (issue 14)
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -107,6 +108,9 @@ rc=0; bash pg_test/robustness.sh "$((PORT + 4))" || rc=$?; record $rc "robustnes
 
 step "usage tracking overflow: a tiny usage table filled by an unprivileged role; in_use stays conservative"
 rc=0; bash pg_test/usage_overflow.sh "$((PORT + 6))" || rc=$?; record $rc "usage_overflow"
+
+step "cancel_waits: cancels and statement_timeout of guarded waits outside the lock queue, under CPU load, never lost"
+rc=0; bash pg_test/cancel_waits.sh "$((PORT + 7))" || rc=$?; record $rc "cancel_waits"
 
 step "server logs: no backend crashed"
 for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do

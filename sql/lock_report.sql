@@ -189,7 +189,19 @@ SELECT r.depth, r.pid, r.blocked_by, r.wait_mode, r.wait_locktype, r.relation, r
   FROM report AS r
  WHERE lock_report.relation IS NULL
     OR r.path[1] IN (SELECT x.path[1] FROM report AS x
-                      WHERE x.relation = lock_report.relation)
+                      WHERE x.relation = lock_report.relation
+                         -- A wait for another transaction to end (safe_ddl waiting outside
+                         -- the lock queue waits on the blocker's virtual transaction, a row
+                         -- lock waits on its transaction id) whose blocker holds a lock on
+                         -- the relation.
+                         OR (x.wait_locktype IN ('virtualxid', 'transactionid')
+                             AND EXISTS (SELECT FROM pg_catalog.pg_locks AS h
+                                          WHERE h.granted
+                                            AND h.locktype = 'relation'
+                                            AND h.relation = lock_report.relation
+                                            AND h.database IN (0, (SELECT d.oid FROM pg_catalog.pg_database AS d
+                                                                    WHERE d.datname = pg_catalog.current_database()))
+                                            AND h.pid = ANY (x.blocked_by))))
  ORDER BY r.path
 $lock_report$;
 

@@ -14,8 +14,9 @@ use pgrx::pg_sys::panic::{CaughtError, ErrorReport};
 use pgrx::pg_sys::{self};
 use pgrx::prelude::*;
 
-use crate::blockers::{self, Blocker};
+use crate::blockers::{self, Blocker, Kind};
 use crate::ddl::{LockMode, Statement};
+use crate::forecast::{Forecast, Holder};
 use crate::gucs;
 use crate::pg_error::PgError;
 
@@ -42,28 +43,148 @@ fn jitter() -> f64 {
     (x % 10_000) as f64 / 10_000.0
 }
 
-/// Sleep for `d`, waking up for cancel requests, and every 200 ms asking `done` whether to stop
-/// early.
-fn sleep_until(d: Duration, mut done: impl FnMut() -> bool) {
-    let end = Instant::now() + d;
-    let mut next_look = Instant::now() + Duration::from_millis(200);
-    while Instant::now() < end {
-        pgrx::check_for_interrupts!();
-        if Instant::now() >= next_look {
-            if done() {
-                return;
+/// How often a wait outside the lock queue tries to take the locks without waiting.
+const POLL: Duration = Duration::from_millis(5);
+
+/// Try to take `mode` on every relation of `relids` without waiting (no lock request is ever
+/// queued, so nobody waits behind us). All or nothing: when one cannot be had, the ones just taken
+/// are released again, so a failed look holds nothing.
+fn try_lock_all(relids: &[u32], mode: LockMode) -> bool {
+    for (i, relid) in relids.iter().enumerate() {
+        // SAFETY: lock manager calls inside a transaction; UnlockRelationOid releases exactly the
+        // lock ConditionalLockRelationOid took a moment ago under the same resource owner (a lock
+        // the transaction held before keeps its own count).
+        unsafe {
+            if !pg_sys::ConditionalLockRelationOid(pg_sys::Oid::from(*relid), mode.to_pg()) {
+                for taken in &relids[..i] {
+                    pg_sys::UnlockRelationOid(pg_sys::Oid::from(*taken), mode.to_pg());
+                }
+                return false;
             }
-            next_look = Instant::now() + Duration::from_millis(200);
         }
-        let left = end
-            .saturating_duration_since(Instant::now())
-            .min(Duration::from_millis(20));
+    }
+    true
+}
+
+/// Release the locks `try_lock_all` took, when the statement run under them did not succeed.
+fn release_all(relids: &[u32], mode: LockMode) {
+    for relid in relids {
+        // SAFETY: see try_lock_all.
+        unsafe { pg_sys::UnlockRelationOid(pg_sys::Oid::from(*relid), mode.to_pg()) };
+    }
+}
+
+/// How a wait outside the lock queue ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Waited {
+    /// Every target was free for an instant: we hold the statement's locks now.
+    Locked,
+    /// The transaction we waited for ended (another may hold the lock already).
+    BlockerEnded,
+    /// `max` passed and it is still there.
+    TimedOut,
+}
+
+/// Wait up to `max` outside the lock queue: every 5 ms try to take the locks without waiting.
+/// In between, wait on the virtual transaction lock of `vxid` (the awaited transaction) for at most
+/// 5 ms: a lock wait that nobody queues behind (no lock on the table is requested), which ends the
+/// moment that transaction ends, and shows in pg_blocking_pids who we wait for. Without one, sleep
+/// and every 200 ms ask `ended` whether what we wait for is gone. Wakes up for cancel requests.
+fn wait_outside(
+    relids: &[u32],
+    mode: LockMode,
+    max: Duration,
+    vxid: Option<(i32, u32)>,
+    mut ended: impl FnMut() -> bool,
+) -> Waited {
+    let end = Instant::now() + max;
+    let mut next_look = Instant::now() + Duration::from_millis(200);
+    loop {
+        pgrx::check_for_interrupts!();
+        if try_lock_all(relids, mode) {
+            return Waited::Locked;
+        }
+        let now = Instant::now();
+        if now >= end {
+            return Waited::TimedOut;
+        }
+        let left = end.saturating_duration_since(now).min(POLL);
+        if let Some(vxid) = vxid {
+            wait_for_transaction_end(vxid, left);
+            if transaction_ended(vxid) {
+                return Waited::BlockerEnded;
+            }
+            continue;
+        }
+        if now >= next_look {
+            if ended() {
+                return Waited::BlockerEnded;
+            }
+            next_look = now + Duration::from_millis(200);
+        }
         // SAFETY: plain sleep.
-        unsafe { pg_sys::pg_usleep(left.as_micros() as std::ffi::c_long) };
+        unsafe { pg_sys::pg_usleep(left.as_micros().max(1) as std::ffi::c_long) };
+    }
+}
+
+/// Wait until the virtual transaction `vxid` ends, or `max` has passed: a lock wait in a
+/// subtransaction, bounded by a `slice::Slice` (not by lock_timeout, whose end can swallow a
+/// cancel request that arrives at the same moment).
+fn wait_for_transaction_end(vxid: (i32, u32), max: Duration) {
+    let slice = crate::slice::Slice::start(max);
+    let mut wait = || {
+        // No lock timeout of its own: the slice bounds the wait.
+        let applied = crate::timeout::force(0);
+        // SAFETY: a lock manager wait inside the subtransaction try_once sets up.
+        unsafe {
+            pg_sys::VirtualXactLock(
+                pg_sys::VirtualTransactionId {
+                    backendId: vxid.0,
+                    localTransactionId: vxid.1,
+                },
+                true,
+            );
+        }
+        applied.restore();
+        Ok(())
+    };
+    // The slice's own end is "not yet"; any other error (a cancel request, statement_timeout,
+    // a deadlock) propagates, and the slice, dropped on the way, restores the signal mask.
+    match try_once_or(&mut wait, |code| slice.ended_by_itself(code)) {
+        Ok(()) => slice.finish(false),
+        Err(Failure::LockTimeout(_)) => slice.finish(true),
+        // The closure never returns Err (errors of its guarded calls come back as panics,
+        // re-raised by try_once_or with the slice dropped on the way).
+        Err(Failure::Error(e)) => {
+            drop(slice);
+            e.free();
+            pgrx::error!("safe_ddl: internal error: a lock wait returned an error value")
+        }
+    }
+    // A cancel request or statement_timeout that arrived during the slice.
+    pgrx::check_for_interrupts!();
+}
+
+/// Whether the virtual transaction `vxid` has ended (no wait, no lock request).
+fn transaction_ended(vxid: (i32, u32)) -> bool {
+    // SAFETY: VirtualXactLock with wait = false only looks.
+    unsafe {
+        pg_sys::VirtualXactLock(
+            pg_sys::VirtualTransactionId {
+                backendId: vxid.0,
+                localTransactionId: vxid.1,
+            },
+            false,
+        )
     }
 }
 
 /// Returns when the successful attempt started (for the lock hold warning).
+///
+/// Attempts (`safe_ddl.lock_retries` + 1) are used by waits in the lock queue that time out and
+/// by waits outside it that end with the awaited transaction still running; a wait outside the
+/// queue that ends because that transaction ended uses none, and all waits outside the queue
+/// together are bounded by `safe_ddl.lock_wait_max` (0: every such wait is an attempt).
 pub fn run_guarded(
     stmt: &Statement,
     lock: LockMode,
@@ -72,48 +193,180 @@ pub fn run_guarded(
     let retries = u32::try_from(gucs::lock_retries()).unwrap_or(0);
     let attempts = retries + 1;
     let base = gucs::lock_retry_delay_ms();
+    let wait_max = Duration::from_millis(u64::try_from(gucs::lock_wait_max_ms()).unwrap_or(0));
+    let began = Instant::now();
     // SAFETY: LockTimeout is the current lock_timeout (already bounded by safe_ddl).
     let timeout_ms = f64::from(unsafe { pg_sys::LockTimeout });
     // Conflicting sessions that will not let go within our lock timeout. A prepared transaction
     // never ends by itself; a session whose age we may not see (another user's, without
     // pg_read_all_stats) is assumed young: queueing then still stalls nobody for longer than the
     // lock timeout.
+    let is_old = |b: &Blocker| b.pid.is_none() || b.xact_age_ms.is_some_and(|age| age > timeout_ms);
     let old_blockers = || -> Vec<Blocker> {
         blockers::conflicting(&stmt.targets, lock)
             .into_iter()
-            .filter(|b| b.pid.is_none() || b.xact_age_ms.is_some_and(|age| age > timeout_ms))
+            .filter(is_old)
             .collect()
     };
-    for attempt in 1..=attempts {
-        let last = attempt == attempts;
-        if retries > 0 && timeout_ms > 0.0 && blockers::any_conflict(&stmt.targets, lock) {
-            // Stall-free: do not queue behind a transaction that will not end within our timeout.
-            let old = old_blockers();
-            if !old.is_empty() && last {
-                // Queueing now would only stall the application for one more lock timeout.
-                give_up(
-                    "canceling statement: the tables are still locked by a long transaction",
-                    attempts,
+    // Durations of the blocking transactions seen ending, to tell when queueing is worth it.
+    let mut forecast = Forecast::default();
+    // The queued attempt about to run was entered on the forecast (set in each round).
+    let mut forecast_queued;
+    // Run the statement under the locks a look outside the queue took; they are released again
+    // if it fails for want of another lock.
+    let run_locked = |run: &mut dyn FnMut() -> Result<(), PgError>| {
+        // SAFETY: plain clock read.
+        let started = unsafe { pg_sys::GetCurrentTimestamp() };
+        match try_once(&mut || run()) {
+            Ok(()) => Ok(Ok(started)),
+            Err(Failure::Error(e)) => Ok(Err(e)),
+            Err(Failure::LockTimeout(message)) => {
+                release_all(&stmt.targets, lock);
+                Err(message)
+            }
+        }
+    };
+    // Tables this transaction already holds read/write-blocking locks on: looked up only once a
+    // wait is needed.
+    let mut held: Option<Vec<String>> = None;
+    // Distinct blocking transactions that ended while we waited (to tell a stream of short
+    // transactions from one long one).
+    let mut ended_while_waiting = 0usize;
+    let mut last_notice: Option<Instant> = None;
+    // Sessions signalled under safe_ddl.cancel_blockers_after (each once).
+    let mut signalled: Vec<i32> = Vec::new();
+    let mut attempt = 1u32;
+    loop {
+        let last = attempt >= attempts;
+        forecast_queued = false;
+        if timeout_ms > 0.0 && blockers::any_conflict(&stmt.targets, lock) {
+            let held = held.get_or_insert_with(|| blockers::held_elsewhere(&stmt.targets));
+            if !held.is_empty() {
+                // Every moment we wait, the application waits on the tables we hold: look for a
+                // free instant (never queueing) for one lock timeout in all, then give up.
+                let max = Duration::from_micros((timeout_ms * 1000.0) as u64);
+                if wait_outside(&stmt.targets, lock, max, None, || false) == Waited::Locked {
+                    match run_locked(&mut run) {
+                        Ok(result) => return result,
+                        Err(message) => give_up_holding(&message, held, lock, &stmt.targets),
+                    }
+                }
+                give_up_holding(
+                    "canceling statement: not waiting for the lock while this transaction holds locks on other tables that block reads or writes",
+                    held,
                     lock,
-                    &old,
+                    &stmt.targets,
                 );
             }
-            if !old.is_empty() {
+            let conflicting = if retries > 0 {
+                blockers::conflicting(&stmt.targets, lock)
+            } else {
+                vec![]
+            };
+            let holders: Vec<Holder> = conflicting
+                .iter()
+                .filter(|b| b.granted)
+                .map(|b| Holder {
+                    vxid: b.vxid,
+                    age_ms: b.xact_age_ms,
+                    idle: b
+                        .state
+                        .as_deref()
+                        .is_some_and(|s| s.starts_with("idle in transaction")),
+                })
+                .collect();
+            forecast.observe(&holders, began.elapsed().as_secs_f64() * 1000.0);
+            let old: Vec<Blocker> = conflicting.into_iter().filter(is_old).collect();
+            // Old holders, but those seen ending so far say the current ones will all be gone
+            // within half the lock timeout (the other half is the margin for a forecast made
+            // from lower bounds): queue now; the attempt stays bounded by the lock timeout.
+            let queue_now = forecast
+                .expected_stall_ms(&holders)
+                .filter(|stall| *stall <= timeout_ms / 2.0);
+            forecast_queued = queue_now.is_some() && !old.is_empty();
+            if let (false, Some(stall)) = (old.is_empty(), queue_now) {
                 notice(
                     &format!(
-                        "safe_ddl: attempt {attempt} of {attempts}: not queueing for {} behind a long transaction; \
-                         waiting for it to end",
+                        "safe_ddl: attempt {attempt} of {attempts}: entering the lock queue for {}: the blocking \
+                         transactions are expected to end within {stall:.0} ms",
                         lock.name()
                     ),
-                    &blockers::summary(&old),
+                    &format!(
+                        "The blocking transactions seen ending while this statement waited lasted up to {:.0} ms; \
+                         the lock timeout ({timeout_ms:.0} ms) bounds the wait in the queue.\n{}",
+                        forecast.typical_ms().unwrap_or(0.0),
+                        blockers::summary(&old)
+                    ),
                 );
-                // Wait for the oldest one's transaction to end (its virtual transaction lock: no
-                // table lock is requested, so nobody queues behind us), up to the next backoff
-                // delay; without one to wait on, look again every 200 ms.
-                let delay = backoff(base, attempt + 1, jitter());
-                match old.iter().find_map(|b| b.vxid) {
-                    Some(vxid) => wait_for_transaction_end(vxid, delay),
-                    None => sleep_until(delay, || old_blockers().is_empty()),
+            }
+            if !old.is_empty() && queue_now.is_none() {
+                // Stall-free: do not queue behind a transaction that will not end within our
+                // timeout.
+                let cancel_after = Duration::from_millis(
+                    u64::try_from(gucs::cancel_blockers_after_ms()).unwrap_or(0),
+                );
+                if cancel_after > Duration::ZERO && began.elapsed() >= cancel_after {
+                    // Opt-in policy: end what blocks us (each session once), then take the lock.
+                    let pids: Vec<i32> = old
+                        .iter()
+                        .filter_map(|b| b.pid)
+                        .filter(|p| !signalled.contains(p))
+                        .collect();
+                    signalled.extend(&pids);
+                    for line in blockers::signal(&pids) {
+                        notice(
+                            &format!("safe_ddl: safe_ddl.cancel_blockers_after: {line}"),
+                            &format!(
+                                "The statement waited {} ms for its lock outside the queue.",
+                                began.elapsed().as_millis()
+                            ),
+                        );
+                        pgrx::log!("safe_ddl: safe_ddl.cancel_blockers_after: {line}");
+                    }
+                }
+                let kind = blockers::kind(&old, ended_while_waiting);
+                let out_of_time = wait_max > Duration::ZERO && began.elapsed() >= wait_max;
+                if last || out_of_time {
+                    // Queueing now would only stall the application for one more lock timeout.
+                    give_up(kind, attempt, out_of_time, lock, &old);
+                }
+                if last_notice.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    last_notice = Some(Instant::now());
+                    notice(
+                        &format!(
+                            "safe_ddl: attempt {attempt} of {attempts}: not queueing for {} behind {}; \
+                             waiting outside the lock queue",
+                            lock.name(),
+                            what(kind)
+                        ),
+                        &blockers::summary(&old),
+                    );
+                }
+                // Wait outside the lock queue (nobody queues behind us) for the oldest one's
+                // transaction to end, up to the next backoff delay, taking the locks at once if
+                // the tables are free for an instant.
+                let mut delay = backoff(base, attempt + 1, jitter());
+                if wait_max > Duration::ZERO {
+                    delay = delay.min(wait_max.saturating_sub(began.elapsed()));
+                }
+                if cancel_after > began.elapsed() {
+                    // Look again when safe_ddl.cancel_blockers_after is reached, not a whole
+                    // backoff delay later.
+                    delay = delay.min(cancel_after - began.elapsed());
+                }
+                let waited = match old.iter().find_map(|b| b.vxid) {
+                    Some(vxid) => wait_outside(&stmt.targets, lock, delay, Some(vxid), || false),
+                    None => wait_outside(&stmt.targets, lock, delay, None, || {
+                        old_blockers().is_empty()
+                    }),
+                };
+                match waited {
+                    Waited::Locked => match run_locked(&mut run) {
+                        Ok(result) => return result,
+                        Err(_) => attempt += 1,
+                    },
+                    Waited::BlockerEnded if wait_max > Duration::ZERO => ended_while_waiting += 1,
+                    Waited::BlockerEnded | Waited::TimedOut => attempt += 1,
                 }
                 continue;
             }
@@ -131,7 +384,7 @@ pub fn run_guarded(
                     .filter(|b| b.granted)
                     .collect();
                 if last {
-                    give_up(&message, attempts, lock, &holders);
+                    give_up_queued(&message, attempts, lock, &holders);
                 }
                 notice(
                     &format!(
@@ -140,11 +393,30 @@ pub fn run_guarded(
                     ),
                     &blockers::summary(&holders),
                 );
-                sleep_until(backoff(base, attempt + 1, jitter()), || false);
+                if forecast_queued {
+                    // The forecast was wrong: start again from what is seen from now on.
+                    forecast.forget();
+                }
+                attempt += 1;
+                // Between attempts, too, take the locks the moment the tables are free.
+                let delay = backoff(base, attempt, jitter());
+                if wait_outside(&stmt.targets, lock, delay, None, || false) == Waited::Locked {
+                    match run_locked(&mut run) {
+                        Ok(result) => return result,
+                        Err(_) => attempt += 1,
+                    }
+                }
             }
         }
     }
-    unreachable!("the last attempt returns or raises")
+}
+
+fn what(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Long => "a long transaction",
+        Kind::IdleInTransaction => "a session idle in transaction",
+        Kind::Stream => "a stream of short transactions",
+    }
 }
 
 fn notice(message: &str, detail: &str) {
@@ -159,48 +431,125 @@ fn notice(message: &str, detail: &str) {
     );
 }
 
-/// The final 55P03, with the sessions that held conflicting locks in DETAIL.
-fn give_up(message: &str, attempts: u32, lock: LockMode, blockers: &[Blocker]) -> ! {
-    let detail = format!(
-        "Gave up after {attempts} attempt{}. Sessions holding a lock that conflicts with {}:\n{}",
-        if attempts == 1 { "" } else { "s" },
-        lock.name(),
-        blockers::summary(blockers)
-    );
-    let report = ErrorReport::new(PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE, message.to_string(), "safe_ddl")
-        .set_detail(detail)
-        .set_hint(
-            "Retry when the blocking transactions have ended (see SELECT * FROM safe_ddl.lock_report()), or end them \
-             with pg_cancel_backend(pid) / pg_terminate_backend(pid). Raise safe_ddl.lock_retries to wait longer; \
-             do not raise the lock timeout, which is how long the application stalls.",
-        );
-    crate::encoding::report(report, PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
+const SHOW_BLOCKERS: &str = "see SELECT * FROM safe_ddl.lock_report()";
+
+/// The final 55P03 after waiting outside the lock queue, with the blockers in DETAIL and a HINT
+/// for the kind of traffic that kept the tables locked.
+fn give_up(kind: Kind, attempt: u32, out_of_time: bool, lock: LockMode, blockers: &[Blocker]) -> ! {
+    let message = match kind {
+        Kind::Long => "canceling statement: the tables are still locked by a long transaction",
+        Kind::IdleInTransaction => {
+            "canceling statement: the tables are still locked by a session idle in transaction"
+        }
+        Kind::Stream => {
+            "canceling statement: the tables were never free: a stream of short transactions kept them locked"
+        }
+    };
+    let why = if out_of_time {
+        format!(
+            "Gave up after waiting safe_ddl.lock_wait_max ({} ms) outside the lock queue",
+            gucs::lock_wait_max_ms()
+        )
+    } else {
+        format!(
+            "Gave up after {attempt} attempt{}",
+            if attempt == 1 { "" } else { "s" }
+        )
+    };
+    let idle_pids: Vec<String> = blockers
+        .iter()
+        .filter(|b| {
+            b.state
+                .as_deref()
+                .is_some_and(|s| s.starts_with("idle in transaction"))
+        })
+        .filter_map(|b| b.pid.map(|p| p.to_string()))
+        .collect();
+    let hint = match kind {
+        Kind::IdleInTransaction => format!(
+            "A session idle in transaction does not end by itself, and pg_cancel_backend does nothing to it (it runs no \
+             statement): end it with SELECT pg_catalog.pg_terminate_backend({}); ({SHOW_BLOCKERS}), or find the \
+             client that left it open. Set idle_in_transaction_session_timeout so this cannot last.",
+            idle_pids.first().map_or("<pid>", String::as_str)
+        ),
+        Kind::Stream => format!(
+            "Each blocking transaction is short, but a new one always holds the lock before the last one ends, so \
+             there is no moment to take it without stalling the application until the youngest ends. Run the \
+             migration when the traffic is lower ({SHOW_BLOCKERS}), or let it end the blocking statements after a \
+             while: SET safe_ddl.cancel_blockers_after = '10s'; (a superuser's setting, or GRANT SET ON PARAMETER). \
+             Do not raise the lock timeout, which is how long the application stalls."
+        ),
+        Kind::Long => format!(
+            "Retry when the blocking transactions have ended ({SHOW_BLOCKERS}), or end them with \
+             pg_cancel_backend(pid) / pg_terminate_backend(pid). Raise safe_ddl.lock_retries (and \
+             safe_ddl.lock_wait_max) to wait longer; do not raise the lock timeout, which is how long the \
+             application stalls."
+        ),
+    };
+    report_error(
+        message,
+        format!(
+            "{why}. Sessions holding a lock that conflicts with {}:\n{}",
+            lock.name(),
+            blockers::summary(blockers)
+        ),
+        hint,
+    )
 }
 
-/// Wait until the virtual transaction `vxid` ends, or `max` has passed (lock_timeout on the
-/// wait, in a subtransaction so the timeout is not an error for the caller).
-fn wait_for_transaction_end(vxid: (i32, u32), max: Duration) {
-    let ms = i32::try_from(max.as_millis()).unwrap_or(i32::MAX).max(1);
-    let mut wait = || {
-        let applied = crate::timeout::force(ms);
-        // SAFETY: a lock manager wait inside the subtransaction try_once sets up; the lock
-        // timeout bounds it.
-        unsafe {
-            pg_sys::VirtualXactLock(
-                pg_sys::VirtualTransactionId {
-                    backendId: vxid.0,
-                    localTransactionId: vxid.1,
-                },
-                true,
-            );
-        }
-        applied.restore();
-        Ok(())
-    };
-    // A timeout just means "not yet"; the caller looks again. The closure never returns Err:
-    // an error of its guarded calls comes back as a panic, which try_once re-raises.
-    let _ = try_once(&mut wait);
+/// The final 55P03 after the last attempt in the lock queue timed out.
+fn give_up_queued(message: &str, attempts: u32, lock: LockMode, blockers: &[Blocker]) -> ! {
+    report_error(
+        message,
+        format!(
+            "Gave up after {attempts} attempt{}. Sessions holding a lock that conflicts with {}:\n{}",
+            if attempts == 1 { "" } else { "s" },
+            lock.name(),
+            blockers::summary(blockers)
+        ),
+        format!(
+            "Retry when the blocking transactions have ended ({SHOW_BLOCKERS}), or end them with \
+             pg_cancel_backend(pid) / pg_terminate_backend(pid). Raise safe_ddl.lock_retries to wait longer; \
+             do not raise the lock timeout, which is how long the application stalls."
+        ),
+    )
+}
+
+/// The 55P03 of a statement that would have had to wait while its transaction holds locks that
+/// block reads or writes on other tables (`held`): the application waits on those meanwhile.
+fn give_up_holding(message: &str, held: &[String], lock: LockMode, targets: &[u32]) -> ! {
+    let blockers = blockers::conflicting(targets, lock);
+    let first = held.first().map_or("<table>", String::as_str);
+    report_error(
+        message,
+        format!(
+            "This transaction already holds locks that block reads or writes on {}, so every moment it waits, the \
+             application waits on them too: it waited at most safe_ddl.lock_timeout ({} ms) in all for a moment \
+             without conflicting holders, and gave up. Sessions holding a lock that conflicts with {}:\n{}",
+            held.join(", "),
+            // SAFETY: LockTimeout is the current lock_timeout.
+            unsafe { pg_sys::LockTimeout },
+            lock.name(),
+            blockers::summary(&blockers)
+        ),
+        format!(
+            "Split the migration: one transaction per table, so a wait holds nothing else (COMMIT after the \
+             statements on {first}, then run the rest in a new transaction), or lock the busiest table first \
+             (BEGIN; LOCK TABLE <busiest> IN ACCESS EXCLUSIVE MODE; ...) so the waits happen while nothing else is held."
+        ),
+    )
+}
+
+fn report_error(message: &str, detail: String, hint: String) -> ! {
+    let report = ErrorReport::new(
+        PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE,
+        message.to_string(),
+        "safe_ddl",
+    )
+    .set_detail(detail)
+    .set_hint(hint);
+    crate::encoding::report(report, PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
 }
 
 /// Why an attempt failed.
@@ -214,6 +563,17 @@ enum Failure {
 /// One attempt in a subtransaction. A lock timeout rolls back only the subtransaction and comes
 /// back as Err; any other error rolls back the subtransaction and propagates.
 fn try_once(run: &mut impl FnMut() -> Result<(), PgError>) -> Result<(), Failure> {
+    try_once_or(run, |code| {
+        code == PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE
+    })
+}
+
+/// `try_once` with the errors to retry chosen by `retryable` (asked after the rollback); they
+/// come back as `Failure::LockTimeout`.
+fn try_once_or(
+    run: &mut impl FnMut() -> Result<(), PgError>,
+    retryable: impl Fn(PgSqlErrorCode) -> bool,
+) -> Result<(), Failure> {
     // SAFETY (whole function): the subtransaction pattern of PL/pgSQL's exception blocks: the
     // caller's memory context and resource owner are restored whatever happens, and a caught
     // error (copied into the caller's context by pg_error::catch) outlives the rollback.
@@ -226,8 +586,6 @@ fn try_once(run: &mut impl FnMut() -> Result<(), PgError>) -> Result<(), Failure
             pg_sys::MemoryContextSwitchTo(context);
             pg_sys::CurrentResourceOwner = owner;
         };
-        let lock_not_available =
-            |code: PgSqlErrorCode| code == PgSqlErrorCode::ERRCODE_LOCK_NOT_AVAILABLE;
         let outcome: Result<Result<(), PgError>, Box<CaughtError>> =
             PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(run())))
                 .catch_others(|e| Err(Box::new(e)))
@@ -241,7 +599,7 @@ fn try_once(run: &mut impl FnMut() -> Result<(), PgError>) -> Result<(), Failure
             Ok(Err(e)) => {
                 pg_sys::RollbackAndReleaseCurrentSubTransaction();
                 restore();
-                if lock_not_available(PgSqlErrorCode::from(e.sqlerrcode())) {
+                if retryable(PgSqlErrorCode::from(e.sqlerrcode())) {
                     let message = e.message();
                     e.free();
                     Err(Failure::LockTimeout(message))
@@ -254,7 +612,7 @@ fn try_once(run: &mut impl FnMut() -> Result<(), PgError>) -> Result<(), Failure
                 pg_sys::RollbackAndReleaseCurrentSubTransaction();
                 restore();
                 match *e {
-                    CaughtError::PostgresError(r) if lock_not_available(r.sql_error_code()) => {
+                    CaughtError::PostgresError(r) if retryable(r.sql_error_code()) => {
                         Err(Failure::LockTimeout(r.message().to_string()))
                     }
                     other => other.rethrow(),

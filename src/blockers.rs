@@ -167,3 +167,136 @@ pub fn summary(blockers: &[Blocker]) -> String {
     };
     format!("{}{more}", shown.join("\n"))
 }
+
+/// Existing tables other than `targets` on which this transaction already holds a lock that
+/// blocks reads or writes (SHARE or stronger), by name: while the statement waits, the
+/// application waits on them. Tables created in this transaction (nobody else can see them) and
+/// temporary tables are left out. Never errors: a failed look-up means "none known".
+pub fn held_elsewhere(targets: &[u32]) -> Vec<String> {
+    let oids: Vec<pg_sys::Oid> = targets.iter().map(|o| pg_sys::Oid::from(*o)).collect();
+    let rows = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT c.oid::pg_catalog.regclass::pg_catalog.text, l.mode, c.oid \
+             FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) l.relation \
+             WHERE l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted \
+               AND l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() \
+               AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d \
+                                                      WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
+               AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,m}'::pg_catalog.\"char\"[]) \
+               AND c.relpersistence OPERATOR(pg_catalog.<>) 't' \
+               AND NOT (l.relation OPERATOR(pg_catalog.=) ANY($1)) \
+             ORDER BY 1",
+            None,
+            &[oids.into()],
+        )?;
+        let mut out: Vec<(String, String, Option<pg_sys::Oid>)> = Vec::new();
+        for row in rows {
+            out.push((
+                row.get::<Text>(1)?.map(String::from).unwrap_or_default(),
+                row.get::<Text>(2)?.map(String::from).unwrap_or_default(),
+                row.get::<pg_sys::Oid>(3)?,
+            ));
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_default();
+    let mut names: Vec<String> = Vec::new();
+    for (name, mode, oid) in rows {
+        let blocking = LockMode::from_name(&mode).is_some_and(LockMode::blocks_reads_or_writes);
+        // rd_createSubid is set only for a relation created in the current transaction (we hold
+        // a lock on it, so opening it in the relcache is safe).
+        // SAFETY: relcache look-up of a relation this transaction has locked; closed again.
+        let created_here = oid.is_some_and(|oid| unsafe {
+            let rel = pg_sys::RelationIdGetRelation(oid);
+            if rel.is_null() {
+                return false;
+            }
+            let created = (*rel).rd_createSubid != 0;
+            pg_sys::RelationClose(rel);
+            created
+        });
+        if blocking && !created_here && !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// What keeps the tables locked, for messages and hints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// One (or a few) transactions that have been running for long.
+    Long,
+    /// A session sitting idle in its open transaction: it will not end by itself.
+    IdleInTransaction,
+    /// Short transactions, one after the other: each ends soon, but a new one holds the lock.
+    Stream,
+}
+
+/// Classify the blockers in the way now, given how many distinct blocking transactions ended
+/// while we waited.
+pub fn kind(now: &[Blocker], ended_while_waiting: usize) -> Kind {
+    if now.iter().any(|b| {
+        b.state
+            .as_deref()
+            .is_some_and(|s| s.starts_with("idle in transaction"))
+    }) {
+        Kind::IdleInTransaction
+    } else if ended_while_waiting >= 2 {
+        Kind::Stream
+    } else {
+        Kind::Long
+    }
+}
+
+/// Cancel the current statement of each of `pids`, or terminate it when it sits idle in
+/// transaction (pg_cancel_backend does nothing to a session that runs no statement). Only the
+/// sessions the current role may signal, by the rules of pg_cancel_backend (a superuser's session
+/// only by a superuser; otherwise the role must have the privileges of the session's role or of
+/// pg_signal_backend), which are checked before calling, so nothing raises. Returns a description
+/// of each session signalled (pid, user, application, state, query).
+pub fn signal(pids: &[i32]) -> Vec<String> {
+    if pids.is_empty() {
+        return vec![];
+    }
+    // SAFETY: plain function call inside a transaction.
+    unsafe { pg_sys::pgstat_clear_snapshot() };
+    let rows = Spi::connect(|client| {
+        let rows = client.select(
+            "SELECT a.pid, a.usename::pg_catalog.text, a.application_name, a.state, \
+                    pg_catalog.left(pg_catalog.regexp_replace(a.query, '\\s+', ' ', 'g'), 100), \
+                    CASE WHEN a.state OPERATOR(pg_catalog.~~) 'idle in transaction%' \
+                         THEN pg_catalog.pg_terminate_backend(a.pid) ELSE pg_catalog.pg_cancel_backend(a.pid) END \
+             FROM pg_catalog.pg_stat_activity a \
+             WHERE a.pid OPERATOR(pg_catalog.=) ANY($1) \
+               AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() \
+               AND a.usesysid IS NOT NULL \
+               AND (NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) a.usesysid) \
+                    OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)) \
+               AND (pg_catalog.pg_has_role(a.usesysid, 'USAGE') \
+                    OR pg_catalog.pg_has_role('pg_signal_backend'::pg_catalog.name, 'USAGE'))",
+            None,
+            &[pids.to_vec().into()],
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let pid = row.get::<i32>(1)?.unwrap_or(0);
+            let user = row.get::<Text>(2)?.map(String::from).unwrap_or_default();
+            let app = row.get::<Text>(3)?.map(String::from).unwrap_or_default();
+            let state = row.get::<Text>(4)?.map(String::from).unwrap_or_default();
+            let query = row.get::<Text>(5)?.map(String::from).unwrap_or_default();
+            let ok = row.get::<bool>(6)?.unwrap_or(false);
+            let action = if state.starts_with("idle in transaction") {
+                "terminated"
+            } else {
+                "cancelled the statement of"
+            };
+            out.push(format!(
+                "{}{action} pid {pid}, user {user}, application {app}, state {state}, query: {query}",
+                if ok { "" } else { "could not signal: " }
+            ));
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    });
+    rows.unwrap_or_default()
+}

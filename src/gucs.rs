@@ -78,6 +78,19 @@ static AUTO_CONCURRENTLY: GucSetting<bool> = GucSetting::<bool>::new(false);
 static LOCK_RETRIES: GucSetting<i32> = GucSetting::<i32>::new(10);
 static LOCK_RETRY_DELAY_MS: GucSetting<i32> = GucSetting::<i32>::new(500);
 
+/// `safe_ddl.lock_wait_max`, default 1 min: how long a guarded DDL may wait in all outside the
+/// lock queue (stall-free, costing the application nothing) while conflicting transactions come
+/// and go. Waits that end because the awaited transaction ended use no attempt of
+/// safe_ddl.lock_retries, so a stream of short transactions is bounded by this time, not by the
+/// attempts a long blocker gets. 0: every wait counts as an attempt (the behaviour before it).
+static LOCK_WAIT_MAX_MS: GucSetting<i32> = GucSetting::<i32>::new(60_000);
+
+/// `safe_ddl.cancel_blockers_after`, default 0 (never): after a guarded DDL has waited this long
+/// outside the lock queue, cancel the statements of the sessions blocking it and terminate those
+/// idle in transaction (only those the caller may signal, as pg_cancel_backend allows). Superuser
+/// only: it ends other sessions' work.
+static CANCEL_BLOCKERS_AFTER_MS: GucSetting<i32> = GucSetting::<i32>::new(0);
+
 /// `safe_ddl.max_lock_hold`, default 1 s: a transaction that held a lock blocking reads or writes
 /// on an existing table for longer than this gets a WARNING at commit (0 disables). Migrations
 /// that wrap DDL in long transactions hold the lock until COMMIT.
@@ -132,6 +145,26 @@ pub fn init() {
         1,
         3_600_000,
         GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"safe_ddl.lock_wait_max",
+        c"Longest total wait of a guarded DDL outside the lock queue for conflicting transactions to end.",
+        c"Waits that end because the awaited transaction ended use no attempt of safe_ddl.lock_retries; this bounds them in time. 0 = every wait is an attempt.",
+        &LOCK_WAIT_MAX_MS,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::UNIT_MS,
+    );
+    GucRegistry::define_int_guc(
+        c"safe_ddl.cancel_blockers_after",
+        c"After a guarded DDL waited this long, cancel blocking statements and terminate blocking sessions idle in transaction (0 = never).",
+        c"Only sessions the caller may signal (the rules of pg_cancel_backend); each one is reported in a NOTICE and the server log.",
+        &CANCEL_BLOCKERS_AFTER_MS,
+        0,
+        i32::MAX,
+        GucContext::Suset,
         GucFlags::UNIT_MS,
     );
     GucRegistry::define_int_guc(
@@ -799,6 +832,14 @@ pub fn lock_retries() -> i32 {
 
 pub fn lock_retry_delay_ms() -> i32 {
     LOCK_RETRY_DELAY_MS.get()
+}
+
+pub fn lock_wait_max_ms() -> i32 {
+    LOCK_WAIT_MAX_MS.get()
+}
+
+pub fn cancel_blockers_after_ms() -> i32 {
+    CANCEL_BLOCKERS_AFTER_MS.get()
 }
 
 pub fn max_lock_hold_ms() -> i32 {

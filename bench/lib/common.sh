@@ -1,4 +1,4 @@
-# bench/lib/common.sh: helpers shared by bench/headline.sh, bench/overhead.sh and bench/contrast.sh.
+# bench/lib/common.sh: helpers shared by bench/headline.sh, bench/overhead.sh, bench/contrast.sh and bench/never_free.sh.
 # Source it after pg_test/lib/cluster.sh. Needs bash, awk, sort, gnuplot.
 #
 # The pgbench helpers work on an "events" file made from pgbench's per-transaction logs
