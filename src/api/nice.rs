@@ -134,7 +134,8 @@ fn _backfill_nice(nice: i32) -> Option<i32> {
         }
         Err(e) => warn(
             format!("safe_ddl.backfill: could not read this session's CPU priority: {e}"),
-            "getpriority(PRIO_PROCESS, 0) on the backend failed; its priority is left alone.".into(),
+            "getpriority(PRIO_PROCESS, 0) on the backend failed; its priority is left alone."
+                .into(),
         ),
     }
     if let Some(before) = autogroup_nice() {
@@ -203,7 +204,10 @@ fn register_callback() {
 /// A backfill's CALL that ends in an error aborts the transaction it runs in (its batches'
 /// own errors are caught in subtransactions and never get here): restore the priority then.
 #[pg_guard]
-unsafe extern "C-unwind" fn at_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
+unsafe extern "C-unwind" fn at_transaction_end(
+    event: pg_sys::XactEvent::Type,
+    _arg: *mut std::ffi::c_void,
+) {
     if event == pg_sys::XactEvent::XACT_EVENT_ABORT {
         restore(true);
     }
