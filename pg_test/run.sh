@@ -8,6 +8,7 @@
 #   5. the not_preloaded suite against a cluster without shared_preload_libraries
 #   6. pg_test/backfill_crash.sh: backfills killed and crashed mid-run, resumed exactly once
 #   7. pg_test/backfill_concurrency.sh: a backfill under concurrent application writes
+#   7a. pg_test/backfill_nice.sh: a backfill's lower CPU priority (nice), given back where it can be
 #   7b. pg_test/expand_contract.sh: a column type change under load; recipes interrupted and resumed
 #   8. pg_test/django_test.sh: Django's manage.py migrate against the guard (pg_test/django), also
 #      on fresh databases (contrib and third-party histories, manage.py test)
@@ -96,6 +97,9 @@ rc=0; bash pg_test/backfill_crash.sh "$((PORT + 1))" || rc=$?; record $rc "backf
 
 step "backfill under concurrent application writes: no errors, rows exactly once, no wait longer than about one batch; under faster inserts it ends at its start bound (or follows, opt-in)"
 rc=0; bash pg_test/backfill_concurrency.sh "$((PORT + 2))" || rc=$?; record $rc "backfill_concurrency"
+
+step "backfill CPU priority: batches run at the nice value asked for, never a higher priority; the autogroup's value given back after the job, also after an error"
+rc=0; bash pg_test/backfill_nice.sh "$((PORT + 8))" || rc=$?; record $rc "backfill_nice"
 
 step "expand/contract: an int -> bigint change under pgbench writers, procedures interrupted and resumed"
 rc=0; bash pg_test/expand_contract.sh "$((PORT + 3))" || rc=$?; record $rc "expand_contract"

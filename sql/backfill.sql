@@ -64,6 +64,8 @@ CREATE TABLE @extschema@.backfill_jobs (
     pause                interval NOT NULL,
     max_replication_lag  bigint,
     max_dead_tuple_ratio float8,
+    -- the CPU priority the job runs at (issue 14): 0 leaves it alone, 1..19 the nice value
+    nice                 int NOT NULL DEFAULT 0 CHECK (nice BETWEEN 0 AND 19),
     status               text NOT NULL DEFAULT 'running'
                          CHECK (status IN ('running', 'done', 'cancelled', 'failed')),
     cancel_requested     boolean NOT NULL DEFAULT false,
@@ -245,7 +247,7 @@ $$;
 -- The settings of a backfill, checked before anything is done.
 CREATE FUNCTION @extschema@._backfill_check_settings(
     batch_size int, target_batch_time interval, pause interval,
-    max_replication_lag bigint, max_dead_tuple_ratio float8)
+    max_replication_lag bigint, max_dead_tuple_ratio float8, nice int)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -270,6 +272,12 @@ BEGIN
     IF max_dead_tuple_ratio <= 0 OR max_dead_tuple_ratio > 1 OR max_dead_tuple_ratio = 'NaN' THEN
         RAISE EXCEPTION 'safe_ddl.backfill: max_dead_tuple_ratio must be above 0 and at most 1 (or NULL: do not wait for vacuum), not %', max_dead_tuple_ratio
         USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF nice IS NULL OR nice < 0 OR nice > 19 THEN
+        RAISE EXCEPTION 'safe_ddl.backfill: nice must be from 0 to 19, not %', COALESCE(nice::text, 'NULL')
+        USING ERRCODE = 'invalid_parameter_value',
+              DETAIL = 'It is the CPU scheduling priority (Unix nice value) the backfill''s session runs at: 0 leaves it alone, 1 to 19 lower it (19 is the lowest).',
+              HINT = 'Leave it out for the default (10), or pass nice => 0 to keep the session''s priority.';
     END IF;
 END
 $$;
@@ -765,6 +773,10 @@ DECLARE
     -- NOTICE intervals
     progress_every CONSTANT interval := '5 s';
     wait_step      float8;
+    -- the CPU priority asked for (0: unchanged) and the session's nice value once lowered
+    job_nice       int;
+    cur_nice       int;
+    nice_end       text;
 BEGIN
     SELECT * INTO j FROM @extschema@.backfill_jobs AS b WHERE b.job_id = job;
     IF NOT FOUND THEN
@@ -827,6 +839,17 @@ BEGIN
         RAISE NOTICE 'safe_ddl.backfill: statement_timeout is %: it applies to the whole CALL, which will be canceled then (CALL again to resume)',
             pg_catalog.current_setting('statement_timeout');
     END IF;
+    -- Lower this backend's CPU priority (issue 14): on a machine the application keeps busy, its
+    -- queries then get the CPU first. Restored at the end where the kernel allows it (the
+    -- autogroup's value); the process's own nice value stays until the session ends.
+    job_nice := j.nice;
+    IF job_nice > 0 THEN
+        cur_nice := COALESCE(@extschema@._backfill_nice(job_nice), job_nice);
+        RAISE NOTICE 'safe_ddl.backfill: job % runs at CPU priority nice % (nice => 0: unchanged); this session keeps nice % until it disconnects',
+            job, cur_nice, cur_nice;
+        nice_end := pg_catalog.format('safe_ddl.backfill: this session stays at nice %s until it disconnects (a process cannot raise its CPU priority back): run other work in another connection',
+                                      cur_nice);
+    END IF;
     COMMIT;
 
     LOOP
@@ -848,6 +871,10 @@ BEGIN
                 PERFORM @extschema@._backfill_unlock(job);
                 RAISE NOTICE 'safe_ddl.backfill: job % on % cancelled after % rows (last key (%)); CALL safe_ddl.backfill_resume(%) goes on from there',
                     job, j.relation, j.rows_done, COALESCE(pg_catalog.array_to_string(j.last_key, ', '), 'none'), job;
+                IF job_nice > 0 THEN
+                    PERFORM @extschema@._backfill_restore_nice();
+                    RAISE NOTICE '%', nice_end;
+                END IF;
                 RETURN;
             END IF;
             reason := @extschema@._backfill_throttle(j.relation, j.max_replication_lag, j.max_dead_tuple_ratio);
@@ -956,6 +983,10 @@ BEGIN
                 'job', job, 'status', 'failed', 'error', err_msg, 'batch_size', bsize)::text);
             COMMIT;
             PERFORM @extschema@._backfill_unlock(job);
+            IF job_nice > 0 THEN
+                PERFORM @extschema@._backfill_restore_nice();
+                RAISE NOTICE '%', nice_end;
+            END IF;
             RAISE EXCEPTION USING
                 ERRCODE = err_state,
                 MESSAGE = err_msg,
@@ -979,6 +1010,10 @@ BEGIN
                 CASE WHEN j.follow_new_rows THEN ''
                      ELSE '; rows inserted after it started ' || COALESCE('beyond key (' || pg_catalog.array_to_string(j.upper_bound, ', ') || ')', '')
                           || ' are left to the application or its dual-write trigger' END;
+            IF job_nice > 0 THEN
+                PERFORM @extschema@._backfill_restore_nice();
+                RAISE NOTICE '%', nice_end;
+            END IF;
             RETURN;
         END IF;
 
@@ -1111,12 +1146,13 @@ DECLARE
     ps    interval := (a->>'pause')::interval;
     lag   bigint := (a->>'max_replication_lag')::bigint;
     dead  float8 := (a->>'max_dead_tuple_ratio')::float8;
+    nic   int := COALESCE((a->>'nice')::int, 0);
     follow boolean := COALESCE((a->>'follow_new_rows')::boolean, false);
     bound text[] := @extschema@._json_text_array(a->'upper_bound');
     at_start float8 := GREATEST((a->>'rows_at_start')::float8, 0);
     job   bigint;
 BEGIN
-    PERFORM @extschema@._backfill_check_settings(bs, tbt, ps, lag, dead);
+    PERFORM @extschema@._backfill_check_settings(bs, tbt, ps, lag, dead, nic);
     IF keys IS NULL THEN
         RAISE EXCEPTION 'safe_ddl.backfill: no key columns' USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -1145,8 +1181,8 @@ BEGIN
     job := pg_catalog.nextval('@extschema@.backfill_jobs_job_id_seq');
     INSERT INTO @extschema@.backfill_jobs
            (job_id, relation, set_clause, where_clause, key_columns, follow_new_rows, upper_bound, rows_at_start,
-            batch_size, target_batch_time, pause, max_replication_lag, max_dead_tuple_ratio, started_by, pid, lock_key)
-    VALUES (job, rel, set_text, where_text, keys, follow, bound, at_start, bs, tbt, ps, lag, dead, actor,
+            batch_size, target_batch_time, pause, max_replication_lag, max_dead_tuple_ratio, nice, started_by, pid, lock_key)
+    VALUES (job, rel, set_text, where_text, keys, follow, bound, at_start, bs, tbt, ps, lag, dead, nic, actor,
             pg_catalog.pg_backend_pid(), (job % 2147483647)::int);
     RETURN job::text;
 END
@@ -1200,13 +1236,15 @@ DECLARE
 BEGIN
     IF a ? 'batch_size' THEN
         PERFORM @extschema@._backfill_check_settings((a->>'batch_size')::int, (a->>'target_batch_time')::interval,
-                    (a->>'pause')::interval, (a->>'max_replication_lag')::bigint, (a->>'max_dead_tuple_ratio')::float8);
+                    (a->>'pause')::interval, (a->>'max_replication_lag')::bigint, (a->>'max_dead_tuple_ratio')::float8,
+                    COALESCE((a->>'nice')::int, 0));
         UPDATE @extschema@.backfill_jobs AS b
            SET batch_size = (a->>'batch_size')::int,
                target_batch_time = (a->>'target_batch_time')::interval,
                pause = (a->>'pause')::interval,
                max_replication_lag = (a->>'max_replication_lag')::bigint,
-               max_dead_tuple_ratio = (a->>'max_dead_tuple_ratio')::float8
+               max_dead_tuple_ratio = (a->>'max_dead_tuple_ratio')::float8,
+               nice = COALESCE((a->>'nice')::int, 0)
          WHERE b.job_id = j.job_id;
     END IF;
     UPDATE @extschema@.backfill_jobs AS b
@@ -1352,7 +1390,8 @@ CREATE PROCEDURE @extschema@.backfill(
     pause                interval DEFAULT '10ms',
     max_replication_lag  bigint   DEFAULT 67108864,   -- 64 MB of WAL not yet replayed
     max_dead_tuple_ratio float8   DEFAULT 0.5,        -- more dead than live rows: vacuum is behind
-    follow_new_rows      boolean  DEFAULT false       -- also rows inserted while it runs (may never end)
+    follow_new_rows      boolean  DEFAULT false,      -- also rows inserted while it runs (may never end)
+    nice                 int      DEFAULT 10          -- CPU priority of this session while it runs (0: unchanged)
 )
 LANGUAGE plpgsql
 AS $$
@@ -1371,7 +1410,8 @@ BEGIN
     COMMIT;   -- (raises "invalid transaction termination" if the check above could not tell)
 
     PERFORM @extschema@._backfill_check_settings(backfill.batch_size, backfill.target_batch_time, backfill.pause,
-                                                 backfill.max_replication_lag, backfill.max_dead_tuple_ratio);
+                                                 backfill.max_replication_lag, backfill.max_dead_tuple_ratio,
+                                                 backfill.nice);
 
     -- The same backfill of this role, not done yet: resume it, with this CALL's settings.
     SELECT * INTO prev
@@ -1399,7 +1439,8 @@ BEGIN
                    'batch_size', backfill.batch_size,
                    'target_batch_time', backfill.target_batch_time, 'pause', backfill.pause,
                    'max_replication_lag', backfill.max_replication_lag,
-                   'max_dead_tuple_ratio', backfill.max_dead_tuple_ratio)::text)::bigint;
+                   'max_dead_tuple_ratio', backfill.max_dead_tuple_ratio,
+                   'nice', backfill.nice)::text)::bigint;
         PERFORM @extschema@._backfill_lock(job);
     ELSE
         job := prev.job_id;
@@ -1417,17 +1458,18 @@ BEGIN
                    'job', job, 'batch_size', backfill.batch_size,
                    'target_batch_time', backfill.target_batch_time, 'pause', backfill.pause,
                    'max_replication_lag', backfill.max_replication_lag,
-                   'max_dead_tuple_ratio', backfill.max_dead_tuple_ratio)::text);
+                   'max_dead_tuple_ratio', backfill.max_dead_tuple_ratio,
+                   'nice', backfill.nice)::text);
     END IF;
     COMMIT;
     CALL @extschema@._backfill_run(job);
 END
 $$;
 
-COMMENT ON PROCEDURE @extschema@.backfill(pg_catalog.regclass, text, text, int, interval, interval, bigint, float8, boolean) IS
+COMMENT ON PROCEDURE @extschema@.backfill(pg_catalog.regclass, text, text, int, interval, interval, bigint, float8, boolean, int) IS
   'UPDATE relation SET set_clause WHERE where_clause in key-ordered batches, one transaction each, '
   'over the keys present when the job starts (follow_new_rows => true: also rows inserted while it runs), '
-  'throttled on replication lag and dead tuples; resumable (the same CALL again) and cancellable '
+  'throttled on replication lag and dead tuples, at a lower CPU priority (nice => 10; the session keeps it); resumable (the same CALL again) and cancellable '
   '(safe_ddl.backfill_cancel). CALL it outside a transaction block. See docs/backfill.md.';
 
 CREATE PROCEDURE @extschema@.backfill_resume(job_id bigint)
@@ -1514,7 +1556,8 @@ SELECT b.job_id,
        b.finished_at,
        COALESCE(b.finished_at, b.updated_at) - b.started_at AS elapsed,
        b.follow_new_rows,
-       b.upper_bound
+       b.upper_bound,
+       b.nice
   FROM @extschema@.backfill_jobs AS b
   LEFT JOIN LATERAL (SELECT @extschema@._backfill_runner(b.lock_key, b.pid, b.started_by) AS pid) AS r ON true;
 

@@ -58,6 +58,10 @@ CALL safe_ddl.backfill('bf_items', 'touched = touched + 1', pause => '-1 s');
 CALL safe_ddl.backfill('bf_items', 'touched = touched + 1', target_batch_time => '0');
 CALL safe_ddl.backfill('bf_items', 'touched = touched + 1', max_dead_tuple_ratio => 1.5);
 CALL safe_ddl.backfill('bf_items', 'touched = touched + 1', max_replication_lag => -1);
+-- nice: the CPU priority of the session while it runs (issue 14), 0 to 19
+CALL safe_ddl.backfill('bf_items', 'touched = touched + 1', nice => 20);
+CALL safe_ddl.backfill('bf_items', 'touched = touched + 1', nice => -1);
+CALL safe_ddl.backfill('bf_items', 'touched = touched + 1', nice => NULL);
 CALL safe_ddl.backfill('bf_missing', 'touched = touched + 1');
 CREATE VIEW bf_view AS SELECT * FROM bf_items;
 CALL safe_ddl.backfill('bf_view', 'touched = touched + 1');
