@@ -605,6 +605,17 @@ fn give_up(kind: Kind, attempt: u32, out_of_time: bool, lock: LockMode, blockers
              application stalls."
         ),
     };
+    // A prepared transaction has no session: pg_cancel_backend / pg_terminate_backend and
+    // cancel_blockers_after cannot end it, and it never ends by itself.
+    let hint = if blockers.iter().any(|b| b.granted && b.pid.is_none()) {
+        format!(
+            "A prepared transaction holds the lock: it never ends by itself and has no session to cancel or terminate. \
+             Find it with SELECT gid, prepared, owner, database FROM pg_catalog.pg_prepared_xacts; and end it with \
+             COMMIT PREPARED 'gid' or ROLLBACK PREPARED 'gid' (what its transaction manager would have done). {hint}"
+        )
+    } else {
+        hint
+    };
     report_error(
         message,
         format!(
