@@ -390,6 +390,9 @@ pub fn run_guarded(
                 let cancel_after = Duration::from_millis(
                     u64::try_from(gucs::cancel_blockers_after_ms()).unwrap_or(0),
                 );
+                // Someone was cancelled in this round: look again within a second whether its
+                // transaction survived the cancel (it is terminated then).
+                let mut just_cancelled = false;
                 if cancel_after > Duration::ZERO && began.elapsed() >= cancel_after {
                     // Opt-in policy: end what blocks us, then take the lock. A cancel ends the
                     // blocking transaction, unless it survives it (rolled back to a savepoint, as
@@ -407,7 +410,7 @@ pub fn run_guarded(
                             continue;
                         }
                         match cancelled.iter().find(|(key, _)| *key == (pid, b.vxid)) {
-                            Some((_, at)) if at.elapsed() >= Duration::from_secs(1) => {
+                            Some((_, at)) if at.elapsed() >= Duration::from_millis(900) => {
                                 terminate.push(pid)
                             }
                             // Cancelled a moment ago: its transaction may still be aborting.
@@ -419,6 +422,7 @@ pub fn run_guarded(
                         }
                     }
                     terminated.extend(&terminate);
+                    just_cancelled = !cancel.is_empty();
                     for line in blockers::signal(&cancel, &terminate) {
                         notice(
                             &format!("safe_ddl: safe_ddl.cancel_blockers_after: {line}"),
@@ -459,9 +463,8 @@ pub fn run_guarded(
                     // Look again when safe_ddl.cancel_blockers_after is reached, not a whole
                     // backoff delay later.
                     delay = delay.min(cancel_after - began.elapsed());
-                } else if cancel_after > Duration::ZERO {
-                    // The policy acts: look again within a second whether a cancelled transaction
-                    // survived its cancel (it is terminated then).
+                }
+                if just_cancelled {
                     delay = delay.min(Duration::from_secs(1));
                 }
                 let waited = match old.iter().find_map(|b| Some((b.vxid?, b.pid?))) {
