@@ -16,6 +16,8 @@
 #      input, privileges across logins, DDL under pgbench load: no backend ever crashes
 #  10. pg_test/usage_overflow.sh: a full usage table keeps in_use conservative (issue 12)
 #  11. pg_test/cancel_waits.sh: a cancel of a guarded wait outside the lock queue is never lost (issue 14)
+#  12. pg_test/prepared_blocker.sh: a prepared transaction blocking a guarded DDL: left alone, and
+#      the error says how to end it (issue 14)
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -115,6 +117,9 @@ rc=0; bash pg_test/usage_overflow.sh "$((PORT + 6))" || rc=$?; record $rc "usage
 
 step "cancel_waits: cancels and statement_timeout of guarded waits outside the lock queue, under CPU load, never lost"
 rc=0; bash pg_test/cancel_waits.sh "$((PORT + 7))" || rc=$?; record $rc "cancel_waits"
+
+step "prepared_blocker: a prepared transaction blocking a guarded DDL is left alone; the HINT says how to end it"
+rc=0; bash pg_test/prepared_blocker.sh "$((PORT + 8))" || rc=$?; record $rc "prepared_blocker"
 
 step "server logs: no backend crashed"
 for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do

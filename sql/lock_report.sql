@@ -153,6 +153,17 @@ activity AS MATERIALIZED (
            a.application_name, a.query
       FROM pg_catalog.pg_stat_activity AS a
 ),
+-- The granted relation and tuple locks on lock_report.relation (read once, and only when a
+-- relation is given and a wait for a transaction's end is in a tree).
+rel_locks AS MATERIALIZED (
+    SELECT l.pid, l.locktype
+      FROM pg_catalog.pg_locks AS l
+     WHERE l.granted
+       AND l.locktype IN ('relation', 'tuple')
+       AND l.relation = lock_report.relation
+       AND l.database IN (0, (SELECT d.oid FROM pg_catalog.pg_database AS d
+                               WHERE d.datname = pg_catalog.current_database()))
+),
 report AS (
     SELECT t.depth,
            t.pid,
@@ -190,18 +201,21 @@ SELECT r.depth, r.pid, r.blocked_by, r.wait_mode, r.wait_locktype, r.relation, r
  WHERE lock_report.relation IS NULL
     OR r.path[1] IN (SELECT x.path[1] FROM report AS x
                       WHERE x.relation = lock_report.relation
-                         -- A wait for another transaction to end (safe_ddl waiting outside
-                         -- the lock queue waits on the blocker's virtual transaction, a row
-                         -- lock waits on its transaction id) whose blocker holds a lock on
-                         -- the relation.
-                         OR (x.wait_locktype IN ('virtualxid', 'transactionid')
-                             AND EXISTS (SELECT FROM pg_catalog.pg_locks AS h
-                                          WHERE h.granted
-                                            AND h.locktype = 'relation'
-                                            AND h.relation = lock_report.relation
-                                            AND h.database IN (0, (SELECT d.oid FROM pg_catalog.pg_database AS d
-                                                                    WHERE d.datname = pg_catalog.current_database()))
-                                            AND h.pid = ANY (x.blocked_by))))
+                         -- A wait for another transaction's end whose blocker holds a lock on
+                         -- the relation: safe_ddl waiting outside the lock queue waits on the
+                         -- blocker's virtual transaction.
+                         OR (x.wait_locktype = 'virtualxid'
+                             AND EXISTS (SELECT FROM rel_locks AS h
+                                          WHERE h.locktype = 'relation'
+                                            AND h.pid = ANY (x.blocked_by)))
+                         -- A row lock wait (on the transaction that holds the row) for a row of
+                         -- the relation: the waiter holds the row's tuple lock meanwhile. (That
+                         -- the blocker also holds some lock on the relation says nothing: it
+                         -- may have merely read it.)
+                         OR (x.wait_locktype = 'transactionid'
+                             AND EXISTS (SELECT FROM rel_locks AS t
+                                          WHERE t.locktype = 'tuple'
+                                            AND t.pid = x.pid)))
  ORDER BY r.path
 $lock_report$;
 

@@ -94,7 +94,8 @@ fn wait_outside(
     relids: &[u32],
     mode: LockMode,
     max: Duration,
-    vxid: Option<(i32, u32)>,
+    awaited: Option<((i32, u32), i32)>,
+    watch: &mut DeadlockWatch,
     mut ended: impl FnMut() -> bool,
 ) -> Waited {
     let end = Instant::now() + max;
@@ -109,11 +110,12 @@ fn wait_outside(
             return Waited::TimedOut;
         }
         let left = end.saturating_duration_since(now).min(POLL);
-        if let Some(vxid) = vxid {
+        if let Some((vxid, pid)) = awaited {
             wait_for_transaction_end(vxid, left);
             if transaction_ended(vxid) {
                 return Waited::BlockerEnded;
             }
+            watch.look(pid, mode, relids);
             continue;
         }
         if now >= next_look {
@@ -124,6 +126,80 @@ fn wait_outside(
         }
         // SAFETY: plain sleep.
         unsafe { pg_sys::pg_usleep(left.as_micros().max(1) as std::ffi::c_long) };
+    }
+}
+
+/// The deadlock detector never sees a wait outside the lock queue through: it runs only in a lock
+/// wait that lasts deadlock_timeout, and ours are 5 ms slices. When the transaction we wait for
+/// waits for a lock this transaction holds (it needs a table a previous statement of ours
+/// locked, or a row we updated), neither would ever end. So every deadlock_timeout of waiting,
+/// look whether the awaited session is blocked by us, and if so fail with Postgres' deadlock
+/// error, as its deadlock detector would have. When it, too, waits outside the queue (a guarded
+/// statement waiting for our transaction, wait_locktype virtualxid), only the one with the higher
+/// pid gives up, so that the other goes through.
+struct DeadlockWatch {
+    next: Instant,
+}
+
+impl DeadlockWatch {
+    fn new() -> DeadlockWatch {
+        DeadlockWatch {
+            next: Instant::now() + Self::every(),
+        }
+    }
+
+    fn every() -> Duration {
+        // SAFETY: DeadlockTimeout is the current deadlock_timeout in ms.
+        Duration::from_millis(
+            u64::try_from(unsafe { pg_sys::DeadlockTimeout })
+                .unwrap_or(1000)
+                .max(1),
+        )
+    }
+
+    fn look(&mut self, pid: i32, mode: LockMode, relids: &[u32]) {
+        if Instant::now() < self.next {
+            return;
+        }
+        self.next = Instant::now() + Self::every();
+        let Some(outside) = blockers::waits_for_us(pid) else {
+            return;
+        };
+        // SAFETY: MyProcPid is this backend's pid.
+        let me = unsafe { pg_sys::MyProcPid };
+        if outside && pid > me {
+            return;
+        }
+        let names: Vec<String> = relids
+            .iter()
+            // SAFETY: syscache look-up; NULL for a relation that is gone.
+            .map(|oid| unsafe {
+                let name = pg_sys::get_rel_name(pg_sys::Oid::from(*oid));
+                if name.is_null() {
+                    oid.to_string()
+                } else {
+                    std::ffi::CStr::from_ptr(name)
+                        .to_string_lossy()
+                        .into_owned()
+                }
+            })
+            .collect();
+        let report = ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_T_R_DEADLOCK_DETECTED,
+            "deadlock detected".to_string(),
+            "safe_ddl",
+        )
+        .set_detail(format!(
+            "Process {me} waits outside the lock queue (for {} on {}) for the transaction of process {pid} to end; \
+             process {pid} waits for a lock held by the transaction of process {me}.",
+            mode.name(),
+            names.join(", ")
+        ))
+        .set_hint(
+            "Retry the transaction. Transactions that lock the same tables in the same order cannot wait for each other."
+                .to_string(),
+        );
+        crate::encoding::report(report, PgLogLevel::ERROR);
     }
 }
 
@@ -179,6 +255,10 @@ fn transaction_ended(vxid: (i32, u32)) -> bool {
     }
 }
 
+/// A blocking transaction whose statement safe_ddl.cancel_blockers_after cancelled: its session's
+/// pid and its virtual transaction.
+type CancelledXact = (i32, Option<(i32, u32)>);
+
 /// Returns when the successful attempt started (for the lock hold warning).
 ///
 /// Attempts (`safe_ddl.lock_retries` + 1) are used by waits in the lock queue that time out and
@@ -233,8 +313,11 @@ pub fn run_guarded(
     // transactions from one long one).
     let mut ended_while_waiting = 0usize;
     let mut last_notice: Option<Instant> = None;
-    // Sessions signalled under safe_ddl.cancel_blockers_after (each once).
-    let mut signalled: Vec<i32> = Vec::new();
+    // Under safe_ddl.cancel_blockers_after: the transactions whose statement was cancelled (each
+    // once; a session's next transaction is another one), and the sessions terminated (each once).
+    let mut cancelled: Vec<(CancelledXact, Instant)> = Vec::new();
+    let mut terminated: Vec<i32> = Vec::new();
+    let mut watch = DeadlockWatch::new();
     let mut attempt = 1u32;
     loop {
         let last = attempt >= attempts;
@@ -245,7 +328,9 @@ pub fn run_guarded(
                 // Every moment we wait, the application waits on the tables we hold: look for a
                 // free instant (never queueing) for one lock timeout in all, then give up.
                 let max = Duration::from_micros((timeout_ms * 1000.0) as u64);
-                if wait_outside(&stmt.targets, lock, max, None, || false) == Waited::Locked {
+                if wait_outside(&stmt.targets, lock, max, None, &mut watch, || false)
+                    == Waited::Locked
+                {
                     match run_locked(&mut run) {
                         Ok(result) => return result,
                         Err(message) => give_up_holding(&message, held, lock, &stmt.targets),
@@ -305,15 +390,40 @@ pub fn run_guarded(
                 let cancel_after = Duration::from_millis(
                     u64::try_from(gucs::cancel_blockers_after_ms()).unwrap_or(0),
                 );
+                // Someone was cancelled in this round: look again within a second whether its
+                // transaction survived the cancel (it is terminated then).
+                let mut just_cancelled = false;
                 if cancel_after > Duration::ZERO && began.elapsed() >= cancel_after {
-                    // Opt-in policy: end what blocks us (each session once), then take the lock.
-                    let pids: Vec<i32> = old
-                        .iter()
-                        .filter_map(|b| b.pid)
-                        .filter(|p| !signalled.contains(p))
-                        .collect();
-                    signalled.extend(&pids);
-                    for line in blockers::signal(&pids) {
+                    // Opt-in policy: end what blocks us, then take the lock. A cancel ends the
+                    // blocking transaction, unless it survives it (rolled back to a savepoint, as
+                    // psql's ON_ERROR_ROLLBACK and ORMs' nested transactions do, or caught the
+                    // error) and still holds its locks a second later: then the session is
+                    // terminated, as pg_repack does.
+                    let mut cancel: Vec<i32> = Vec::new();
+                    let mut terminate: Vec<i32> = Vec::new();
+                    for b in &old {
+                        let Some(pid) = b.pid else { continue };
+                        if terminated.contains(&pid)
+                            || cancel.contains(&pid)
+                            || terminate.contains(&pid)
+                        {
+                            continue;
+                        }
+                        match cancelled.iter().find(|(key, _)| *key == (pid, b.vxid)) {
+                            Some((_, at)) if at.elapsed() >= Duration::from_millis(900) => {
+                                terminate.push(pid)
+                            }
+                            // Cancelled a moment ago: its transaction may still be aborting.
+                            Some(_) => {}
+                            None => {
+                                cancelled.push(((pid, b.vxid), Instant::now()));
+                                cancel.push(pid);
+                            }
+                        }
+                    }
+                    terminated.extend(&terminate);
+                    just_cancelled = !cancel.is_empty();
+                    for line in blockers::signal(&cancel, &terminate) {
                         notice(
                             &format!("safe_ddl: safe_ddl.cancel_blockers_after: {line}"),
                             &format!(
@@ -354,9 +464,19 @@ pub fn run_guarded(
                     // backoff delay later.
                     delay = delay.min(cancel_after - began.elapsed());
                 }
-                let waited = match old.iter().find_map(|b| b.vxid) {
-                    Some(vxid) => wait_outside(&stmt.targets, lock, delay, Some(vxid), || false),
-                    None => wait_outside(&stmt.targets, lock, delay, None, || {
+                if just_cancelled {
+                    delay = delay.min(Duration::from_secs(1));
+                }
+                let waited = match old.iter().find_map(|b| Some((b.vxid?, b.pid?))) {
+                    Some(awaited) => wait_outside(
+                        &stmt.targets,
+                        lock,
+                        delay,
+                        Some(awaited),
+                        &mut watch,
+                        || false,
+                    ),
+                    None => wait_outside(&stmt.targets, lock, delay, None, &mut watch, || {
                         old_blockers().is_empty()
                     }),
                 };
@@ -400,7 +520,9 @@ pub fn run_guarded(
                 attempt += 1;
                 // Between attempts, too, take the locks the moment the tables are free.
                 let delay = backoff(base, attempt, jitter());
-                if wait_outside(&stmt.targets, lock, delay, None, || false) == Waited::Locked {
+                if wait_outside(&stmt.targets, lock, delay, None, &mut watch, || false)
+                    == Waited::Locked
+                {
                     match run_locked(&mut run) {
                         Ok(result) => return result,
                         Err(_) => attempt += 1,
@@ -485,6 +607,17 @@ fn give_up(kind: Kind, attempt: u32, out_of_time: bool, lock: LockMode, blockers
              safe_ddl.lock_wait_max) to wait longer; do not raise the lock timeout, which is how long the \
              application stalls."
         ),
+    };
+    // A prepared transaction has no session: pg_cancel_backend / pg_terminate_backend and
+    // cancel_blockers_after cannot end it, and it never ends by itself.
+    let hint = if blockers.iter().any(|b| b.granted && b.pid.is_none()) {
+        format!(
+            "A prepared transaction holds the lock: it never ends by itself and has no session to cancel or terminate. \
+             Find it with SELECT gid, prepared, owner, database FROM pg_catalog.pg_prepared_xacts; and end it with \
+             COMMIT PREPARED 'gid' or ROLLBACK PREPARED 'gid' (what its transaction manager would have done). {hint}"
+        )
+    } else {
+        hint
     };
     report_error(
         message,

@@ -168,10 +168,12 @@ pub fn summary(blockers: &[Blocker]) -> String {
     format!("{}{more}", shown.join("\n"))
 }
 
-/// Existing tables other than `targets` on which this transaction already holds a lock that
+/// Existing relations other than `targets` on which this transaction already holds a lock that
 /// blocks reads or writes (SHARE or stronger), by name: while the statement waits, the
-/// application waits on them. Tables created in this transaction (nobody else can see them) and
-/// temporary tables are left out. Never errors: a failed look-up means "none known".
+/// application waits on them. Tables, but also views (`CREATE OR REPLACE VIEW` holds ACCESS
+/// EXCLUSIVE on the view: every query reading it waits), sequences (`ALTER SEQUENCE` blocks
+/// nextval), foreign tables and indexes. Relations created in this transaction (nobody else can
+/// see them) and temporary ones are left out. Never errors: a failed look-up means "none known".
 pub fn held_elsewhere(targets: &[u32]) -> Vec<String> {
     let oids: Vec<pg_sys::Oid> = targets.iter().map(|o| pg_sys::Oid::from(*o)).collect();
     let rows = Spi::connect(|client| {
@@ -182,7 +184,7 @@ pub fn held_elsewhere(targets: &[u32]) -> Vec<String> {
                AND l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid() \
                AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d \
                                                       WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) \
-               AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,m}'::pg_catalog.\"char\"[]) \
+               AND c.relkind OPERATOR(pg_catalog.=) ANY ('{r,p,m,v,f,S,i,I}'::pg_catalog.\"char\"[]) \
                AND c.relpersistence OPERATOR(pg_catalog.<>) 't' \
                AND NOT (l.relation OPERATOR(pg_catalog.=) ANY($1)) \
              ORDER BY 1",
@@ -222,6 +224,29 @@ pub fn held_elsewhere(targets: &[u32]) -> Vec<String> {
     names
 }
 
+/// Whether session `pid` is blocked by this backend (it waits for a lock we hold, or queues behind
+/// our request), and if so whether it waits for a transaction to end (a virtualxid lock: a
+/// guarded statement waiting outside the lock queue, or CREATE INDEX CONCURRENTLY). None when it
+/// is not blocked by us. pg_locks and pg_blocking_pids() are readable by everyone. Never errors.
+pub fn waits_for_us(pid: i32) -> Option<bool> {
+    Spi::connect(|client| {
+        let row = client
+            .select(
+                "SELECT pg_catalog.pg_backend_pid() OPERATOR(pg_catalog.=) ANY (pg_catalog.pg_blocking_pids($1)), \
+                        EXISTS (SELECT FROM pg_catalog.pg_locks l \
+                                 WHERE l.pid OPERATOR(pg_catalog.=) $1 AND NOT l.granted \
+                                   AND l.locktype OPERATOR(pg_catalog.=) 'virtualxid')",
+                Some(1),
+                &[pid.into()],
+            )?
+            .first();
+        let blocked = row.get::<bool>(1)?.unwrap_or(false);
+        let outside = row.get::<bool>(2)?.unwrap_or(false);
+        Ok::<_, pgrx::spi::Error>(blocked.then_some(outside))
+    })
+    .unwrap_or(None)
+}
+
 /// What keeps the tables locked, for messages and hints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -249,14 +274,16 @@ pub fn kind(now: &[Blocker], ended_while_waiting: usize) -> Kind {
     }
 }
 
-/// Cancel the current statement of each of `pids`, or terminate it when it sits idle in
-/// transaction (pg_cancel_backend does nothing to a session that runs no statement). Only the
-/// sessions the current role may signal, by the rules of pg_cancel_backend (a superuser's session
-/// only by a superuser; otherwise the role must have the privileges of the session's role or of
-/// pg_signal_backend), which are checked before calling, so nothing raises. Returns a description
-/// of each session signalled (pid, user, application, state, query).
-pub fn signal(pids: &[i32]) -> Vec<String> {
-    if pids.is_empty() {
+/// Cancel the current statement of each of `cancel`, or terminate it when it sits idle in
+/// transaction (pg_cancel_backend does nothing to a session that runs no statement); terminate
+/// each of `terminate` (sessions whose transaction survived a cancel: it rolled back to a savepoint
+/// or caught the error, and still holds its locks). Only the sessions the current role may signal,
+/// by the rules of pg_cancel_backend (a superuser's session only by a superuser; otherwise the role
+/// must have the privileges of the session's role or of pg_signal_backend), which are checked
+/// before calling, so nothing raises. Returns a description of each session signalled (pid, user,
+/// application, state, query).
+pub fn signal(cancel: &[i32], terminate: &[i32]) -> Vec<String> {
+    if cancel.is_empty() && terminate.is_empty() {
         return vec![];
     }
     // SAFETY: plain function call inside a transaction.
@@ -266,9 +293,11 @@ pub fn signal(pids: &[i32]) -> Vec<String> {
             "SELECT a.pid, a.usename::pg_catalog.text, a.application_name, a.state, \
                     pg_catalog.left(pg_catalog.regexp_replace(a.query, '\\s+', ' ', 'g'), 100), \
                     CASE WHEN a.state OPERATOR(pg_catalog.~~) 'idle in transaction%' \
-                         THEN pg_catalog.pg_terminate_backend(a.pid) ELSE pg_catalog.pg_cancel_backend(a.pid) END \
+                           OR a.pid OPERATOR(pg_catalog.=) ANY($2) \
+                         THEN pg_catalog.pg_terminate_backend(a.pid) ELSE pg_catalog.pg_cancel_backend(a.pid) END, \
+                    (a.state OPERATOR(pg_catalog.~~) 'idle in transaction%' OR a.pid OPERATOR(pg_catalog.=) ANY($2)) \
              FROM pg_catalog.pg_stat_activity a \
-             WHERE a.pid OPERATOR(pg_catalog.=) ANY($1) \
+             WHERE (a.pid OPERATOR(pg_catalog.=) ANY($1) OR a.pid OPERATOR(pg_catalog.=) ANY($2)) \
                AND a.pid OPERATOR(pg_catalog.<>) pg_catalog.pg_backend_pid() \
                AND a.usesysid IS NOT NULL \
                AND (NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) a.usesysid) \
@@ -276,7 +305,7 @@ pub fn signal(pids: &[i32]) -> Vec<String> {
                AND (pg_catalog.pg_has_role(a.usesysid, 'USAGE') \
                     OR pg_catalog.pg_has_role('pg_signal_backend'::pg_catalog.name, 'USAGE'))",
             None,
-            &[pids.to_vec().into()],
+            &[cancel.to_vec().into(), terminate.to_vec().into()],
         )?;
         let mut out = Vec::new();
         for row in rows {
@@ -286,7 +315,7 @@ pub fn signal(pids: &[i32]) -> Vec<String> {
             let state = row.get::<Text>(4)?.map(String::from).unwrap_or_default();
             let query = row.get::<Text>(5)?.map(String::from).unwrap_or_default();
             let ok = row.get::<bool>(6)?.unwrap_or(false);
-            let action = if state.starts_with("idle in transaction") {
+            let action = if row.get::<bool>(7)?.unwrap_or(false) {
                 "terminated"
             } else {
                 "cancelled the statement of"

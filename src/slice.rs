@@ -100,7 +100,16 @@ impl Slice {
     pub fn start(max: Duration) -> Slice {
         pgrx::check_for_interrupts!();
         let id = timeout_id();
-        let old_mask = block_sigint();
+        let mut old_mask = block_sigint();
+        // A cancel request that arrived between the look above and the blocking is pending now;
+        // with the slice's timeout firing before the wait looks at it, it would be taken for the
+        // slice's own end and lost. Process it as what it is.
+        // SAFETY: interrupt flag of this backend; signal mask calls as in block_sigint.
+        if unsafe { std::ptr::read_volatile(&raw const pg_sys::QueryCancelPending) } != 0 {
+            unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old_mask, std::ptr::null_mut()) };
+            pgrx::check_for_interrupts!();
+            old_mask = block_sigint();
+        }
         FIRED.store(false, Ordering::SeqCst);
         let ms = c_int::try_from(max.as_millis())
             .unwrap_or(c_int::MAX)
@@ -136,6 +145,10 @@ impl Slice {
     /// the wait ended without an error. A cancel request or statement_timeout that arrived during
     /// the slice is pending again when this returns, for the next CHECK_FOR_INTERRUPTS.
     pub fn finish(mut self, by_itself: bool) {
+        // Stop the timer before looking at FIRED: firing between that look and restore()'s
+        // disabling, its request would stay pending and cancel a later statement.
+        // SAFETY: timeout API on this backend's own timeout (disabling twice is harmless).
+        unsafe { raw::disable_timeout(self.id, false) };
         if !by_itself && FIRED.load(Ordering::SeqCst) {
             // The timeout fired after the wait had ended, and SIGINT was held back all along
             // (nothing rolled back, which would have unblocked it): the query cancel still
