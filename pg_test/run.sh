@@ -119,7 +119,7 @@ step "cancel_waits: cancels and statement_timeout of guarded waits outside the l
 rc=0; bash pg_test/cancel_waits.sh "$((PORT + 7))" || rc=$?; record $rc "cancel_waits"
 
 step "prepared_blocker: a prepared transaction blocking a guarded DDL is left alone; the HINT says how to end it"
-rc=0; bash pg_test/prepared_blocker.sh "$((PORT + 8))" || rc=$?; record $rc "prepared_blocker"
+rc=0; bash pg_test/prepared_blocker.sh "$((PORT + 9))" || rc=$?; record $rc "prepared_blocker"
 
 step "server logs: no backend crashed"
 for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do
