@@ -18,6 +18,7 @@
 #  11. pg_test/cancel_waits.sh: a cancel of a guarded wait outside the lock queue is never lost (issue 14)
 #  12. pg_test/prepared_blocker.sh: a prepared transaction blocking a guarded DDL: left alone, and
 #      the error says how to end it (issue 14)
+#  13. pg_test/autovacuum_blocker.sh: a guarded DDL behind autovacuum cancels it after deadlock_timeout
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,6 +121,9 @@ rc=0; bash pg_test/cancel_waits.sh "$((PORT + 7))" || rc=$?; record $rc "cancel_
 
 step "prepared_blocker: a prepared transaction blocking a guarded DDL is left alone; the HINT says how to end it"
 rc=0; bash pg_test/prepared_blocker.sh "$((PORT + 9))" || rc=$?; record $rc "prepared_blocker"
+
+step "autovacuum_blocker: a guarded DDL behind autovacuum cancels it after deadlock_timeout, as the lock manager does"
+rc=0; bash pg_test/autovacuum_blocker.sh "$((PORT + 10))" || rc=$?; record $rc "autovacuum_blocker"
 
 step "server logs: no backend crashed"
 for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do

@@ -318,6 +318,11 @@ pub fn run_guarded(
     let mut cancelled: Vec<(CancelledXact, Instant)> = Vec::new();
     let mut terminated: Vec<i32> = Vec::new();
     let mut watch = DeadlockWatch::new();
+    // Autovacuum workers cancelled after deadlock_timeout (each once).
+    let mut autovacuum_cancelled: Vec<i32> = Vec::new();
+    // SAFETY: DeadlockTimeout is the deadlock_timeout setting, in ms.
+    let deadlock_timeout =
+        Duration::from_millis(u64::try_from(unsafe { pg_sys::DeadlockTimeout }).unwrap_or(1000));
     let mut attempt = 1u32;
     loop {
         let last = attempt >= attempts;
@@ -434,6 +439,22 @@ pub fn run_guarded(
                         pgrx::log!("safe_ddl: safe_ddl.cancel_blockers_after: {line}");
                     }
                 }
+                // As PostgreSQL's lock manager does for a lock waiter after deadlock_timeout:
+                // cancel a blocking autovacuum that does not run to prevent wraparound.
+                if began.elapsed() >= deadlock_timeout {
+                    for line in blockers::cancel_autovacuum(&old, &mut autovacuum_cancelled) {
+                        just_cancelled = true;
+                        notice(
+                            &format!("safe_ddl: {line}"),
+                            &format!(
+                                "The statement waited {} ms for its lock outside the queue; PostgreSQL's lock manager \
+                                 cancels such an autovacuum for any statement waiting deadlock_timeout for its lock.",
+                                began.elapsed().as_millis()
+                            ),
+                        );
+                        pgrx::log!("safe_ddl: {line}");
+                    }
+                }
                 let kind = blockers::kind(&old, ended_while_waiting);
                 let out_of_time = wait_max > Duration::ZERO && began.elapsed() >= wait_max;
                 if last || out_of_time {
@@ -466,6 +487,10 @@ pub fn run_guarded(
                 }
                 if just_cancelled {
                     delay = delay.min(Duration::from_secs(1));
+                }
+                if deadlock_timeout > began.elapsed() {
+                    // Look again at deadlock_timeout, when a blocking autovacuum is cancelled.
+                    delay = delay.min(deadlock_timeout - began.elapsed());
                 }
                 let waited = match old.iter().find_map(|b| Some((b.vxid?, b.pid?))) {
                     Some(awaited) => wait_outside(

@@ -329,3 +329,46 @@ pub fn signal(cancel: &[i32], terminate: &[i32]) -> Vec<String> {
     });
     rows.unwrap_or_default()
 }
+
+/// What PostgreSQL's lock manager does for any lock waiter after `deadlock_timeout`: cancel each
+/// autovacuum worker among `blockers` that does not run to prevent wraparound (a plain `ALTER`
+/// queued behind it would have cancelled it; safe_ddl waits outside the queue, where the lock
+/// manager does not). Each pid once (`done`). The same signal the lock manager sends, with no
+/// privilege check, as there: any role that may queue for the lock gets it from PostgreSQL after
+/// deadlock_timeout. Returns a description of each worker cancelled.
+pub fn cancel_autovacuum(blockers: &[Blocker], done: &mut Vec<i32>) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in blockers {
+        let Some(pid) = b.pid else { continue };
+        if done.contains(&pid) {
+            continue;
+        }
+        // SAFETY: BackendPidGetProc looks the pid up under ProcArrayLock; statusFlags is one
+        // byte of shared memory, read once (as ProcSleep does, the worker may have moved on by
+        // the time it gets the signal: autovacuum checks what it is cancelled for).
+        let flags = unsafe {
+            let proc = pg_sys::BackendPidGetProc(pid);
+            if proc.is_null() {
+                continue;
+            }
+            std::ptr::read_volatile(&raw const (*proc).statusFlags)
+        };
+        let flags = u32::from(flags);
+        if flags & pg_sys::PROC_IS_AUTOVACUUM == 0
+            || flags & pg_sys::PROC_VACUUM_FOR_WRAPAROUND != 0
+        {
+            continue;
+        }
+        done.push(pid);
+        // SAFETY: kill(2) of a backend's pid, as ProcSleep sends it.
+        if unsafe { libc::kill(pid, libc::SIGINT) } == 0 {
+            out.push(format!(
+                "canceled autovacuum pid {pid} ({}), which holds {} on {}",
+                b.query.as_deref().unwrap_or("query not visible"),
+                b.mode,
+                b.relation
+            ));
+        }
+    }
+    out
+}
