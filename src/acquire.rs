@@ -476,7 +476,8 @@ pub fn run_guarded(
                 // Wait outside the lock queue (nobody queues behind us) for the oldest one's
                 // transaction to end, up to the next backoff delay, taking the locks at once if
                 // the tables are free for an instant.
-                let mut delay = backoff(base, attempt + 1, jitter());
+                let full_delay = backoff(base, attempt + 1, jitter());
+                let mut delay = full_delay;
                 if wait_max > Duration::ZERO {
                     delay = delay.min(wait_max.saturating_sub(began.elapsed()));
                 }
@@ -511,6 +512,9 @@ pub fn run_guarded(
                         Err(_) => attempt += 1,
                     },
                     Waited::BlockerEnded if wait_max > Duration::ZERO => ended_while_waiting += 1,
+                    // Cut short to look again at a set moment (deadlock_timeout, the blocker
+                    // policy): not a whole attempt's wait, so it uses none.
+                    Waited::TimedOut if delay < full_delay => {}
                     Waited::BlockerEnded | Waited::TimedOut => attempt += 1,
                 }
                 continue;
