@@ -129,6 +129,16 @@ fn wait_outside(
     }
 }
 
+/// The current deadlock_timeout (at least 1 ms).
+fn deadlock_timeout() -> Duration {
+    // SAFETY: DeadlockTimeout is the current deadlock_timeout in ms.
+    Duration::from_millis(
+        u64::try_from(unsafe { pg_sys::DeadlockTimeout })
+            .unwrap_or(1000)
+            .max(1),
+    )
+}
+
 /// The deadlock detector never sees a wait outside the lock queue through: it runs only in a lock
 /// wait that lasts deadlock_timeout, and ours are 5 ms slices. When the transaction we wait for
 /// waits for a lock this transaction holds (it needs a table a previous statement of ours
@@ -144,24 +154,15 @@ struct DeadlockWatch {
 impl DeadlockWatch {
     fn new() -> DeadlockWatch {
         DeadlockWatch {
-            next: Instant::now() + Self::every(),
+            next: Instant::now() + deadlock_timeout(),
         }
-    }
-
-    fn every() -> Duration {
-        // SAFETY: DeadlockTimeout is the current deadlock_timeout in ms.
-        Duration::from_millis(
-            u64::try_from(unsafe { pg_sys::DeadlockTimeout })
-                .unwrap_or(1000)
-                .max(1),
-        )
     }
 
     fn look(&mut self, pid: i32, mode: LockMode, relids: &[u32]) {
         if Instant::now() < self.next {
             return;
         }
-        self.next = Instant::now() + Self::every();
+        self.next = Instant::now() + deadlock_timeout();
         let Some(outside) = blockers::waits_for_us(pid) else {
             return;
         };
@@ -178,9 +179,7 @@ impl DeadlockWatch {
                 if name.is_null() {
                     oid.to_string()
                 } else {
-                    std::ffi::CStr::from_ptr(name)
-                        .to_string_lossy()
-                        .into_owned()
+                    crate::encoding::cstr_to_rust(name)
                 }
             })
             .collect();
@@ -211,16 +210,8 @@ fn wait_for_transaction_end(vxid: (i32, u32), max: Duration) {
     let mut wait = || {
         // No lock timeout of its own: the slice bounds the wait.
         let applied = crate::timeout::force(0);
-        // SAFETY: a lock manager wait inside the subtransaction try_once sets up.
-        unsafe {
-            pg_sys::VirtualXactLock(
-                pg_sys::VirtualTransactionId {
-                    backendId: vxid.0,
-                    localTransactionId: vxid.1,
-                },
-                true,
-            );
-        }
+        // A lock manager wait, inside the subtransaction try_once sets up.
+        virtual_xact_lock(vxid, true);
         applied.restore();
         Ok(())
     };
@@ -243,14 +234,21 @@ fn wait_for_transaction_end(vxid: (i32, u32), max: Duration) {
 
 /// Whether the virtual transaction `vxid` has ended (no wait, no lock request).
 fn transaction_ended(vxid: (i32, u32)) -> bool {
-    // SAFETY: VirtualXactLock with wait = false only looks.
+    virtual_xact_lock(vxid, false)
+}
+
+/// VirtualXactLock on `vxid`: with `wait`, until that transaction ends; without, only a look.
+/// Returns whether it has ended.
+fn virtual_xact_lock(vxid: (i32, u32), wait: bool) -> bool {
+    // SAFETY: a lock manager call inside a transaction; a wait is interruptible and releases
+    // its lock request on error.
     unsafe {
         pg_sys::VirtualXactLock(
             pg_sys::VirtualTransactionId {
                 backendId: vxid.0,
                 localTransactionId: vxid.1,
             },
-            false,
+            wait,
         )
     }
 }
@@ -290,8 +288,6 @@ pub fn run_guarded(
     };
     // Durations of the blocking transactions seen ending, to tell when queueing is worth it.
     let mut forecast = Forecast::default();
-    // The queued attempt about to run was entered on the forecast (set in each round).
-    let mut forecast_queued;
     // Run the statement under the locks a look outside the queue took; they are released again
     // if it fails for want of another lock.
     let run_locked = |run: &mut dyn FnMut() -> Result<(), PgError>| {
@@ -320,13 +316,12 @@ pub fn run_guarded(
     let mut watch = DeadlockWatch::new();
     // Autovacuum workers cancelled after deadlock_timeout (each once).
     let mut autovacuum_cancelled: Vec<i32> = Vec::new();
-    // SAFETY: DeadlockTimeout is the deadlock_timeout setting, in ms.
-    let deadlock_timeout =
-        Duration::from_millis(u64::try_from(unsafe { pg_sys::DeadlockTimeout }).unwrap_or(1000));
+    let deadlock_timeout = deadlock_timeout();
     let mut attempt = 1u32;
     loop {
         let last = attempt >= attempts;
-        forecast_queued = false;
+        // The queued attempt about to run was entered on the forecast.
+        let mut forecast_queued = false;
         if timeout_ms > 0.0 && blockers::any_conflict(&stmt.targets, lock) {
             let held = held.get_or_insert_with(|| blockers::held_elsewhere(&stmt.targets));
             if !held.is_empty() {
@@ -359,17 +354,14 @@ pub fn run_guarded(
                 .map(|b| Holder {
                     vxid: b.vxid,
                     age_ms: b.xact_age_ms,
-                    idle: b
-                        .state
-                        .as_deref()
-                        .is_some_and(|s| s.starts_with("idle in transaction")),
+                    idle: b.idle_in_transaction(),
                 })
                 .collect();
             forecast.observe(&holders, began.elapsed().as_secs_f64() * 1000.0);
             let old: Vec<Blocker> = conflicting.into_iter().filter(is_old).collect();
             // Old holders, but those seen ending so far say the current ones will all be gone
-            // within half the lock timeout (the other half is the margin for a forecast made
-            // from lower bounds): queue now; the attempt stays bounded by the lock timeout.
+            // within half the lock timeout (the other half is a margin): queue now; the attempt
+            // stays bounded by the lock timeout.
             let queue_now = forecast
                 .expected_stall_ms(&holders)
                 .filter(|stall| *stall <= timeout_ms / 2.0);
@@ -429,14 +421,13 @@ pub fn run_guarded(
                     terminated.extend(&terminate);
                     just_cancelled = !cancel.is_empty();
                     for line in blockers::signal(&cancel, &terminate) {
-                        notice(
+                        notice_and_log(
                             &format!("safe_ddl: safe_ddl.cancel_blockers_after: {line}"),
                             &format!(
                                 "The statement waited {} ms for its lock outside the queue.",
                                 began.elapsed().as_millis()
                             ),
                         );
-                        pgrx::log!("safe_ddl: safe_ddl.cancel_blockers_after: {line}");
                     }
                 }
                 // As PostgreSQL's lock manager does for a lock waiter after deadlock_timeout:
@@ -444,7 +435,7 @@ pub fn run_guarded(
                 if began.elapsed() >= deadlock_timeout {
                     for line in blockers::cancel_autovacuum(&old, &mut autovacuum_cancelled) {
                         just_cancelled = true;
-                        notice(
+                        notice_and_log(
                             &format!("safe_ddl: {line}"),
                             &format!(
                                 "The statement waited {} ms for its lock outside the queue; PostgreSQL's lock manager \
@@ -452,7 +443,6 @@ pub fn run_guarded(
                                 began.elapsed().as_millis()
                             ),
                         );
-                        pgrx::log!("safe_ddl: {line}");
                     }
                 }
                 let kind = blockers::kind(&old, ended_while_waiting);
@@ -570,6 +560,13 @@ fn what(kind: Kind) -> &'static str {
     }
 }
 
+/// A NOTICE for the session, and the message in the server log (what safe_ddl did to other
+/// sessions).
+fn notice_and_log(message: &str, detail: &str) {
+    notice(message, detail);
+    pgrx::log!("{message}");
+}
+
 fn notice(message: &str, detail: &str) {
     crate::encoding::report(
         ErrorReport::new(
@@ -609,11 +606,7 @@ fn give_up(kind: Kind, attempt: u32, out_of_time: bool, lock: LockMode, blockers
     };
     let idle_pids: Vec<String> = blockers
         .iter()
-        .filter(|b| {
-            b.state
-                .as_deref()
-                .is_some_and(|s| s.starts_with("idle in transaction"))
-        })
+        .filter(|b| b.idle_in_transaction())
         .filter_map(|b| b.pid.map(|p| p.to_string()))
         .collect();
     let hint = match kind {

@@ -24,6 +24,13 @@ pub struct Blocker {
 }
 
 impl Blocker {
+    /// Sitting idle in its open transaction (also "(aborted)"): it runs no statement.
+    pub fn idle_in_transaction(&self) -> bool {
+        self.state
+            .as_deref()
+            .is_some_and(|s| s.starts_with("idle in transaction"))
+    }
+
     pub fn describe(&self) -> String {
         let who = match self.pid {
             Some(pid) => format!("pid {pid}"),
@@ -54,8 +61,6 @@ impl Blocker {
     }
 }
 
-/// Sessions (other than this one) holding or awaiting a lock on any of `relids` that conflicts
-/// with `mode`. Never errors: a failed look-up means "nobody known".
 /// Whether any other session holds a lock on one of `relids` that conflicts with `mode`: the
 /// lock manager's own answer (GetLockConflicts), cheap enough for every guarded statement, so
 /// the pg_locks query of `conflicting` runs only when someone is actually in the way.
@@ -85,6 +90,8 @@ pub fn any_conflict(relids: &[u32], mode: LockMode) -> bool {
     })
 }
 
+/// Sessions (other than this one) holding or awaiting a lock on any of `relids` that conflicts
+/// with `mode`. Never errors: a failed look-up means "nobody known".
 pub fn conflicting(relids: &[u32], mode: LockMode) -> Vec<Blocker> {
     if relids.is_empty() {
         return vec![];
@@ -261,11 +268,7 @@ pub enum Kind {
 /// Classify the blockers in the way now, given how many distinct blocking transactions ended
 /// while we waited.
 pub fn kind(now: &[Blocker], ended_while_waiting: usize) -> Kind {
-    if now.iter().any(|b| {
-        b.state
-            .as_deref()
-            .is_some_and(|s| s.starts_with("idle in transaction"))
-    }) {
+    if now.iter().any(Blocker::idle_in_transaction) {
         Kind::IdleInTransaction
     } else if ended_while_waiting >= 2 {
         Kind::Stream
