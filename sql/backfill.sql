@@ -115,6 +115,28 @@ REVOKE ALL ON SEQUENCE @extschema@.backfill_jobs_job_id_seq FROM PUBLIC;
 
 -- The pid of the session running the job (the one holding its lock and recorded as its runner),
 -- NULL if none.
+-- Whether column `col` of `rel` is NOT NULL for every row: attnotnull, and no NOT VALID not-null
+-- constraint on it. From PostgreSQL 18 a NOT NULL constraint can be NOT VALID, and attnotnull is
+-- then already true while old rows may hold NULLs; no earlier major has contype 'n', so the same
+-- text serves every major (src/pg_version.rs, VALID_NOT_NULL_SQL).
+CREATE FUNCTION @extschema@._valid_not_null(rel pg_catalog.oid, col pg_catalog.int2) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE((SELECT a.attnotnull FROM pg_catalog.pg_attribute AS a
+                      WHERE a.attrelid = rel AND a.attnum = col AND NOT a.attisdropped), false)
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint AS c
+                        WHERE c.conrelid = rel AND c.contype = 'n' AND NOT c.convalidated
+                          AND c.conkey = ARRAY[col])
+$$;
+
+-- Whether this server has NOT NULL constraints that can be added NOT VALID (PostgreSQL 18 and
+-- later; src/pg_version.rs, not_null_not_valid): the recipe of set_not_null depends on it.
+CREATE FUNCTION @extschema@._not_null_not_valid() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT pg_catalog.current_setting('server_version_num')::int >= 180000 $$;
+
 CREATE FUNCTION @extschema@._backfill_runner(lock_key int, pid int, job_role pg_catalog.regrole) RETURNS int
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -344,7 +366,7 @@ BEGIN
           JOIN pg_catalog.pg_class AS ic ON ic.oid = i.indexrelid
           CROSS JOIN LATERAL (
                 SELECT pg_catalog.array_agg(a.attname::text ORDER BY u.n) AS cols,
-                       pg_catalog.bool_and(a.attnotnull) AS not_null,
+                       pg_catalog.bool_and(@extschema@._valid_not_null(a.attrelid, a.attnum)) AS not_null,
                        pg_catalog.count(*) AS ncols
                   FROM pg_catalog.unnest(i.indkey::int2[]) WITH ORDINALITY AS u(attnum, n)
                   JOIN pg_catalog.pg_attribute AS a ON a.attrelid = i.indrelid AND a.attnum = u.attnum
@@ -368,7 +390,7 @@ BEGIN
 
     -- The key's types (from the catalog, so a job resumed after ALTER ... TYPE uses the new one).
     SELECT pg_catalog.array_agg(@extschema@._type_sql(a.atttypid, a.atttypmod) ORDER BY c.n),
-           pg_catalog.bool_and(a.attnotnull)
+           pg_catalog.bool_and(CASE WHEN a.attnum IS NOT NULL THEN @extschema@._valid_not_null(a.attrelid, a.attnum) END)
       INTO key_types, all_nn
       FROM pg_catalog.unnest(key_columns) WITH ORDINALITY AS c(name, n)
       LEFT JOIN pg_catalog.pg_attribute AS a

@@ -906,7 +906,7 @@ BEGIN
     PERFORM @extschema@._ec_require_table(fn, rel);
     c := @extschema@._cc_own_change(fn, rel, column_name);
     att := @extschema@._ec_column(fn, rel, c.old_column);
-    was_nn := att.attnotnull;
+    was_nn := @extschema@._valid_not_null(rel, att.attnum);
     PERFORM @extschema@._ec_column(fn, rel, c.new_column);
 
     -- 1. Every row in step (a read of the whole table; no lock but the read's), counted with
@@ -953,7 +953,12 @@ BEGIN
        AND d.refobjsubid = att.attnum
        AND NOT (d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass
                 AND EXISTS (SELECT FROM pg_catalog.pg_attrdef AS ad
-                             WHERE ad.oid = d.objid AND ad.adrelid = rel AND ad.adnum = att.attnum));
+                             WHERE ad.oid = d.objid AND ad.adrelid = rel AND ad.adnum = att.attnum))
+       -- Its own NOT NULL constraint (PostgreSQL 18 catalogues them): it is the column's
+       -- attnotnull, goes with it, and the NOTICE below says to set the new column's.
+       AND NOT (d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass
+                AND EXISTS (SELECT FROM pg_catalog.pg_constraint AS nc
+                             WHERE nc.oid = d.objid AND nc.contype = 'n' AND nc.conrelid = rel));
     IF deps IS NOT NULL THEN
         RAISE EXCEPTION '%: other objects depend on column "%" of %: %', fn, c.old_column, rel, deps
         USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -1135,7 +1140,8 @@ BEGIN
     BEGIN
         EXECUTE pg_catalog.format('ALTER TABLE %s VALIDATE CONSTRAINT %I', @extschema@._rel_sql(rel), con);
         PERFORM @extschema@._ec_tracked(prev);
-    EXCEPTION WHEN check_violation OR foreign_key_violation THEN
+    -- not_null_violation: a NOT NULL constraint (PostgreSQL 18, set_not_null).
+    EXCEPTION WHEN check_violation OR foreign_key_violation OR not_null_violation THEN
         GET STACKED DIAGNOSTICS err_msg = MESSAGE_TEXT;
         RAISE EXCEPTION '%: %', caller, err_msg
         USING ERRCODE = 'object_not_in_prerequisite_state',
@@ -1158,10 +1164,22 @@ DECLARE
 BEGIN
     PERFORM @extschema@._ec_require_table(fn, rel);
     att := @extschema@._ec_column(fn, rel, column_name);
-    is_notnull := att.attnotnull;
+    is_notnull := @extschema@._valid_not_null(rel, att.attnum);
     qrel := @extschema@._rel_sql(rel);
     -- The name safe_ddl's not_null_scan HINT uses: a recipe started by hand goes on here too.
     con := @extschema@._ec_name('', (SELECT r.relname FROM pg_catalog.pg_class AS r WHERE r.oid = rel) || '_' || column_name || '_not_null');
+    IF @extschema@._not_null_not_valid() THEN
+        -- PostgreSQL 18: the NOT NULL constraint itself, added NOT VALID and validated; one on the
+        -- column already (by any name) is the one to go on with.
+        SELECT c.conname, c.convalidated INTO con, ok
+          FROM pg_catalog.pg_constraint AS c
+         WHERE c.conrelid = rel AND c.contype = 'n' AND c.conkey = ARRAY[att.attnum];
+        IF NOT FOUND THEN
+            con := @extschema@._ec_name('', (SELECT r.relname FROM pg_catalog.pg_class AS r WHERE r.oid = rel) || '_' || column_name || '_not_null');
+            ok := NULL;
+        END IF;
+        RETURN;
+    END IF;
     SELECT c.convalidated, pg_catalog.pg_get_expr(c.conbin, c.conrelid) INTO ok, def
       FROM pg_catalog.pg_constraint AS c
      WHERE c.conrelid = rel AND c.conname = con AND c.contype = 'c';
@@ -1189,7 +1207,7 @@ BEGIN
     SELECT * INTO st FROM @extschema@._snn_state(fn, rel, column_name);
 
     IF st.is_notnull THEN
-        IF st.ok IS NOT NULL THEN      -- done but for the helper constraint (or set by hand)
+        IF st.ok IS NOT NULL AND NOT @extschema@._not_null_not_valid() THEN      -- done but for the helper constraint (or set by hand)
             EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', st.qrel, st.con);
             COMMIT;
         END IF;
@@ -1199,7 +1217,12 @@ BEGIN
 
     -- 1. The constraint, NOT VALID: new and updated rows are checked from now on (brief ACCESS
     --    EXCLUSIVE lock, no scan).
-    IF st.ok IS NULL THEN
+    IF st.ok IS NULL AND @extschema@._not_null_not_valid() THEN
+        -- PostgreSQL 18: the NOT NULL constraint itself, NOT VALID.
+        EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I NOT NULL %I NOT VALID', st.qrel, st.con, column_name);
+        COMMIT;
+        ok := false;
+    ELSIF st.ok IS NULL THEN
         EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I CHECK (%I IS NOT NULL) NOT VALID', st.qrel, st.con, column_name);
         COMMIT;
         ok := false;
@@ -1214,6 +1237,12 @@ BEGIN
         COMMIT;
     END IF;
 
+    -- On 18 the validated NOT NULL constraint is the column's NOT NULL: done.
+    IF @extschema@._not_null_not_valid() THEN
+        RAISE NOTICE '%: %.% is NOT NULL', fn, rel, column_name;
+        RETURN;
+    END IF;
+
     -- 3. SET NOT NULL, proven by the validated CHECK (no scan), and the CHECK is no longer needed:
     --    one brief ACCESS EXCLUSIVE lock for both.
     EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL', st.qrel, column_name);
@@ -1225,7 +1254,8 @@ $$;
 
 COMMENT ON PROCEDURE @extschema@.set_not_null(pg_catalog.regclass, name) IS
   'SET NOT NULL without a long lock: CHECK (col IS NOT NULL) NOT VALID, COMMIT, VALIDATE, COMMIT, '
-  'SET NOT NULL (proven by the CHECK), DROP the CHECK. Resumable. CALL it outside a transaction block.';
+  'SET NOT NULL (proven by the CHECK), DROP the CHECK; on PostgreSQL 18, ADD CONSTRAINT ... NOT NULL col NOT VALID, '
+  'COMMIT, VALIDATE. Resumable. CALL it outside a transaction block.';
 
 -- The catalog half of add_check: the table, the constraint's name, and whether a constraint of
 -- that name is there (NULL), validated (true) or NOT VALID (false); an error if it is not a CHECK.

@@ -244,10 +244,7 @@ fn virtual_xact_lock(vxid: (i32, u32), wait: bool) -> bool {
     // its lock request on error.
     unsafe {
         pg_sys::VirtualXactLock(
-            pg_sys::VirtualTransactionId {
-                backendId: vxid.0,
-                localTransactionId: vxid.1,
-            },
+            crate::pg_version::virtual_transaction_id(vxid.0, vxid.1),
             wait,
         )
     }

@@ -76,7 +76,7 @@ pub fn held_lock(oid: pg_sys::Oid) -> Option<crate::ddl::LockMode> {
     ]
     .into_iter()
     // SAFETY: LockHeldByMe only reads the backend's local lock hash.
-    .find(|m| unsafe { pg_sys::LockHeldByMe(&tag, m.to_pg() as pg_sys::LOCKMODE) })
+    .find(|m| unsafe { crate::pg_version::lock_held_by_me(&tag, m.to_pg() as pg_sys::LOCKMODE) })
 }
 
 /// A plain table with inheritance children (not partitions): ALTER TABLE recurses into them, so

@@ -175,6 +175,9 @@ pub enum Rewrite {
     AccessMethod,
     /// SET TABLESPACE (copies every file of the table).
     Tablespace,
+    /// ALTER COLUMN ... SET EXPRESSION AS (...) of a stored generated column (PostgreSQL 17 and
+    /// later): every row's value is computed again. The column, quoted.
+    GeneratedExpression(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

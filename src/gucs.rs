@@ -587,8 +587,11 @@ fn may_set(name: &str) -> bool {
     // SAFETY: catalog lookups inside a transaction (check hooks and utility hooks run in one).
     unsafe {
         pg_sys::superuser()
-            || pg_sys::pg_parameter_aclcheck(c.as_ptr(), pg_sys::GetUserId(), pg_sys::ACL_SET)
-                == pg_sys::AclResult::ACLCHECK_OK
+            || pg_sys::pg_parameter_aclcheck(
+                c.as_ptr(),
+                pg_sys::GetUserId(),
+                pg_sys::ACL_SET as pg_sys::AclMode,
+            ) == pg_sys::AclResult::ACLCHECK_OK
     }
 }
 
@@ -701,10 +704,9 @@ fn ceiling_source() -> &'static str {
     use pg_sys::GucSource::*;
     // SAFETY: the GUC array and its entries live for the backend's lifetime; read-only walk.
     let source = unsafe {
-        let vars = pg_sys::get_guc_variables();
-        let n = usize::try_from(pg_sys::GetNumConfigOptions()).unwrap_or(0);
-        (0..n)
-            .map(|i| *vars.add(i))
+        crate::pg_version::guc_variables()
+            .iter()
+            .copied()
             .find(|g| {
                 !g.is_null()
                     && std::ffi::CStr::from_ptr((**g).name).to_bytes() == b"safe_ddl.allow_ceiling"

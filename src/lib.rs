@@ -29,6 +29,7 @@ mod hold;
 mod hook;
 mod load;
 mod pg_error;
+mod pg_version;
 mod recheck;
 mod report;
 pub mod rules;

@@ -3,13 +3,10 @@
 
 use std::cell::RefCell;
 
-use pgrx::pg_sys;
-
 /// The backend's local transaction id: changes with every transaction, including the ones a
 /// statement starts and commits internally (VACUUM, CREATE INDEX CONCURRENTLY).
 pub fn local_transaction_id() -> u32 {
-    // SAFETY: MyProc is set for every backend that runs statements.
-    unsafe { (*pg_sys::MyProc).lxid }
+    crate::pg_version::my_local_transaction_id()
 }
 
 pub struct TransactionSet<T> {

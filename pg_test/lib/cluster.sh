@@ -3,8 +3,11 @@
 # initdb refuses to run as root, so the cluster belongs to the postgres OS user; it listens only
 # on a private Unix socket directory and port, never on TCP.
 
-PGBIN="$(pg_config --bindir)"
-PGXS_TEST="$(pg_config --pkglibdir)/pgxs/src/test"
+# The PostgreSQL of $PG_CONFIG (default: the pg_config on PATH, Debian 12's 15).
+PG_CONFIG="${PG_CONFIG:-$(command -v pg_config)}"
+PGBIN="$("$PG_CONFIG" --bindir)"
+PGXS_TEST="$("$PG_CONFIG" --pkglibdir)/pgxs/src/test"
+PG_MAJOR="$("$PG_CONFIG" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')"
 
 as_postgres() {
     # From /: the caller's directory may be one postgres cannot enter (a checkout under /root),

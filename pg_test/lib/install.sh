@@ -6,7 +6,7 @@
 install_extension() {
     local pg_config="$1" log="$2" stage
     cargo pgrx package --pg-config "$pg_config" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
-    stage="target/release/safe_ddl-pg$("$pg_config" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')"
+    stage="${CARGO_TARGET_DIR:-target}/release/safe_ddl-pg$("$pg_config" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')"
     (cd "$stage" && find . -type f) | while read -r f; do
         local dst="/${f#./}"
         install -D -m 0644 "$stage/$f" "$dst.safe_ddl_new"

@@ -7,6 +7,7 @@ use pgrx::{is_a, PgList};
 
 use crate::ddl::{AlterCmd, ConstraintKind, Ddl, NewConstraint, Rewrite, Target};
 use crate::encoding::Sql;
+use crate::pg_version;
 
 use super::analysis;
 use super::names::{quoted, quoted_strings, target};
@@ -34,9 +35,10 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
             let name = (*cmd).name;
             let column = quoted(name).unwrap_or_default();
             let def = (*cmd).def;
-            let described = match (*cmd).subtype {
+            let subtype = pg_version::alter_table_subtype((*cmd).subtype);
+            let described = match subtype {
                 _ if !on_table || table.oid.is_none() => AlterCmd::Other,
-                AT_AddColumn | AT_AddColumnRecurse if is_a(def, NodeTag::T_ColumnDef) => {
+                AT_AddColumn if is_a(def, NodeTag::T_ColumnDef) => {
                     add_column(&table, relkind, def.cast(), full)
                 }
                 AT_AlterColumnType if is_a(def, NodeTag::T_ColumnDef) && !name.is_null() => {
@@ -57,23 +59,51 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                         referenced_by,
                     }
                 }
+                // SET EXPRESSION (17+): a stored generated column is computed again for every row
+                // (ATPrepCmd queues a rewrite); a virtual one (18) stores nothing.
+                t if Some(t) == pg_version::set_expression_subtype() && !name.is_null() => {
+                    if analysis::generated_kind(table.oid.unwrap_or(0), CStr::from_ptr(name))
+                        == Some(b's')
+                    {
+                        AlterCmd::Rewrites(Rewrite::GeneratedExpression(column.clone()))
+                    } else {
+                        AlterCmd::Other
+                    }
+                }
                 AT_SetNotNull if !name.is_null() => AlterCmd::SetNotNull {
                     proven: analysis::not_null_proven(table.oid.unwrap_or(0), CStr::from_ptr(name)),
                     column,
                 },
-                AT_AddConstraint | AT_AddConstraintRecurse if is_a(def, NodeTag::T_Constraint) => {
-                    AlterCmd::AddConstraint(constraint(def.cast(), full))
-                }
-                AT_ValidateConstraint | AT_ValidateConstraintRecurse if !name.is_null() => {
-                    AlterCmd::ValidateConstraint {
-                        kind: analysis::validation_kind(
-                            table.oid.unwrap_or(0),
-                            CStr::from_ptr(name),
-                        ),
-                        name: column.clone(),
+                // ADD CONSTRAINT name NOT NULL col (18): validated, it is SET NOT NULL under
+                // another name (the same scan, the same proof that skips it); NOT VALID scans
+                // nothing.
+                AT_AddConstraint if is_a(def, NodeTag::T_Constraint) => {
+                    let c = constraint(def.cast(), full);
+                    match (&c.kind, c.not_valid, c.columns.as_slice()) {
+                        (ConstraintKind::NotNull, false, [col]) => {
+                            let keys = PgList::<pg_sys::Node>::from_pg(
+                                (*def.cast::<pg_sys::Constraint>()).keys,
+                            );
+                            let raw = keys.get_ptr(0).filter(|n| is_a(*n, NodeTag::T_String));
+                            match raw {
+                                Some(s) => AlterCmd::SetNotNull {
+                                    proven: analysis::not_null_proven(
+                                        table.oid.unwrap_or(0),
+                                        CStr::from_ptr((*s.cast::<pg_sys::String>()).sval),
+                                    ),
+                                    column: col.clone(),
+                                },
+                                None => AlterCmd::AddConstraint(c),
+                            }
+                        }
+                        _ => AlterCmd::AddConstraint(c),
                     }
                 }
-                AT_DropColumn | AT_DropColumnRecurse if !name.is_null() => {
+                AT_ValidateConstraint if !name.is_null() => AlterCmd::ValidateConstraint {
+                    kind: analysis::validation_kind(table.oid.unwrap_or(0), CStr::from_ptr(name)),
+                    name: column.clone(),
+                },
+                AT_DropColumn if !name.is_null() => {
                     let oid = table.oid.unwrap_or(0);
                     AlterCmd::DropColumn {
                         exists: analysis::column_exists(oid, CStr::from_ptr(name)),
@@ -86,11 +116,7 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                 AT_SetLogged | AT_SetUnLogged => {
                     let oid = pg_sys::Oid::from(table.oid.unwrap_or(0));
                     let now = pg_sys::get_rel_persistence(oid) as u8;
-                    let wanted = if (*cmd).subtype == AT_SetLogged {
-                        b'p'
-                    } else {
-                        b'u'
-                    };
+                    let wanted = if subtype == AT_SetLogged { b'p' } else { b'u' };
                     // Already in the wanted state: Postgres does nothing.
                     if now == wanted || relkind == b'p' {
                         AlterCmd::Other
@@ -140,7 +166,7 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                 }
                 _ => AlterCmd::Other,
             };
-            any_default |= (*cmd).subtype == AT_AddColumn
+            any_default |= subtype == AT_AddColumn
                 && is_a(def, NodeTag::T_ColumnDef)
                 && has_default(def.cast());
             cmds.push(described);

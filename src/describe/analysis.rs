@@ -30,7 +30,10 @@ fn column(relid: pg_sys::Oid, name: &CStr) -> Option<Column> {
         let (mut typid, mut typmod, mut collation) = (pg_sys::InvalidOid, -1, pg_sys::InvalidOid);
         pg_sys::get_atttypetypmodcoll(relid, attnum, &mut typid, &mut typmod, &mut collation);
         let not_null = Spi::get_one_with_args::<bool>(
-            "SELECT attnotnull FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) $1 AND attnum OPERATOR(pg_catalog.=) $2",
+            &format!(
+                "SELECT {} FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) $1 AND attnum OPERATOR(pg_catalog.=) $2",
+                crate::pg_version::VALID_NOT_NULL_SQL
+            ),
             &[relid.into(), attnum.into()],
         )
         .ok()
@@ -273,7 +276,9 @@ pub unsafe fn add_column_rewrite(relkind: u8, def: *mut pg_sys::ColumnDef) -> Op
                         "an identity column gets a sequence value per row".into(),
                     ))
                 }
-                pg_sys::ConstrType::CONSTR_GENERATED => {
+                pg_sys::ConstrType::CONSTR_GENERATED
+                    if !crate::pg_version::generated_is_virtual(c) =>
+                {
                     return Some(Rewrite::ColumnDefault(
                         "GENERATED ... STORED computes a value per row".into(),
                     ))
@@ -395,6 +400,22 @@ unsafe fn serial_type(def: *mut pg_sys::ColumnDef) -> Option<String> {
     }
 }
 
+/// A column's pg_attribute.attgenerated ('s' stored, 'v' virtual on 18), None if it is not a
+/// generated column or does not exist.
+pub fn generated_kind(relid: u32, name: &CStr) -> Option<u8> {
+    let rel = pg_sys::Oid::from(relid);
+    let col = column(rel, name)?;
+    Spi::get_one_with_args::<i32>(
+        "SELECT pg_catalog.ascii(attgenerated::pg_catalog.text) FROM pg_catalog.pg_attribute \
+         WHERE attrelid OPERATOR(pg_catalog.=) $1 AND attnum OPERATOR(pg_catalog.=) $2",
+        &[rel.into(), col.attnum.into()],
+    )
+    .ok()
+    .flatten()
+    .and_then(|c| u8::try_from(c).ok())
+    .filter(|c| *c != 0)
+}
+
 /// SET NOT NULL: is the column already NOT NULL, or do validated CHECK constraints prove
 /// `col IS NOT NULL` (NotNullImpliedByRelConstraints)? Reads pg_constraint, so no table lock.
 pub fn not_null_proven(relid: u32, name: &CStr) -> bool {
@@ -443,8 +464,11 @@ pub(super) unsafe fn known_constraints(rel: pg_sys::Oid, not_null: bool) -> *mut
     let not_null_columns: Vec<i16> = if not_null {
         Spi::connect(|client| {
             let rows = client.select(
-                "SELECT attnum FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) $1 \
-                 AND attnum OPERATOR(pg_catalog.>) 0 AND attnotnull AND NOT attisdropped ORDER BY attnum",
+                &format!(
+                    "SELECT attnum FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) $1 \
+                     AND attnum OPERATOR(pg_catalog.>) 0 AND {} AND NOT attisdropped ORDER BY attnum",
+                    crate::pg_version::VALID_NOT_NULL_SQL
+                ),
                 None,
                 &[rel.into()],
             )?;

@@ -15,10 +15,11 @@ use std::ffi::{c_char, c_int};
 use pgrx::pg_sys::{self, NodeTag};
 use pgrx::{is_a, PgList};
 
-/// PostgreSQL 15's PartitionKeyData (utils/partcache.h), which pgrx leaves opaque.
+/// PartitionKeyData (utils/partcache.h), which pgrx leaves opaque; only the type of `strategy`
+/// differs between majors (pg_version).
 #[repr(C)]
 struct PartitionKeyData {
-    strategy: c_char,
+    strategy: crate::pg_version::PartitionKeyStrategy,
     partnatts: i16,
     partattrs: *mut i16,
     partexprs: *mut pg_sys::List,
@@ -200,7 +201,7 @@ unsafe fn transform(
             return None;
         }
         let spec = pg_sys::copyObjectImpl(bound.cast()).cast::<pg_sys::PartitionBoundSpec>();
-        (*spec).strategy = (*key).strategy;
+        (*spec).strategy = (*key).strategy as c_char;
         if (*spec).is_default {
             return Some(spec);
         }

@@ -1,10 +1,13 @@
 //! `not_null_scan`: ALTER COLUMN ... SET NOT NULL scans the whole table under ACCESS EXCLUSIVE,
 //! unless a validated CHECK constraint already proves the column has no NULLs (Postgres then
-//! skips the scan: NotNullImpliedByRelConstraints).
+//! skips the scan: NotNullImpliedByRelConstraints). From PostgreSQL 18, `ADD CONSTRAINT ... NOT
+//! NULL col` is the same statement under another name, and the recipe is a NOT NULL constraint
+//! added NOT VALID and validated later (pg_version::not_null_not_valid).
 
 use crate::classify::{Finding, RuleInput};
 use crate::ddl::{AlterCmd, Ddl, LockMode};
 use crate::hazard::Hazard;
+use crate::pg_version;
 use crate::rules::{holds, made_name, override_text, Draft};
 
 const H: Hazard = Hazard::NotNullScan;
@@ -34,17 +37,31 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                     holds(LockMode::AccessExclusive, name),
                     t.size_text()
                 ),
-                format!(
-                    "Prove it with a CHECK constraint first; each step is its own transaction:\n  \
-                     ALTER TABLE {name} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) NOT VALID;  -- instant\n  \
-                     ALTER TABLE {name} VALIDATE CONSTRAINT {check};  -- scans, but blocks no reads or writes\n  \
-                     ALTER TABLE {name} ALTER COLUMN {column} SET NOT NULL;  -- instant: the constraint proves it\n  \
-                     ALTER TABLE {name} DROP CONSTRAINT {check};\n{}",
-                    override_text(H, true)
-                ),
+                recipe(name, column, &check),
             )
         })
         .collect()
+}
+
+/// The safe way to the same NOT NULL, each step in its own transaction.
+fn recipe(name: &str, column: &str, check: &str) -> String {
+    if pg_version::not_null_not_valid() {
+        format!(
+            "Add the NOT NULL constraint NOT VALID, then validate it; each step is its own transaction:\n  \
+             ALTER TABLE {name} ADD CONSTRAINT {check} NOT NULL {column} NOT VALID;  -- instant: new rows are checked\n  \
+             ALTER TABLE {name} VALIDATE CONSTRAINT {check};  -- scans, but blocks no reads or writes\n{}",
+            override_text(H, true)
+        )
+    } else {
+        format!(
+            "Prove it with a CHECK constraint first; each step is its own transaction:\n  \
+             ALTER TABLE {name} ADD CONSTRAINT {check} CHECK ({column} IS NOT NULL) NOT VALID;  -- instant\n  \
+             ALTER TABLE {name} VALIDATE CONSTRAINT {check};  -- scans, but blocks no reads or writes\n  \
+             ALTER TABLE {name} ALTER COLUMN {column} SET NOT NULL;  -- instant: the constraint proves it\n  \
+             ALTER TABLE {name} DROP CONSTRAINT {check};\n{}",
+            override_text(H, true)
+        )
+    }
 }
 
 #[cfg(test)]
@@ -97,10 +114,16 @@ mod tests {
             tables: &tables,
             min_table_size: 0,
         });
-        assert!(
-            found[0]
-                .hint
-                .contains("ADD CONSTRAINT t_email_not_null CHECK (email IS NOT NULL) NOT VALID;"),
+        // The recipe of the major this is built for (pg_version::not_null_not_valid).
+        let first_step = if crate::pg_version::not_null_not_valid() {
+            "ADD CONSTRAINT t_email_not_null NOT NULL email NOT VALID;"
+        } else {
+            "ADD CONSTRAINT t_email_not_null CHECK (email IS NOT NULL) NOT VALID;"
+        };
+        assert!(found[0].hint.contains(first_step), "{}", found[0].hint);
+        assert_eq!(
+            found[0].hint.contains("SET NOT NULL;"),
+            !crate::pg_version::not_null_not_valid(),
             "{}",
             found[0].hint
         );

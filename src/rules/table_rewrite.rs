@@ -88,6 +88,18 @@ fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
                 override_text(H, true)
             ),
         ),
+        (Rewrite::GeneratedExpression(column), _) => (
+            format!("ALTER COLUMN {column} SET EXPRESSION rewrites table {name} (a stored generated column is computed again for every row)"),
+            format!(
+                "There is no rewrite-free way to change a stored generated column. Add a new column for the new \
+                 expression instead: on PostgreSQL 18 a virtual one, which stores nothing:\n  \
+                 ALTER TABLE {name} ADD COLUMN {new} <type> GENERATED ALWAYS AS (<new expression>) VIRTUAL;\n\
+                 or a plain column kept in step by a trigger and filled with CALL safe_ddl.backfill(...); move readers \
+                 to it, then drop {column} once it is unused (safe_ddl.column_usage). Or run it in a maintenance window.\n{}",
+                override_text(H, true),
+                new = new_column(column),
+            ),
+        ),
         (Rewrite::Tablespace, _) => (
             format!("SET TABLESPACE copies every file of table {name}"),
             format!(

@@ -56,15 +56,16 @@ struct Visibility {
 }
 
 impl Visibility {
-    const TABLE_BITS: u32 = pg_sys::ACL_SELECT
+    const TABLE_BITS: pg_sys::AclMode = (pg_sys::ACL_SELECT
         | pg_sys::ACL_INSERT
         | pg_sys::ACL_UPDATE
         | pg_sys::ACL_DELETE
         | pg_sys::ACL_TRUNCATE
         | pg_sys::ACL_REFERENCES
-        | pg_sys::ACL_TRIGGER;
-    const COLUMN_BITS: u32 =
-        pg_sys::ACL_SELECT | pg_sys::ACL_INSERT | pg_sys::ACL_UPDATE | pg_sys::ACL_REFERENCES;
+        | pg_sys::ACL_TRIGGER) as pg_sys::AclMode;
+    const COLUMN_BITS: pg_sys::AclMode =
+        (pg_sys::ACL_SELECT | pg_sys::ACL_INSERT | pg_sys::ACL_UPDATE | pg_sys::ACL_REFERENCES)
+            as pg_sys::AclMode;
 
     /// May the current user see every entry of `rel` (superuser, owner, or a table privilege)?
     fn whole(&mut self, rel: u32) -> bool {
@@ -90,7 +91,7 @@ impl Visibility {
             if missing {
                 return (false, false);
             }
-            (any || pg_sys::pg_class_ownercheck(oid, user), true)
+            (any || crate::pg_version::owns_relation(oid, user), true)
         })
     }
 

@@ -13,7 +13,7 @@ use pgrx::prelude::*;
 use pgrx::PgList;
 
 use super::{own, store};
-use crate::gucs;
+use crate::{gucs, pg_version};
 
 /// From the ExecutorStart hook (executor_hook.rs): record what the statement reads and writes,
 /// when tracking runs (preloaded) and this session records. Parallel workers run part of a query
@@ -41,27 +41,29 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
         let now = pg_sys::GetCurrentStatementStartTimestamp();
         let mut overflow = None;
         for rte in PgList::<pg_sys::RangeTblEntry>::from_pg((*pstmt).rtable).iter_ptr() {
-            if rte.is_null() || (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION {
+            if rte.is_null() || !pg_version::rte_names_relation(rte) {
                 continue;
             }
-            let perms = (*rte).requiredPerms;
-            let writes_cols = !pg_sys::bms_is_empty((*rte).insertedCols)
-                || !pg_sys::bms_is_empty((*rte).updatedCols);
-            let writes = writes_cols || perms & (pg_sys::ACL_INSERT | pg_sys::ACL_DELETE) != 0;
+            let p = pg_version::rte_perms(pstmt, rte);
+            let perms = p.required;
+            let writes_cols =
+                !pg_version::bms_is_empty(p.inserted) || !pg_version::bms_is_empty(p.updated);
+            let writes = writes_cols
+                || perms & (pg_sys::ACL_INSERT | pg_sys::ACL_DELETE) as pg_sys::AclMode != 0;
             // requiredPerms 0: an inheritance child or partition the planner added under its
             // parent (Postgres checks permissions on the parent only), or a rule's OLD/NEW. With
             // no column named (count(*), DELETE without WHERE) its rows are still read: once it
             // leaves the tree, dropping it must not look harmless.
-            let reads = perms & pg_sys::ACL_SELECT != 0
+            let reads = perms & pg_sys::ACL_SELECT as pg_sys::AclMode != 0
                 || perms == 0
-                || !pg_sys::bms_is_empty((*rte).selectedCols);
+                || !pg_version::bms_is_empty(p.selected);
             let dropped = use_relation(db, (*rte).relid, now, reads, writes, false, |touch| {
                 if reads {
-                    columns((*rte).selectedCols, |attnum| touch(attnum, false));
+                    columns(p.selected, |attnum| touch(attnum, false));
                 }
                 if writes {
-                    columns((*rte).insertedCols, |attnum| touch(attnum, true));
-                    columns((*rte).updatedCols, |attnum| touch(attnum, true));
+                    columns(p.inserted, |attnum| touch(attnum, true));
+                    columns(p.updated, |attnum| touch(attnum, true));
                 }
             });
             overflow = overflow.or(dropped);

@@ -1,0 +1,57 @@
+# Debian packages of safe_ddl, one per PostgreSQL major, from `cargo pgrx package` output.
+# Source this file after majors.sh. Usage: build_package N  (writes
+# target/packages/postgresql-N-safe-ddl_<version>_amd64.deb and prints its path last).
+#
+# The package holds what `cargo pgrx package` stages for major N, moved to Debian's layout for
+# that major whatever the building pg_config's own paths are (17 is built through the Debian 13
+# root's wrapper, 18 against a source build in /opt/safe_ddl/pg18):
+#   the library      /usr/lib/postgresql/N/lib/safe_ddl.so
+#   control and SQL  /usr/share/postgresql/N/extension/safe_ddl.control, safe_ddl--<v>.sql
+# Depends: postgresql-N. It does not preload itself: shared_preload_libraries is the DBA's
+# postgresql.conf, and a restart is theirs to schedule (README).
+
+package_version() {
+    sed -nE 's/^version = "([^"]+)"/\1/p' Cargo.toml | head -1
+}
+
+build_package() {
+    local n="$1" pgc version stage pkgroot deb log
+    pgc="$(pg_config_of "$n")"
+    version="$(package_version)"
+    log="target/package-pg$n.log"
+    mkdir -p target/packages
+    printf '\033[1m[setup]\033[0m %s\n' "building the PostgreSQL $n package (release)" >&2
+    cargo pgrx package --pg-config "$pgc" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+    stage="${CARGO_TARGET_DIR:-target}/release/safe_ddl-pg$n"
+    pkgroot="target/packages/root-pg$n"
+    rm -rf "$pkgroot"
+    local libdst="$pkgroot/usr/lib/postgresql/$n/lib" extdst="$pkgroot/usr/share/postgresql/$n/extension"
+    mkdir -p "$libdst" "$extdst" "$pkgroot/DEBIAN" "$pkgroot/usr/share/doc/postgresql-$n-safe-ddl"
+    install -m 0644 "$stage$("$pgc" --pkglibdir)/safe_ddl.so" "$libdst/safe_ddl.so"
+    install -m 0644 "$stage$("$pgc" --sharedir)/extension/"safe_ddl* "$extdst/"
+    strip --strip-unneeded "$libdst/safe_ddl.so"
+    install -m 0644 README.md "$pkgroot/usr/share/doc/postgresql-$n-safe-ddl/README.md"
+    cat >"$pkgroot/DEBIAN/control" <<EOF
+Package: postgresql-$n-safe-ddl
+Version: $version
+Architecture: amd64
+Maintainer: safe_ddl developers <safe-ddl@localhost>
+Depends: postgresql-$n, libc6 (>= 2.34)
+Section: database
+Priority: optional
+Installed-Size: $(du -sk "$pkgroot/usr" | cut -f1)
+Homepage: https://github.com/safe-ddl/safe_ddl
+Description: zero-downtime schema changes by default for PostgreSQL $n
+ safe_ddl guards every client of a cluster against DDL that blocks or rewrites
+ production tables (CREATE INDEX without CONCURRENTLY, ALTER COLUMN TYPE,
+ validating scans under ACCESS EXCLUSIVE, ...): it refuses them with the safe
+ recipe as exact SQL, bounds lock waits, and offers batched backfills and
+ expand/contract helpers. Add safe_ddl to shared_preload_libraries, restart,
+ then CREATE EXTENSION safe_ddl.
+EOF
+    deb="target/packages/postgresql-$n-safe-ddl_${version}_amd64.deb"
+    dpkg-deb --root-owner-group -Zxz --build "$pkgroot" "$deb" >/dev/null
+    rm -rf "$pkgroot"
+    printf '\033[1m[setup]\033[0m %s\n' "wrote $deb" >&2
+    echo "$deb"
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# The PostgreSQL 15 Debian package on a clean Debian 12 root (debootstrap, with Debian's
+# postgresql-15 and nothing of safe_ddl or Rust): `dpkg -i` installs it, a cluster with it
+# preloaded refuses a plain CREATE INDEX on a populated table with safe_ddl's SQLSTATE and HINT,
+# and `dpkg -r` leaves none of its files behind.
+#
+# Usage: bash pg_test/package_test.sh   (as root; builds the package first)
+# The root is kept in $SAFE_DDL_OPT/bookworm (made once, about 1 minute) and checked clean of
+# safe_ddl before each run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. pg_test/lib/majors.sh
+. pg_test/lib/package.sh
+
+BOOKWORM="$SAFE_DDL_OPT/bookworm"
+fail() { echo "package_test: FAIL: $*" >&2; exit 1; }
+in_bookworm() { TRIXIE="$BOOKWORM" SAFE_DDL_BIND="" in_trixie "$@"; }
+
+deb="$(build_package 15 | tail -1)"
+[ -f "$deb" ] || fail "no package built"
+echo "package: $deb"
+dpkg-deb -c "$deb" | awk '{print $6}'
+
+if [ ! -f "$BOOKWORM/.safe_ddl_ready" ]; then
+    echo "making a clean Debian 12 root with postgresql-15 in $BOOKWORM"
+    rm -rf "$BOOKWORM"
+    debootstrap --variant=minbase bookworm "$BOOKWORM" "$DEBIAN_MIRROR" >/tmp/package_test_debootstrap.log 2>&1 \
+        || { tail -20 /tmp/package_test_debootstrap.log; fail "debootstrap"; }
+    mkdir -p "$BOOKWORM/etc/postgresql-common/createcluster.d"
+    echo "create_main_cluster = false" >"$BOOKWORM/etc/postgresql-common/createcluster.d/safe_ddl.conf"
+    in_bookworm env DEBIAN_FRONTEND=noninteractive bash -c \
+        'apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-15 sudo' \
+        >/tmp/package_test_apt.log 2>&1 || { tail -20 /tmp/package_test_apt.log; fail "apt-get install postgresql-15"; }
+    touch "$BOOKWORM/.safe_ddl_ready"
+fi
+
+# The root has no toolchain and no copy of safe_ddl.
+for f in usr/bin/cargo usr/bin/rustc usr/bin/clang root/.cargo/bin/cargo; do
+    [ ! -e "$BOOKWORM/$f" ] || fail "the clean root has $f"
+done
+if find "$BOOKWORM/usr" -name 'safe_ddl*' | grep -q .; then
+    in_bookworm dpkg -r postgresql-15-safe-ddl >/dev/null 2>&1 || true
+    ! find "$BOOKWORM/usr" -name 'safe_ddl*' | grep . || fail "the clean root has safe_ddl files not from the package"
+fi
+
+cp "$deb" "$BOOKWORM/tmp/safe_ddl.deb"
+script='
+set -euo pipefail
+dpkg -i /tmp/safe_ddl.deb
+dpkg -s postgresql-15-safe-ddl | grep -E "^(Status|Version|Depends):"
+rm -rf /tmp/pkgtest && mkdir -p /tmp/pkgtest/sock && chown -R postgres:postgres /tmp/pkgtest
+cd /
+B=/usr/lib/postgresql/15/bin
+sudo -u postgres $B/initdb -D /tmp/pkgtest/data -U postgres --auth=trust --no-sync >/dev/null
+cat >>/tmp/pkgtest/data/postgresql.conf <<CONF
+listen_addresses = '\'''\''
+unix_socket_directories = '\''/tmp/pkgtest/sock'\''
+port = 54390
+shared_preload_libraries = '\''safe_ddl'\''
+CONF
+sudo -u postgres $B/pg_ctl -D /tmp/pkgtest/data -l /tmp/pkgtest/server.log -w start >/dev/null
+psql() { sudo -u postgres $B/psql -X -h /tmp/pkgtest/sock -p 54390 -U postgres "$@"; }
+set +e
+out="$(psql -v ON_ERROR_STOP=1 -v VERBOSITY=verbose 2>&1 <<SQL
+CREATE EXTENSION safe_ddl;
+SELECT value AS guard_active FROM safe_ddl.status() WHERE setting = '\''guard_active'\'';
+CREATE TABLE orders (id bigint, customer int);
+INSERT INTO orders SELECT g, g % 100 FROM generate_series(1, 20000) g;
+ANALYZE orders;
+\set VERBOSITY verbose
+CREATE INDEX orders_customer ON orders (customer);
+SQL
+)"
+rc=$?
+set -e
+echo "$out"
+sudo -u postgres $B/pg_ctl -D /tmp/pkgtest/data -m fast -w stop >/dev/null
+[ $rc -ne 0 ] || { echo "CREATE INDEX was not refused"; exit 1; }
+echo "$out" | grep -q "guard_active" || { echo "no status row"; exit 1; }
+echo "$out" | grep -Eq "ERROR:  [0-9A-Z]{5}: .*index_build|ERROR:.*index_build" || { echo "no index_build refusal"; exit 1; }
+echo "$out" | grep -q "CREATE INDEX CONCURRENTLY" || { echo "no CONCURRENTLY recipe in the HINT"; exit 1; }
+dpkg -r postgresql-15-safe-ddl
+'
+in_bookworm bash -c "$script" || fail "install, refusal or removal failed inside the clean root"
+
+# dpkg -r left none of the package's files.
+left=0
+while read -r f; do
+    f="${f#./}"
+    case "$f" in ""|*/) continue ;; esac
+    if [ -f "$BOOKWORM/$f" ]; then echo "left behind: /$f"; left=1; fi
+done < <(dpkg-deb -c "$deb" | awk '{print $6}')
+[ $left = 0 ] || fail "dpkg -r left files"
+if find "$BOOKWORM/usr" -name 'safe_ddl*' | grep .; then fail "safe_ddl files left after dpkg -r"; fi
+rm -f "$BOOKWORM/tmp/safe_ddl.deb"
+echo "package_test: the 15 package installs, refuses a plain CREATE INDEX with its recipe, and removes cleanly"

@@ -1,0 +1,62 @@
+-- What differs by PostgreSQL major (src/pg_version.rs), checked on the live server. On 15 the
+-- newer syntax is a syntax error; 17's and 18's expected outputs are majors_1.out and majors_2.out.
+-- 17: SET EXPRESSION. 18: virtual generated columns (the default kind), NOT NULL constraints
+-- that can be added NOT VALID and validated later (the not_null_scan recipe and set_not_null).
+CREATE TABLE mj (id int PRIMARY KEY, v int, w int GENERATED ALWAYS AS (v * 2) STORED);
+INSERT INTO mj (id, v) SELECT g, g FROM generate_series(1, 2000) g;
+SELECT pg_relation_filenode('mj') AS f0 \gset
+-- 17+: SET EXPRESSION of a stored generated column computes every row again: refused ...
+ALTER TABLE mj ALTER COLUMN w SET EXPRESSION AS (v * 3);
+SELECT hazard, verdict, rewrites FROM safe_ddl.check($$ALTER TABLE mj ALTER COLUMN w SET EXPRESSION AS (v * 3)$$);
+-- ... and allowed: the table was rewritten, the values are the new expression's.
+BEGIN;
+SET LOCAL safe_ddl.allow = 'table_rewrite';
+ALTER TABLE mj ALTER COLUMN w SET EXPRESSION AS (v * 3);
+COMMIT;
+SELECT pg_relation_filenode('mj') <> :f0 AS rewritten, (SELECT w FROM mj WHERE id = 2) AS w;
+SELECT pg_relation_filenode('mj') AS f1 \gset
+-- 18: a virtual generated column (the default kind) stores nothing: no rewrite, not refused.
+ALTER TABLE mj ADD COLUMN x int GENERATED ALWAYS AS (v + 1);
+ALTER TABLE mj ADD COLUMN y int GENERATED ALWAYS AS (v + 1) VIRTUAL;
+ALTER TABLE mj ALTER COLUMN y SET EXPRESSION AS (v + 2);
+SELECT pg_relation_filenode('mj') = :f1 AS not_rewritten;
+-- A stored one is still refused.
+ALTER TABLE mj ADD COLUMN z int GENERATED ALWAYS AS (v + 1) STORED;
+-- 18: ADD CONSTRAINT ... NOT NULL is SET NOT NULL under another name: the same scan under
+-- ACCESS EXCLUSIVE, refused.
+ALTER TABLE mj ADD CONSTRAINT mj_v_not_null NOT NULL v;
+-- The HINT's recipe: NOT VALID (no scan) ...
+BEGIN;
+ALTER TABLE mj ADD CONSTRAINT mj_v_not_null NOT NULL v NOT VALID;
+SELECT mode FROM pg_locks WHERE relation = 'mj'::regclass AND pid = pg_backend_pid() ORDER BY 1;
+COMMIT;
+-- ... which sets attnotnull but proves nothing: SET NOT NULL would still scan (refused) ...
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'mj'::regclass AND attname = 'v';
+ALTER TABLE mj ALTER COLUMN v SET NOT NULL;
+-- ... then VALIDATE, a scan under SHARE UPDATE EXCLUSIVE only.
+BEGIN;
+ALTER TABLE mj VALIDATE CONSTRAINT mj_v_not_null;
+SELECT mode FROM pg_locks WHERE relation = 'mj'::regclass AND pid = pg_backend_pid() ORDER BY 1;
+COMMIT;
+SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'mj'::regclass AND contype = 'n' ORDER BY 1;
+SELECT pg_relation_filenode('mj') = :f1 AS not_rewritten;
+-- Validated, it proves the column: SET NOT NULL is not refused.
+ALTER TABLE mj ALTER COLUMN v SET NOT NULL;
+-- The override of the validating ADD CONSTRAINT ... NOT NULL.
+CREATE TABLE mj2 (id int, v int);
+INSERT INTO mj2 SELECT g, g FROM generate_series(1, 2000) g;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'not_null_scan';
+ALTER TABLE mj2 ADD CONSTRAINT mj2_v_nn NOT NULL v;
+COMMIT;
+SELECT conname, convalidated FROM pg_constraint WHERE conrelid = 'mj2'::regclass ORDER BY 1;
+-- set_not_null on this major: a validated CHECK then SET NOT NULL (15, 17), the NOT NULL
+-- constraint itself NOT VALID then validated (18).
+CREATE TABLE mj3 (id int, v int);
+INSERT INTO mj3 SELECT g, g FROM generate_series(1, 2000) g;
+CALL safe_ddl.set_not_null('mj3', 'v');
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'mj3'::regclass AND attname = 'v';
+SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = 'mj3'::regclass ORDER BY 1;
+SET safe_ddl.allow = 'drop_table';
+DROP TABLE mj, mj2, mj3;
+RESET safe_ddl.allow;
