@@ -177,6 +177,7 @@ mod tests {
                     referenced: Some(target(referenced, "customers")),
                     ref_columns: vec![],
                     expr_text: None,
+                    without_overlaps: false,
                 })],
             },
             "ALTER TABLE orders ADD FOREIGN KEY (customer_id) REFERENCES customers",

@@ -207,6 +207,9 @@ pub struct NewConstraint {
     pub ref_columns: Vec<String>,
     /// CHECK: the expression's source text.
     pub expr_text: Option<String>,
+    /// PRIMARY KEY / UNIQUE ... WITHOUT OVERLAPS (18): backed by a GiST index, which ADD ...
+    /// USING INDEX does not take.
+    pub without_overlaps: bool,
 }
 
 /// A validated foreign key of another table on a column whose type changes. Postgres rebuilds
@@ -272,6 +275,13 @@ pub enum AlterCmd {
     ValidateConstraint {
         name: String,
         kind: ConstraintKind,
+    },
+    /// ALTER CONSTRAINT `name` ENFORCED of a NOT ENFORCED foreign key (18): Postgres validates it,
+    /// reading every row under ACCESS EXCLUSIVE. `definition` is the key's definition as
+    /// pg_get_constraintdef gives it, without NOT ENFORCED.
+    EnforceForeignKey {
+        name: String,
+        definition: String,
     },
     /// Everything else (SET DEFAULT, SET STATISTICS, ...): no hazard of its own.
     Other,

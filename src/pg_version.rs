@@ -28,6 +28,12 @@ pub const fn not_null_not_valid() -> bool {
     MAJOR >= 18
 }
 
+/// PostgreSQL 18 has NOT ENFORCED constraints (pg_constraint.conenforced): `ALTER CONSTRAINT ...
+/// ENFORCED` of such a foreign key validates it under ACCESS EXCLUSIVE.
+pub const fn not_enforced_constraints() -> bool {
+    MAJOR >= 18
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server API that moved.
 
@@ -277,5 +283,46 @@ pub fn set_expression_subtype() -> Option<pg_sys::AlterTableType::Type> {
     #[cfg(not(any(feature = "pg15", feature = "pg16")))]
     {
         Some(pg_sys::AlterTableType::AT_SetExpression)
+    }
+}
+
+/// PRIMARY KEY / UNIQUE ... WITHOUT OVERLAPS (18) in a raw Constraint; false before 18.
+///
+/// # Safety
+/// `c` is a raw Constraint.
+pub unsafe fn constraint_without_overlaps(c: *const pg_sys::Constraint) -> bool {
+    #[cfg(any(feature = "pg15", feature = "pg16", feature = "pg17"))]
+    {
+        let _ = c;
+        false
+    }
+    #[cfg(not(any(feature = "pg15", feature = "pg16", feature = "pg17")))]
+    // SAFETY: as documented.
+    unsafe {
+        (*c).without_overlaps
+    }
+}
+
+/// ALTER CONSTRAINT name ENFORCED (18: an ATAlterConstraint node that changes enforceability to
+/// enforced): the constraint's name. None before 18 (the node is a Constraint there, and
+/// changes only deferrability) and for any other ALTER CONSTRAINT.
+///
+/// # Safety
+/// `def` is the raw `def` of an AT_AlterConstraint AlterTableCmd (or NULL).
+pub unsafe fn enforced_constraint_name(def: *mut pg_sys::Node) -> Option<&'static std::ffi::CStr> {
+    #[cfg(any(feature = "pg15", feature = "pg16", feature = "pg17"))]
+    {
+        let _ = def;
+        None
+    }
+    #[cfg(not(any(feature = "pg15", feature = "pg16", feature = "pg17")))]
+    // SAFETY: as documented; the name lives as long as the parse tree (the statement).
+    unsafe {
+        if !pgrx::is_a(def, pg_sys::NodeTag::T_ATAlterConstraint) {
+            return None;
+        }
+        let a = def.cast::<pg_sys::ATAlterConstraint>();
+        ((*a).alterEnforceability && (*a).is_enforced && !(*a).conname.is_null())
+            .then(|| std::ffi::CStr::from_ptr((*a).conname))
     }
 }

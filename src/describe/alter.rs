@@ -41,6 +41,17 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                 AT_AddColumn if is_a(def, NodeTag::T_ColumnDef) => {
                     add_column(&table, relkind, def.cast(), full)
                 }
+                // A virtual generated column (18) stores nothing: a new type rewrites nothing.
+                AT_AlterColumnType
+                    if is_a(def, NodeTag::T_ColumnDef)
+                        && !name.is_null()
+                        && analysis::generated_kind(
+                            table.oid.unwrap_or(0),
+                            CStr::from_ptr(name),
+                        ) == Some(b'v') =>
+                {
+                    AlterCmd::Other
+                }
                 AT_AlterColumnType if is_a(def, NodeTag::T_ColumnDef) && !name.is_null() => {
                     let rewrite = analysis::alter_type_rewrite(
                         table.oid.unwrap_or(0),
@@ -70,6 +81,18 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                         AlterCmd::Other
                     }
                 }
+                // ALTER CONSTRAINT ... ENFORCED (18) of a NOT ENFORCED foreign key validates it.
+                AT_AlterConstraint => match pg_version::enforced_constraint_name(def) {
+                    Some(cname) => {
+                        analysis::not_enforced_foreign_key(table.oid.unwrap_or(0), cname)
+                            .map(|definition| AlterCmd::EnforceForeignKey {
+                                name: quoted(cname.as_ptr()).unwrap_or_default(),
+                                definition,
+                            })
+                            .unwrap_or(AlterCmd::Other)
+                    }
+                    None => AlterCmd::Other,
+                },
                 AT_SetNotNull if !name.is_null() => AlterCmd::SetNotNull {
                     proven: analysis::not_null_proven(table.oid.unwrap_or(0), CStr::from_ptr(name)),
                     column,
@@ -282,6 +305,7 @@ unsafe fn constraint(c: *mut pg_sys::Constraint, full: &Sql) -> NewConstraint {
             referenced: (kind == ConstraintKind::ForeignKey).then(|| target((*c).pktable)),
             ref_columns: quoted_strings((*c).pk_attrs),
             expr_text,
+            without_overlaps: pg_version::constraint_without_overlaps(c),
         }
     }
 }

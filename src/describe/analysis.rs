@@ -634,6 +634,26 @@ pub fn validation_kind(relid: u32, name: &CStr) -> crate::ddl::ConstraintKind {
     match contype.ok().flatten().as_deref() {
         Some("c") => ConstraintKind::Check,
         Some("f") => ConstraintKind::ForeignKey,
+        // A NOT NULL constraint added NOT VALID (18).
+        Some("n") => ConstraintKind::NotNull,
         _ => ConstraintKind::Other,
     }
+}
+
+/// The definition of foreign key `name` of `relid` when it is NOT ENFORCED (18), without those
+/// words (pg_get_constraintdef deparses the catalog; nothing is run). None for anything else.
+pub fn not_enforced_foreign_key(relid: u32, name: &CStr) -> Option<String> {
+    if !crate::pg_version::not_enforced_constraints() {
+        return None;
+    }
+    let name = name.to_str().ok()?;
+    Spi::get_one_with_args::<String>(
+        "SELECT pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint c \
+         WHERE c.conrelid OPERATOR(pg_catalog.=) $1 AND c.conname OPERATOR(pg_catalog.=) $2 \
+           AND c.contype OPERATOR(pg_catalog.=) 'f' AND NOT c.conenforced",
+        &[pg_sys::Oid::from(relid).into(), name.into()],
+    )
+    .ok()
+    .flatten()
+    .map(|d| d.replace(" NOT ENFORCED", ""))
 }

@@ -19,6 +19,10 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
     let Some(t) = input.guarded(table) else {
         return out;
     };
+    out.extend(cmds.iter().filter_map(|cmd| match cmd {
+        AlterCmd::EnforceForeignKey { name, definition } => Some(enforced(t, name, definition)),
+        _ => None,
+    }));
     for cmd in cmds {
         let (constraints, new_column) = cmd.added_constraints();
         for c in constraints {
@@ -117,15 +121,15 @@ fn validated_under_held_lock(input: &RuleInput, table: &Target, cmds: &[AlterCmd
         .filter_map(|cmd| match cmd {
             AlterCmd::ValidateConstraint {
                 name: cname,
-                kind: kind @ (ConstraintKind::Check | ConstraintKind::ForeignKey),
+                kind: kind @ (ConstraintKind::Check | ConstraintKind::ForeignKey | ConstraintKind::NotNull),
             } => Some((cname, *kind)),
             _ => None,
         })
         .map(|(cname, kind)| {
-            let what = if kind == ConstraintKind::ForeignKey {
-                "foreign key"
-            } else {
-                "check constraint"
+            let what = match kind {
+                ConstraintKind::ForeignKey => "foreign key",
+                ConstraintKind::NotNull => "NOT NULL constraint",
+                _ => "check constraint",
             };
             Draft { lock: held, rewrites: false, scans: true }.finding(
                 H,
@@ -150,6 +154,36 @@ fn validated_under_held_lock(input: &RuleInput, table: &Target, cmds: &[AlterCmd
             )
         })
         .collect()
+}
+
+/// ALTER CONSTRAINT ... ENFORCED of a NOT ENFORCED foreign key (18): validated under the ALTER
+/// TABLE's ACCESS EXCLUSIVE lock. The online way is the two-step foreign key.
+fn enforced(t: &TableFacts, cname: &str, definition: &str) -> Finding {
+    let name = &t.qualified_name;
+    let lock = LockMode::AccessExclusive;
+    Draft { lock, rewrites: false, scans: true }.finding(
+        H,
+        t,
+        format!("ALTER CONSTRAINT {cname} ENFORCED validates foreign key {cname} of table {name}"),
+        format!(
+            "Making a NOT ENFORCED foreign key enforced checks every row of {name} against the referenced table; \
+             it {} meanwhile, and the referenced table is locked SHARE ROW EXCLUSIVE (blocks its writes). The \
+             table is {}.",
+            holds(lock, name),
+            t.size_text()
+        ),
+        format!(
+            "Replace it with a NOT VALID foreign key in one short transaction (it checks new rows at once), then \
+             validate it in its own transaction, which takes only a SHARE UPDATE EXCLUSIVE lock (no reads or \
+             writes blocked):\n  \
+             BEGIN;\n  \
+             ALTER TABLE {name} DROP CONSTRAINT {cname};\n  \
+             ALTER TABLE {name} ADD CONSTRAINT {cname} {definition} NOT VALID;\n  \
+             COMMIT;\n  \
+             ALTER TABLE {name} VALIDATE CONSTRAINT {cname};\n{}",
+            override_text(H, true)
+        ),
+    )
 }
 
 fn finding(
@@ -260,6 +294,7 @@ mod tests {
             referenced: (kind == ConstraintKind::ForeignKey).then(|| target(2, "customers")),
             ref_columns: vec!["id".into()],
             expr_text: Some("amount > 0".into()),
+            without_overlaps: false,
         }
     }
 
@@ -302,6 +337,40 @@ mod tests {
             assert_eq!(run(empty(1, "orders"), facts(2, "customers")), 0);
             assert_eq!(run(one_page(1, "orders"), empty(2, "customers")), 1);
         }
+    }
+
+    #[test]
+    fn enforcing_a_not_enforced_foreign_key_is_refused_with_the_two_step_recipe() {
+        let stmt = locking(
+            Ddl::AlterTable {
+                table: target(1, "orders"),
+                cmds: vec![AlterCmd::EnforceForeignKey {
+                    name: "orders_fk".into(),
+                    definition: "FOREIGN KEY (customer_id) REFERENCES customers(id)".into(),
+                }],
+            },
+            "ALTER TABLE orders ALTER CONSTRAINT orders_fk ENFORCED",
+            LockMode::AccessExclusive,
+        );
+        let run = |t: TableFacts| {
+            check(&RuleInput {
+                stmt: &stmt,
+                tables: &[t],
+                min_table_size: 0,
+            })
+        };
+        assert!(run(empty(1, "orders")).is_empty());
+        let found = run(one_page(1, "orders"));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].lock, Some(LockMode::AccessExclusive));
+        assert!(found[0].scans);
+        let hint = &found[0].hint;
+        assert!(hint.contains("DROP CONSTRAINT orders_fk;"), "{hint}");
+        assert!(
+            hint.contains("ADD CONSTRAINT orders_fk FOREIGN KEY (customer_id) REFERENCES customers(id) NOT VALID;"),
+            "{hint}"
+        );
+        assert!(hint.contains("VALIDATE CONSTRAINT orders_fk;"), "{hint}");
     }
 
     #[test]

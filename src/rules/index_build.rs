@@ -82,7 +82,14 @@ fn constraint_index(
         }
     });
     let index = made_name(constraint.trim_matches('"'), &[], "idx");
-    let hint = if c.kind == ConstraintKind::Exclusion {
+    let hint = if c.without_overlaps {
+        format!(
+            "A {what} ... WITHOUT OVERLAPS key is backed by a GiST index, and USING INDEX takes only btree \
+             indexes: there is no online form. Declare it when the table is created (or empty), or run it in a \
+             maintenance window.\n{}",
+            override_text(H, true)
+        )
+    } else if c.kind == ConstraintKind::Exclusion {
         format!(
             "An exclusion constraint cannot be attached to an index built beforehand (USING INDEX takes only \
              PRIMARY KEY and UNIQUE): there is no online form. Run it in a maintenance window.\n{}",
@@ -337,6 +344,7 @@ mod tests {
                     referenced: None,
                     ref_columns: vec![],
                     expr_text: None,
+                    without_overlaps: false,
                 })],
             },
             "ALTER TABLE items ADD PRIMARY KEY (id)",
@@ -497,6 +505,39 @@ mod tests {
     }
 
     #[test]
+    fn without_overlaps_keys_get_no_using_index_recipe() {
+        let stmt = statement(
+            Ddl::AlterTable {
+                table: target(42, "items"),
+                cmds: vec![AlterCmd::AddConstraint(NewConstraint {
+                    kind: ConstraintKind::PrimaryKey,
+                    name: None,
+                    not_valid: false,
+                    using_index: false,
+                    columns: vec!["id".into(), "during".into()],
+                    referenced: None,
+                    ref_columns: vec![],
+                    expr_text: None,
+                    without_overlaps: true,
+                })],
+            },
+            "ALTER TABLE items ADD PRIMARY KEY (id, during WITHOUT OVERLAPS)",
+        );
+        let found = run(&stmt, Some(facts(42, "items")), 0);
+        assert_eq!(found.len(), 1);
+        assert!(
+            !found[0].hint.contains("USING INDEX items"),
+            "{}",
+            found[0].hint
+        );
+        assert!(
+            found[0].hint.contains("no online form"),
+            "{}",
+            found[0].hint
+        );
+    }
+
+    #[test]
     fn err_add_primary_key_and_unique_ok_using_index() {
         let constraint = |kind, using_index| NewConstraint {
             kind,
@@ -507,6 +548,7 @@ mod tests {
             referenced: None,
             ref_columns: vec![],
             expr_text: None,
+            without_overlaps: false,
         };
         let alter = |c| {
             statement(

@@ -60,3 +60,37 @@ SELECT conname, contype, convalidated FROM pg_constraint WHERE conrelid = 'mj3':
 SET safe_ddl.allow = 'drop_table';
 DROP TABLE mj, mj2, mj3;
 RESET safe_ddl.allow;
+-- 18: the type of a virtual generated column changes without a rewrite: not refused.
+CREATE TABLE mj4 (id int PRIMARY KEY, v int GENERATED ALWAYS AS (id * 2) VIRTUAL);
+INSERT INTO mj4 (id) SELECT g FROM generate_series(1, 2000) g;
+SELECT pg_relation_filenode('mj4') AS f4 \gset
+ALTER TABLE mj4 ALTER COLUMN v TYPE bigint;
+SELECT pg_relation_filenode('mj4') = :f4 AS not_rewritten;
+-- 18: ALTER CONSTRAINT ... ENFORCED of a NOT ENFORCED foreign key validates it under ACCESS
+-- EXCLUSIVE: refused; the HINT's recipe (NOT VALID, then VALIDATE) runs as pasted.
+CREATE TABLE mj5 (id int PRIMARY KEY, ref int);
+INSERT INTO mj5 SELECT g, g FROM generate_series(1, 2000) g;
+ALTER TABLE mj5 ADD CONSTRAINT mj5_ref_fk FOREIGN KEY (ref) REFERENCES mj4 (id) NOT ENFORCED;
+ALTER TABLE mj5 ALTER CONSTRAINT mj5_ref_fk ENFORCED;
+SELECT hazard, verdict, lock_mode, scans FROM safe_ddl.check($$ALTER TABLE mj5 ALTER CONSTRAINT mj5_ref_fk ENFORCED$$);
+BEGIN;
+ALTER TABLE public.mj5 DROP CONSTRAINT mj5_ref_fk;
+ALTER TABLE public.mj5 ADD CONSTRAINT mj5_ref_fk FOREIGN KEY (ref) REFERENCES mj4(id) NOT VALID;
+COMMIT;
+ALTER TABLE public.mj5 VALIDATE CONSTRAINT mj5_ref_fk;
+SELECT conname, convalidated FROM pg_constraint WHERE conname = 'mj5_ref_fk';
+-- The override.
+ALTER TABLE mj5 ADD CONSTRAINT mj5_ref_fk2 FOREIGN KEY (ref) REFERENCES mj4 (id) NOT ENFORCED;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'constraint_validation';
+ALTER TABLE mj5 ALTER CONSTRAINT mj5_ref_fk2 ENFORCED;
+COMMIT;
+SELECT conname, convalidated FROM pg_constraint WHERE conname = 'mj5_ref_fk2';
+-- 18: a WITHOUT OVERLAPS key builds a GiST index under ACCESS EXCLUSIVE; USING INDEX takes only
+-- btree indexes, so the HINT offers no concurrent build.
+CREATE TABLE mj6 (room int4range, during tstzrange);
+INSERT INTO mj6 SELECT int4range(g, g + 1), tstzrange('2026-01-01', '2026-01-02') FROM generate_series(1, 2000) g;
+ALTER TABLE mj6 ADD CONSTRAINT mj6_key UNIQUE (room, during WITHOUT OVERLAPS);
+SET safe_ddl.allow = 'drop_table';
+DROP TABLE mj4, mj5, mj6 CASCADE;
+RESET safe_ddl.allow;
