@@ -159,6 +159,17 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                         AlterCmd::Rewrites(Rewrite::AccessMethod)
                     }
                 }
+                // SET ACCESS METHOD DEFAULT (17+): default_table_access_method.
+                AT_SetAccessMethod
+                    if relkind != b'p'
+                        && !pg_sys::default_table_access_method.is_null()
+                        && !analysis::same_access_method(
+                            table.oid.unwrap_or(0),
+                            CStr::from_ptr(pg_sys::default_table_access_method),
+                        ) =>
+                {
+                    AlterCmd::Rewrites(Rewrite::AccessMethod)
+                }
                 AT_SetTableSpace if !name.is_null() => {
                     // A partitioned table has no data: only the default for new partitions changes.
                     if relkind == b'p'

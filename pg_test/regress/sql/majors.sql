@@ -94,3 +94,22 @@ ALTER TABLE mj6 ADD CONSTRAINT mj6_key UNIQUE (room, during WITHOUT OVERLAPS);
 SET safe_ddl.allow = 'drop_table';
 DROP TABLE mj4, mj5, mj6 CASCADE;
 RESET safe_ddl.allow;
+-- 17+: SET ACCESS METHOD DEFAULT rewrites only when the table's access method is not the default.
+CREATE TABLE mj7 (id int);
+INSERT INTO mj7 SELECT g FROM generate_series(1, 2000) g;
+SELECT pg_relation_filenode('mj7') AS f7 \gset
+ALTER TABLE mj7 SET ACCESS METHOD DEFAULT;
+SELECT pg_relation_filenode('mj7') = :f7 AS not_rewritten;
+CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
+SET default_table_access_method = heap2;
+ALTER TABLE mj7 SET ACCESS METHOD DEFAULT;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'table_rewrite';
+ALTER TABLE mj7 SET ACCESS METHOD DEFAULT;
+COMMIT;
+SELECT pg_relation_filenode('mj7') <> :f7 AS rewritten, amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam WHERE c.oid = 'mj7'::regclass;
+RESET default_table_access_method;
+SET safe_ddl.allow = 'drop_table';
+DROP TABLE mj7;
+RESET safe_ddl.allow;
+DROP ACCESS METHOD heap2;
