@@ -202,8 +202,10 @@ test_all() {
     say "==== PostgreSQL 17 (inside the Debian 13 root): server behaviour suites ===="
     test_in_trixie || failed+=("PostgreSQL 17")
 
-    say "==== Debian package: install, use and remove on a clean Debian 12 root ===="
-    bash pg_test/package_test.sh || failed+=("package")
+    say "==== Debian packages: install, use and remove on clean Debian roots (15: Debian 12, 17: Debian 13, 18: sid) ===="
+    for n in "${TESTED_MAJORS[@]}"; do
+        bash pg_test/package_test.sh "$n" || failed+=("package $n")
+    done
 
     say "tests took $(( (SECONDS - started) / 60 )) min $(( (SECONDS - started) % 60 )) s"
     if [ ${#failed[@]} -ne 0 ]; then

@@ -1,36 +1,48 @@
 #!/usr/bin/env bash
-# The PostgreSQL 15 Debian package on a clean Debian 12 root (debootstrap, with Debian's
-# postgresql-15 and nothing of safe_ddl or Rust): `dpkg -i` installs it, a cluster with it
-# preloaded refuses a plain CREATE INDEX on a populated table with safe_ddl's SQLSTATE and HINT,
-# and `dpkg -r` leaves none of its files behind.
+# A Debian package of safe_ddl on a clean Debian root (debootstrap, with Debian's postgresql-N
+# and nothing of safe_ddl or Rust): `dpkg -i` installs it, a cluster with it preloaded refuses a
+# plain CREATE INDEX on a populated table with safe_ddl's SQLSTATE and HINT, and `dpkg -r` leaves
+# none of its files behind.
 #
-# Usage: bash pg_test/package_test.sh   (as root; builds the package first)
-# The root is kept in $SAFE_DDL_OPT/bookworm (made once, about 1 minute) and checked clean of
-# safe_ddl before each run.
+# Usage: bash pg_test/package_test.sh [N]   (as root; builds the package first)
+#   N = 15 (default): the 15 package on Debian 12 (bookworm)
+#   N = 17: the 17 package (built on this Debian 12 host) on Debian 13 (trixie), Debian's own 17
+#   N = 18: the 18 package (built against the source build of 18) on Debian sid, Debian's own 18
+# The root is kept in $SAFE_DDL_OPT/pkgtest-<suite> (made once, about 1 minute) and checked clean
+# of safe_ddl before each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . pg_test/lib/majors.sh
 . pg_test/lib/package.sh
 
-BOOKWORM="$SAFE_DDL_OPT/bookworm"
+N="${1:-15}"
+case "$N" in
+    15) SUITE=bookworm ;;
+    17) SUITE=trixie ;;
+    18) SUITE=sid ;;
+    *) echo "package_test: N is 15, 17 or 18" >&2; exit 2 ;;
+esac
+BOOKWORM="$SAFE_DDL_OPT/pkgtest-$SUITE"
 fail() { echo "package_test: FAIL: $*" >&2; exit 1; }
 in_bookworm() { TRIXIE="$BOOKWORM" SAFE_DDL_BIND="" in_trixie "$@"; }
 
-deb="$(build_package 15 | tail -1)"
+deb="$(build_package "$N" | tail -1)"
 [ -f "$deb" ] || fail "no package built"
 echo "package: $deb"
 dpkg-deb -c "$deb" | awk '{print $6}'
 
 if [ ! -f "$BOOKWORM/.safe_ddl_ready" ]; then
-    echo "making a clean Debian 12 root with postgresql-15 in $BOOKWORM"
+    echo "making a clean Debian $SUITE root with postgresql-$N in $BOOKWORM"
     rm -rf "$BOOKWORM"
-    debootstrap --variant=minbase bookworm "$BOOKWORM" "$DEBIAN_MIRROR" >/tmp/package_test_debootstrap.log 2>&1 \
+    debootstrap --variant=minbase "$SUITE" "$BOOKWORM" "$DEBIAN_MIRROR" >/tmp/package_test_debootstrap.log 2>&1 \
         || { tail -20 /tmp/package_test_debootstrap.log; fail "debootstrap"; }
+    # Check-Valid-Until=false: the mirror reachable here serves sid's Release file past its
+    # Valid-Until date (apt refuses it otherwise); the stable suites are not affected.
     mkdir -p "$BOOKWORM/etc/postgresql-common/createcluster.d"
     echo "create_main_cluster = false" >"$BOOKWORM/etc/postgresql-common/createcluster.d/safe_ddl.conf"
     in_bookworm env DEBIAN_FRONTEND=noninteractive bash -c \
-        'apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-15 sudo' \
-        >/tmp/package_test_apt.log 2>&1 || { tail -20 /tmp/package_test_apt.log; fail "apt-get install postgresql-15"; }
+        "apt-get -o Acquire::Check-Valid-Until=false update -qq && apt-get install -y -qq --no-install-recommends postgresql-$N sudo" \
+        >/tmp/package_test_apt.log 2>&1 || { tail -20 /tmp/package_test_apt.log; fail "apt-get install postgresql-$N"; }
     touch "$BOOKWORM/.safe_ddl_ready"
 fi
 
@@ -39,18 +51,19 @@ for f in usr/bin/cargo usr/bin/rustc usr/bin/clang root/.cargo/bin/cargo; do
     [ ! -e "$BOOKWORM/$f" ] || fail "the clean root has $f"
 done
 if find "$BOOKWORM/usr" -name 'safe_ddl*' | grep -q .; then
-    in_bookworm dpkg -r postgresql-15-safe-ddl >/dev/null 2>&1 || true
+    in_bookworm dpkg -r "postgresql-$N-safe-ddl" >/dev/null 2>&1 || true
     ! find "$BOOKWORM/usr" -name 'safe_ddl*' | grep . || fail "the clean root has safe_ddl files not from the package"
 fi
 
 cp "$deb" "$BOOKWORM/tmp/safe_ddl.deb"
 script='
 set -euo pipefail
+N=$1
 dpkg -i /tmp/safe_ddl.deb
-dpkg -s postgresql-15-safe-ddl | grep -E "^(Status|Version|Depends):"
+dpkg -s postgresql-$N-safe-ddl | grep -E "^(Status|Version|Depends):"
 rm -rf /tmp/pkgtest && mkdir -p /tmp/pkgtest/sock && chown -R postgres:postgres /tmp/pkgtest
 cd /
-B=/usr/lib/postgresql/15/bin
+B=/usr/lib/postgresql/$N/bin
 sudo -u postgres $B/initdb -D /tmp/pkgtest/data -U postgres --auth=trust --no-sync >/dev/null
 cat >>/tmp/pkgtest/data/postgresql.conf <<CONF
 listen_addresses = '\'''\''
@@ -79,9 +92,9 @@ sudo -u postgres $B/pg_ctl -D /tmp/pkgtest/data -m fast -w stop >/dev/null
 echo "$out" | grep -q "guard_active" || { echo "no status row"; exit 1; }
 echo "$out" | grep -Eq "ERROR:  [0-9A-Z]{5}: .*index_build|ERROR:.*index_build" || { echo "no index_build refusal"; exit 1; }
 echo "$out" | grep -q "CREATE INDEX CONCURRENTLY" || { echo "no CONCURRENTLY recipe in the HINT"; exit 1; }
-dpkg -r postgresql-15-safe-ddl
+dpkg -r postgresql-$N-safe-ddl
 '
-in_bookworm bash -c "$script" || fail "install, refusal or removal failed inside the clean root"
+in_bookworm bash -c "$script" package_test "$N" || fail "install, refusal or removal failed inside the clean root"
 
 # dpkg -r left none of the package's files.
 left=0
@@ -93,4 +106,4 @@ done < <(dpkg-deb -c "$deb" | awk '{print $6}')
 [ $left = 0 ] || fail "dpkg -r left files"
 if find "$BOOKWORM/usr" -name 'safe_ddl*' | grep .; then fail "safe_ddl files left after dpkg -r"; fi
 rm -f "$BOOKWORM/tmp/safe_ddl.deb"
-echo "package_test: the 15 package installs, refuses a plain CREATE INDEX with its recipe, and removes cleanly"
+echo "package_test: the $N package installs on a clean Debian $SUITE root, refuses a plain CREATE INDEX with its recipe, and removes cleanly"
