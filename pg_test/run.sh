@@ -21,7 +21,7 @@
 #  13. pg_test/autovacuum_blocker.sh: a guarded DDL behind autovacuum cancels it after deadlock_timeout
 #
 # With --server-only (what `bash setup.sh test` runs on 17 and 18): the suites that check server
-# behaviour, 2-5 and 9, against the PostgreSQL of $PG_CONFIG.
+# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-13.
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,6 +105,14 @@ cluster_stop "$TMP/plain"
 if [ $SERVER_ONLY = 1 ]; then
     step "robustness: a DDL corpus in every mode and context, bad input, guarded DDL under pgbench load; no crash"
     rc=0; bash pg_test/robustness.sh "$((PORT + 4))" || rc=$?; record $rc "robustness"
+    # The scripted multi-process tests of the helpers and of lock acquisition, against this
+    # server (not Django's, which tests an ORM, nor backfill_nice's, which tests the kernel).
+    n=0
+    for t in backfill_crash backfill_concurrency expand_contract usage_overflow cancel_waits prepared_blocker autovacuum_blocker; do
+        n=$((n + 1))
+        step "$t (scripted, multi-process)"
+        rc=0; bash "pg_test/$t.sh" "$((PORT + 10 + n))" || rc=$?; record $rc "$t"
+    done
 else
 
 step "backfill crash safety: pg_terminate_backend, immediate shutdown, cancel, throttling on a real standby"

@@ -45,6 +45,7 @@ mod raw {
         pub fn enable_timeout_after(id: c_int, delay_ms: c_int);
         pub fn disable_timeout(id: c_int, keep_indicator: bool);
         pub fn get_timeout_active(id: c_int) -> bool;
+        pub fn get_timeout_indicator(id: c_int, reset_indicator: bool) -> bool;
     }
 }
 
@@ -128,12 +129,26 @@ impl Slice {
     }
 
     /// Whether the error `code` that ended the wait is the slice's own end: a query cancel
-    /// raised while SIGINT was held back, after the slice's timeout fired and statement_timeout
-    /// did not. The caller then just looks again.
+    /// raised while SIGINT was held back, after the slice's timeout fired, and not reported as
+    /// statement_timeout's. The caller then just looks again.
+    ///
+    /// statement_timeout may fire between ProcessInterrupts reporting the slice's end (as a
+    /// cancel "due to user request": the timeout had not fired yet) and this look. Its indicator
+    /// is then still set (ProcessInterrupts resets it only when it reports the timeout), and its
+    /// SIGINT is pending: the wait is the slice's own end, and the next CHECK_FOR_INTERRUPTS
+    /// reports the statement timeout as such (seen on PostgreSQL 18, about one round in 100 of
+    /// pg_test/cancel_waits.sh, as "canceling statement due to user request").
     pub fn ended_by_itself(&self, code: pgrx::PgSqlErrorCode) -> bool {
         code == pgrx::PgSqlErrorCode::ERRCODE_QUERY_CANCELED
             && FIRED.load(Ordering::SeqCst)
-            && !self.statement_timeout_fired()
+            && (!self.statement_timeout_fired() || self.statement_timeout_unreported())
+    }
+
+    /// statement_timeout fired and ProcessInterrupts has not reported it yet.
+    fn statement_timeout_unreported(&self) -> bool {
+        // SAFETY: reads the timeout's indicator without resetting it.
+        self.statement_timeout_armed
+            && unsafe { raw::get_timeout_indicator(STATEMENT_TIMEOUT, false) }
     }
 
     fn statement_timeout_fired(&self) -> bool {

@@ -657,5 +657,9 @@ pub fn not_enforced_foreign_key(relid: u32, name: &CStr) -> Option<String> {
     .flatten()
     // pg_get_constraintdef ends the definition with NOT ENFORCED; only that suffix goes (a quoted
     // name may hold the same words).
-    .map(|d| d.strip_suffix(" NOT ENFORCED").map(str::to_owned).unwrap_or(d))
+    .map(|d| {
+        d.strip_suffix(" NOT ENFORCED")
+            .map(str::to_owned)
+            .unwrap_or(d)
+    })
 }
