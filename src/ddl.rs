@@ -247,6 +247,12 @@ pub enum AlterCmd {
     SetNotNull {
         column: String,
         proven: bool,
+        /// 18: `ADD CONSTRAINT <this> NOT NULL column` (validated), the same statement under
+        /// another name (empty when unnamed); None for SET NOT NULL.
+        added_as: Option<String>,
+        /// 18: a NOT VALID NOT NULL constraint already on the column (quoted): validating it is
+        /// the recipe (a second one cannot be added).
+        pending: Option<String>,
     },
     AddConstraint(NewConstraint),
     /// DROP COLUMN; `created_in_transaction` when the column was added earlier in this transaction.

@@ -96,6 +96,11 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                 AT_SetNotNull if !name.is_null() => AlterCmd::SetNotNull {
                     proven: analysis::not_null_proven(table.oid.unwrap_or(0), CStr::from_ptr(name)),
                     column,
+                    added_as: None,
+                    pending: analysis::pending_not_null(
+                        table.oid.unwrap_or(0),
+                        CStr::from_ptr(name),
+                    ),
                 },
                 // ADD CONSTRAINT name NOT NULL col (18): validated, it is SET NOT NULL under
                 // another name (the same scan, the same proof that skips it); NOT VALID scans
@@ -109,13 +114,22 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                             );
                             let raw = keys.get_ptr(0).filter(|n| is_a(*n, NodeTag::T_String));
                             match raw {
-                                Some(s) => AlterCmd::SetNotNull {
-                                    proven: analysis::not_null_proven(
-                                        table.oid.unwrap_or(0),
-                                        CStr::from_ptr((*s.cast::<pg_sys::String>()).sval),
-                                    ),
-                                    column: col.clone(),
-                                },
+                                Some(s) => {
+                                    let raw_col =
+                                        CStr::from_ptr((*s.cast::<pg_sys::String>()).sval);
+                                    AlterCmd::SetNotNull {
+                                        proven: analysis::not_null_proven(
+                                            table.oid.unwrap_or(0),
+                                            raw_col,
+                                        ),
+                                        column: col.clone(),
+                                        added_as: Some(c.name.clone().unwrap_or_default()),
+                                        pending: analysis::pending_not_null(
+                                            table.oid.unwrap_or(0),
+                                            raw_col,
+                                        ),
+                                    }
+                                }
                                 None => AlterCmd::AddConstraint(c),
                             }
                         }

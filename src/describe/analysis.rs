@@ -445,6 +445,23 @@ pub fn not_null_proven(relid: u32, name: &CStr) -> bool {
     }
 }
 
+/// The NOT VALID NOT NULL constraint on column `name` of `relid` (18; quoted), if any.
+pub fn pending_not_null(relid: u32, name: &CStr) -> Option<String> {
+    if !crate::pg_version::not_null_not_valid() {
+        return None;
+    }
+    let rel = pg_sys::Oid::from(relid);
+    let col = column(rel, name)?;
+    Spi::get_one_with_args::<String>(
+        "SELECT pg_catalog.quote_ident(conname) FROM pg_catalog.pg_constraint \
+         WHERE conrelid OPERATOR(pg_catalog.=) $1 AND contype OPERATOR(pg_catalog.=) 'n' \
+           AND NOT convalidated AND conkey OPERATOR(pg_catalog.=) ARRAY[$2::pg_catalog.int2]",
+        &[rel.into(), col.attnum.into()],
+    )
+    .ok()
+    .flatten()
+}
+
 /// What the validated CHECK constraints of `rel` (and, with `not_null`, its NOT NULL columns as
 /// `IS NOT NULL` tests) already guarantee, as an implicit-AND list for predicate_implied_by: the
 /// list ConstraintImpliedByRelConstraint builds, except that a constraint is constant-folded only

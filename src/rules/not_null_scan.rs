@@ -22,25 +22,54 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
     let name = &t.qualified_name;
     cmds.iter()
         .filter_map(|cmd| match cmd {
-            AlterCmd::SetNotNull { column, proven: false } => Some(column),
+            AlterCmd::SetNotNull {
+                column,
+                proven: false,
+                added_as,
+                pending,
+            } => Some((column, added_as, pending)),
             _ => None,
         })
-        .map(|column| {
-            let check = made_name(name, &[column], "not_null");
+        .map(|(column, added_as, pending)| {
+            // The constraint name of the recipe: the one written in ADD CONSTRAINT, else the
+            // name Postgres would give (and safe_ddl.set_not_null uses).
+            let check = match added_as {
+                Some(n) if !n.is_empty() => n.clone(),
+                _ => made_name(name, &[column], "not_null"),
+            };
+            let statement = if added_as.is_some() {
+                "ADD CONSTRAINT ... NOT NULL"
+            } else {
+                "SET NOT NULL"
+            };
             Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: true }.finding(
                 H,
                 t,
-                format!("SET NOT NULL on {name}.{column} scans the whole table"),
+                format!("{statement} on {name}.{column} scans the whole table"),
                 format!(
-                    "SET NOT NULL {} while it reads every row to prove there is no NULL; the table is {}. \
+                    "{statement} {} while it reads every row to prove there is no NULL; the table is {}. \
                      No validated CHECK constraint proves {column} IS NOT NULL.",
                     holds(LockMode::AccessExclusive, name),
                     t.size_text()
                 ),
-                recipe(name, column, &check),
+                match pending {
+                    Some(p) => validate_pending(name, column, p),
+                    None => recipe(name, column, &check),
+                },
             )
         })
         .collect()
+}
+
+/// 18: a NOT VALID NOT NULL constraint is already on the column (a second cannot be added):
+/// validating it is all that is left.
+fn validate_pending(name: &str, column: &str, pending: &str) -> String {
+    format!(
+        "{column} already has the NOT NULL constraint {pending}, NOT VALID (new and updated rows are checked). \
+         Validate it in its own transaction; it scans, but blocks no reads or writes:\n  \
+         ALTER TABLE {name} VALIDATE CONSTRAINT {pending};\n{}",
+        override_text(H, true)
+    )
 }
 
 /// The safe way to the same NOT NULL, each step in its own transaction.
@@ -70,6 +99,38 @@ mod tests {
     use crate::rules::test_support::*;
 
     #[test]
+    fn a_pending_not_null_constraint_is_validated_not_added_again() {
+        let stmt = statement(
+            Ddl::AlterTable {
+                table: target(1, "t"),
+                cmds: vec![AlterCmd::SetNotNull {
+                    column: "email".into(),
+                    proven: false,
+                    added_as: Some("t_email_nn".into()),
+                    pending: Some("t_email_old".into()),
+                }],
+            },
+            "ALTER TABLE t ADD CONSTRAINT t_email_nn NOT NULL email",
+        );
+        let found = check(&RuleInput {
+            stmt: &stmt,
+            tables: &[facts(1, "t")],
+            min_table_size: 0,
+        });
+        assert_eq!(found.len(), 1);
+        let hint = &found[0].hint;
+        assert!(hint.contains("VALIDATE CONSTRAINT t_email_old;"), "{hint}");
+        assert!(!hint.contains("ADD CONSTRAINT"), "{hint}");
+        assert!(
+            found[0]
+                .message
+                .contains("ADD CONSTRAINT ... NOT NULL on public.t.email"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
     fn ok_empty_table_err_one_page() {
         let stmt = locking(
             Ddl::AlterTable {
@@ -77,6 +138,8 @@ mod tests {
                 cmds: vec![AlterCmd::SetNotNull {
                     column: "email".into(),
                     proven: false,
+                    added_as: None,
+                    pending: None,
                 }],
             },
             "ALTER TABLE t ALTER COLUMN email SET NOT NULL",
@@ -103,6 +166,8 @@ mod tests {
                     cmds: vec![AlterCmd::SetNotNull {
                         column: "email".into(),
                         proven,
+                        added_as: None,
+                        pending: None,
                     }],
                 },
                 "ALTER TABLE t ALTER COLUMN email SET NOT NULL",
