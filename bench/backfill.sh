@@ -94,7 +94,7 @@ bpsql() {
 OUT="$BASE/out_$(date +%Y%m%d_%H%M%S)"
 mkdir -p "$OUT"
 chown postgres:postgres "$BASE" "$OUT"
-INSTALLED="$(pg_config --pkglibdir)/safe_ddl.so"
+INSTALLED="$("${PG_CONFIG:-pg_config}" --pkglibdir)/safe_ddl.so"
 
 {
     echo "command: bash bench/backfill.sh (BENCH_ROWS=$ROWS BENCH_BASELINE_S=$BASELINE_S BENCH_TUNED=\"$TUNED\" BENCH_CLIENTS=$CLIENTS BENCH_NICE=\"$NICE\")"

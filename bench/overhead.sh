@@ -24,7 +24,7 @@
 # Files: bench/results/overhead.txt, overhead.csv (every run), overhead.png (bar chart of the
 # ratios, one dot per iteration); raw pgbench output in $BENCH_DIR/out_<timestamp>/.
 #
-# Usage (as root, safe_ddl installed into the PostgreSQL of pg_config):
+# Usage (as root, safe_ddl installed into the PostgreSQL of $PG_CONFIG, default the pg_config on PATH):
 #   bash bench/overhead.sh                           # about 11 min with the defaults
 # Environment (defaults in brackets):
 #   BENCH_DIR [/tmp/bench_overhead]  BENCH_PORT [55482]  BENCH_RESULTS [bench/results]

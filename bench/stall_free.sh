@@ -107,7 +107,7 @@ mkdir -p "$BASE/lib"
 # test`/`install` copy the library in place) cannot crash the running server with SIGBUS. Only
 # the hook is needed here, so CREATE EXTENSION (which would load $libdir/safe_ddl a second time)
 # is not run.
-INSTALLED="$(pg_config --pkglibdir)/safe_ddl.so"
+INSTALLED="$("${PG_CONFIG:-pg_config}" --pkglibdir)/safe_ddl.so"
 for _ in 1 2 3 4 5; do   # retry if a reinstall is writing the file while we copy it
     before=$(stat -c '%s %Y' "$INSTALLED")
     install -m 0644 "$INSTALLED" "$LIB"

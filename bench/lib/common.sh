@@ -20,7 +20,7 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 # bench_machine_facts COMMAND_LINE: machine facts on stdout (the caller tees them into a file)
 bench_machine_facts() {
     local installed
-    installed="$(pg_config --pkglibdir)/safe_ddl.so"
+    installed="$("${PG_CONFIG:-pg_config}" --pkglibdir)/safe_ddl.so"
     echo "command: $1"
     echo "date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "host: $(uname -srm)"
@@ -43,7 +43,7 @@ BENCH_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Only usable without CREATE EXTENSION (which loads $libdir/safe_ddl, a second copy).
 bench_private_lib() {
     local dest="$1" installed before
-    installed="$(pg_config --pkglibdir)/safe_ddl.so"
+    installed="$("${PG_CONFIG:-pg_config}" --pkglibdir)/safe_ddl.so"
     mkdir -p "$(dirname "$dest")"
     for _ in 1 2 3 4 5; do   # retry if a reinstall is writing the file while we copy it
         before=$(stat -c '%s %Y' "$installed")
