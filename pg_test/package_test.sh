@@ -22,40 +22,40 @@ case "$N" in
     18) SUITE=sid ;;
     *) echo "package_test: N is 15, 17 or 18" >&2; exit 2 ;;
 esac
-BOOKWORM="$SAFE_DDL_OPT/pkgtest-$SUITE"
+CLEAN_ROOT="$SAFE_DDL_OPT/pkgtest-$SUITE"
 fail() { echo "package_test: FAIL: $*" >&2; exit 1; }
-in_bookworm() { TRIXIE="$BOOKWORM" SAFE_DDL_BIND="" in_trixie "$@"; }
+in_clean_root() { TRIXIE="$CLEAN_ROOT" SAFE_DDL_BIND="" in_trixie "$@"; }
 
 deb="$(build_package "$N" | tail -1)"
 [ -f "$deb" ] || fail "no package built"
 echo "package: $deb"
 dpkg-deb -c "$deb" | awk '{print $6}'
 
-if [ ! -f "$BOOKWORM/.safe_ddl_ready" ]; then
-    echo "making a clean Debian $SUITE root with postgresql-$N in $BOOKWORM"
-    rm -rf "$BOOKWORM"
-    debootstrap --variant=minbase "$SUITE" "$BOOKWORM" "$DEBIAN_MIRROR" >/tmp/package_test_debootstrap.log 2>&1 \
+if [ ! -f "$CLEAN_ROOT/.safe_ddl_ready" ]; then
+    echo "making a clean Debian $SUITE root with postgresql-$N in $CLEAN_ROOT"
+    rm -rf "$CLEAN_ROOT"
+    debootstrap --variant=minbase "$SUITE" "$CLEAN_ROOT" "$DEBIAN_MIRROR" >/tmp/package_test_debootstrap.log 2>&1 \
         || { tail -20 /tmp/package_test_debootstrap.log; fail "debootstrap"; }
     # Check-Valid-Until=false: the mirror reachable here serves sid's Release file past its
     # Valid-Until date (apt refuses it otherwise); the stable suites are not affected.
-    mkdir -p "$BOOKWORM/etc/postgresql-common/createcluster.d"
-    echo "create_main_cluster = false" >"$BOOKWORM/etc/postgresql-common/createcluster.d/safe_ddl.conf"
-    in_bookworm env DEBIAN_FRONTEND=noninteractive bash -c \
+    mkdir -p "$CLEAN_ROOT/etc/postgresql-common/createcluster.d"
+    echo "create_main_cluster = false" >"$CLEAN_ROOT/etc/postgresql-common/createcluster.d/safe_ddl.conf"
+    in_clean_root env DEBIAN_FRONTEND=noninteractive bash -c \
         "apt-get -o Acquire::Check-Valid-Until=false update -qq && apt-get install -y -qq --no-install-recommends postgresql-$N sudo" \
         >/tmp/package_test_apt.log 2>&1 || { tail -20 /tmp/package_test_apt.log; fail "apt-get install postgresql-$N"; }
-    touch "$BOOKWORM/.safe_ddl_ready"
+    touch "$CLEAN_ROOT/.safe_ddl_ready"
 fi
 
 # The root has no toolchain and no copy of safe_ddl.
 for f in usr/bin/cargo usr/bin/rustc usr/bin/clang root/.cargo/bin/cargo; do
-    [ ! -e "$BOOKWORM/$f" ] || fail "the clean root has $f"
+    [ ! -e "$CLEAN_ROOT/$f" ] || fail "the clean root has $f"
 done
-if find "$BOOKWORM/usr" -name 'safe_ddl*' | grep -q .; then
-    in_bookworm dpkg -r "postgresql-$N-safe-ddl" >/dev/null 2>&1 || true
-    ! find "$BOOKWORM/usr" -name 'safe_ddl*' | grep . || fail "the clean root has safe_ddl files not from the package"
+if find "$CLEAN_ROOT/usr" -name 'safe_ddl*' | grep -q .; then
+    in_clean_root dpkg -r "postgresql-$N-safe-ddl" >/dev/null 2>&1 || true
+    ! find "$CLEAN_ROOT/usr" -name 'safe_ddl*' | grep . || fail "the clean root has safe_ddl files not from the package"
 fi
 
-cp "$deb" "$BOOKWORM/tmp/safe_ddl.deb"
+cp "$deb" "$CLEAN_ROOT/tmp/safe_ddl.deb"
 script='
 set -euo pipefail
 N=$1
@@ -94,16 +94,16 @@ echo "$out" | grep -Eq "ERROR:  [0-9A-Z]{5}: .*index_build|ERROR:.*index_build" 
 echo "$out" | grep -q "CREATE INDEX CONCURRENTLY" || { echo "no CONCURRENTLY recipe in the HINT"; exit 1; }
 dpkg -r postgresql-$N-safe-ddl
 '
-in_bookworm bash -c "$script" package_test "$N" || fail "install, refusal or removal failed inside the clean root"
+in_clean_root bash -c "$script" package_test "$N" || fail "install, refusal or removal failed inside the clean root"
 
 # dpkg -r left none of the package's files.
 left=0
 while read -r f; do
     f="${f#./}"
     case "$f" in ""|*/) continue ;; esac
-    if [ -f "$BOOKWORM/$f" ]; then echo "left behind: /$f"; left=1; fi
+    if [ -f "$CLEAN_ROOT/$f" ]; then echo "left behind: /$f"; left=1; fi
 done < <(dpkg-deb -c "$deb" | awk '{print $6}')
 [ $left = 0 ] || fail "dpkg -r left files"
-if find "$BOOKWORM/usr" -name 'safe_ddl*' | grep .; then fail "safe_ddl files left after dpkg -r"; fi
-rm -f "$BOOKWORM/tmp/safe_ddl.deb"
+if find "$CLEAN_ROOT/usr" -name 'safe_ddl*' | grep .; then fail "safe_ddl files left after dpkg -r"; fi
+rm -f "$CLEAN_ROOT/tmp/safe_ddl.deb"
 echo "package_test: the $N package installs on a clean Debian $SUITE root, refuses a plain CREATE INDEX with its recipe, and removes cleanly"

@@ -1161,6 +1161,7 @@ AS $$
 DECLARE
     att pg_catalog.pg_attribute;
     def text;
+    named name;
 BEGIN
     PERFORM @extschema@._ec_require_table(fn, rel);
     att := @extschema@._ec_column(fn, rel, column_name);
@@ -1169,14 +1170,14 @@ BEGIN
     -- The name safe_ddl's not_null_scan HINT uses: a recipe started by hand goes on here too.
     con := @extschema@._ec_name('', (SELECT r.relname FROM pg_catalog.pg_class AS r WHERE r.oid = rel) || '_' || column_name || '_not_null');
     IF @extschema@._not_null_not_valid() THEN
+        named := con;
         -- PostgreSQL 18: the NOT NULL constraint itself, added NOT VALID and validated; one on the
         -- column already (by any name) is the one to go on with.
         SELECT c.conname, c.convalidated INTO con, ok
           FROM pg_catalog.pg_constraint AS c
          WHERE c.conrelid = rel AND c.contype = 'n' AND c.conkey = ARRAY[att.attnum];
         IF NOT FOUND THEN
-            con := @extschema@._ec_name('', (SELECT r.relname FROM pg_catalog.pg_class AS r WHERE r.oid = rel) || '_' || column_name || '_not_null');
-            ok := NULL;
+            con := named;    -- SELECT INTO found nothing and set con to NULL
         END IF;
         RETURN;
     END IF;

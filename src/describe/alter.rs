@@ -93,15 +93,9 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                     }
                     None => AlterCmd::Other,
                 },
-                AT_SetNotNull if !name.is_null() => AlterCmd::SetNotNull {
-                    proven: analysis::not_null_proven(table.oid.unwrap_or(0), CStr::from_ptr(name)),
-                    column,
-                    added_as: None,
-                    pending: analysis::pending_not_null(
-                        table.oid.unwrap_or(0),
-                        CStr::from_ptr(name),
-                    ),
-                },
+                AT_SetNotNull if !name.is_null() => {
+                    set_not_null(&table, CStr::from_ptr(name), column, None)
+                }
                 // ADD CONSTRAINT name NOT NULL col (18): validated, it is SET NOT NULL under
                 // another name (the same scan, the same proof that skips it); NOT VALID scans
                 // nothing.
@@ -114,22 +108,12 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                             );
                             let raw = keys.get_ptr(0).filter(|n| is_a(*n, NodeTag::T_String));
                             match raw {
-                                Some(s) => {
-                                    let raw_col =
-                                        CStr::from_ptr((*s.cast::<pg_sys::String>()).sval);
-                                    AlterCmd::SetNotNull {
-                                        proven: analysis::not_null_proven(
-                                            table.oid.unwrap_or(0),
-                                            raw_col,
-                                        ),
-                                        column: col.clone(),
-                                        added_as: Some(c.name.clone().unwrap_or_default()),
-                                        pending: analysis::pending_not_null(
-                                            table.oid.unwrap_or(0),
-                                            raw_col,
-                                        ),
-                                    }
-                                }
+                                Some(s) => set_not_null(
+                                    &table,
+                                    CStr::from_ptr((*s.cast::<pg_sys::String>()).sval),
+                                    col.clone(),
+                                    Some(c.name.clone().unwrap_or_default()),
+                                ),
                                 None => AlterCmd::AddConstraint(c),
                             }
                         }
@@ -237,6 +221,24 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
             }
         }
         Ddl::AlterTable { table, cmds }
+    }
+}
+
+/// SET NOT NULL of `raw_col` (as the parser gave it; `column` quoted), or on 18 its twin
+/// `ADD CONSTRAINT added_as NOT NULL col`: whether the scan is proven away, and a NOT VALID NOT
+/// NULL constraint already on the column.
+fn set_not_null(
+    table: &Target,
+    raw_col: &CStr,
+    column: String,
+    added_as: Option<String>,
+) -> AlterCmd {
+    let relid = table.oid.unwrap_or(0);
+    AlterCmd::SetNotNull {
+        proven: analysis::not_null_proven(relid, raw_col),
+        column,
+        added_as,
+        pending: analysis::pending_not_null(relid, raw_col),
     }
 }
 

@@ -19,14 +19,19 @@ struct Column {
     not_null: bool,
 }
 
-fn column(relid: pg_sys::Oid, name: &CStr) -> Option<Column> {
-    // SAFETY: syscache lookups inside a transaction; get_attnum returns 0 for a missing or
+/// The attribute number of user column `name` of `relid` (syscache), None if it is missing or
+/// dropped.
+fn attnum(relid: pg_sys::Oid, name: &CStr) -> Option<i16> {
+    // SAFETY: a syscache lookup inside a transaction; get_attnum returns 0 for a missing or
     // dropped column.
+    let attnum = unsafe { pg_sys::get_attnum(relid, name.as_ptr()) };
+    (attnum > 0).then_some(attnum)
+}
+
+fn column(relid: pg_sys::Oid, name: &CStr) -> Option<Column> {
+    let attnum = attnum(relid, name)?;
+    // SAFETY: syscache lookups inside a transaction, on an existing column.
     unsafe {
-        let attnum = pg_sys::get_attnum(relid, name.as_ptr());
-        if attnum <= 0 {
-            return None;
-        }
         let (mut typid, mut typmod, mut collation) = (pg_sys::InvalidOid, -1, pg_sys::InvalidOid);
         pg_sys::get_atttypetypmodcoll(relid, attnum, &mut typid, &mut typmod, &mut collation);
         let not_null = Spi::get_one_with_args::<bool>(
@@ -404,16 +409,10 @@ unsafe fn serial_type(def: *mut pg_sys::ColumnDef) -> Option<String> {
 /// generated column or does not exist.
 pub fn generated_kind(relid: u32, name: &CStr) -> Option<u8> {
     let rel = pg_sys::Oid::from(relid);
-    let col = column(rel, name)?;
-    Spi::get_one_with_args::<i32>(
-        "SELECT pg_catalog.ascii(attgenerated::pg_catalog.text) FROM pg_catalog.pg_attribute \
-         WHERE attrelid OPERATOR(pg_catalog.=) $1 AND attnum OPERATOR(pg_catalog.=) $2",
-        &[rel.into(), col.attnum.into()],
-    )
-    .ok()
-    .flatten()
-    .and_then(|c| u8::try_from(c).ok())
-    .filter(|c| *c != 0)
+    let attnum = attnum(rel, name)?;
+    // SAFETY: a syscache lookup inside a transaction, on an existing column.
+    let kind = unsafe { pg_sys::get_attgenerated(rel, attnum) } as u8;
+    (kind != 0).then_some(kind)
 }
 
 /// SET NOT NULL: is the column already NOT NULL, or do validated CHECK constraints prove
@@ -451,12 +450,12 @@ pub fn pending_not_null(relid: u32, name: &CStr) -> Option<String> {
         return None;
     }
     let rel = pg_sys::Oid::from(relid);
-    let col = column(rel, name)?;
+    let attnum = attnum(rel, name)?;
     Spi::get_one_with_args::<String>(
         "SELECT pg_catalog.quote_ident(conname) FROM pg_catalog.pg_constraint \
          WHERE conrelid OPERATOR(pg_catalog.=) $1 AND contype OPERATOR(pg_catalog.=) 'n' \
            AND NOT convalidated AND conkey OPERATOR(pg_catalog.=) ARRAY[$2::pg_catalog.int2]",
-        &[rel.into(), col.attnum.into()],
+        &[rel.into(), attnum.into()],
     )
     .ok()
     .flatten()
