@@ -345,8 +345,50 @@ pub enum Ddl {
         verb: &'static str,
         all: bool,
     },
+    /// REFRESH MATERIALIZED VIEW of a populated view, WITH DATA, without CONCURRENTLY: ACCESS
+    /// EXCLUSIVE on `view` while its query runs again over `sources` (the tables it reads,
+    /// through views too). `unique_key`: the view has a unique index REFRESH ... CONCURRENTLY can
+    /// use; `columns` its columns, quoted.
+    RefreshMatView {
+        view: Target,
+        sources: Vec<Target>,
+        unique_key: bool,
+        columns: Vec<String>,
+    },
+    /// ALTER DOMAIN `domain` (qualified, quoted) that reads every stored value of it, under a
+    /// SHARE lock on each of `tables` (the tables and materialized views with a column of it).
+    AlterDomain {
+        domain: String,
+        check: DomainCheck,
+        tables: Vec<Target>,
+    },
+    /// ALTER TABLE|INDEX|MATERIALIZED VIEW ALL IN TABLESPACE ... SET TABLESPACE `to`: copies each
+    /// of `tables`, all under ACCESS EXCLUSIVE in one transaction.
+    MoveAll { tables: Vec<Target>, to: String },
+    /// ALTER TYPE ... ALTER ATTRIBUTE ... TYPE ... CASCADE of composite type `type_name` whose
+    /// change is not binary coercible: every typed table of it (`tables`) is rewritten.
+    TypedTablesRewrite {
+        type_name: String,
+        tables: Vec<Target>,
+    },
     /// Any other DDL; the guard only bounds its lock wait.
     Other,
+}
+
+/// What an ALTER DOMAIN checks against every stored value of the domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DomainCheck {
+    /// ADD [CONSTRAINT name] CHECK (expr) without NOT VALID; `name` quoted as written, `expr`
+    /// the expression's text.
+    AddCheck {
+        name: Option<String>,
+        expr: Option<String>,
+    },
+    /// SET NOT NULL, or ADD [CONSTRAINT name] NOT NULL (17+).
+    NotNull,
+    /// VALIDATE CONSTRAINT `name` (quoted): Postgres reads every value again, even of a
+    /// constraint that is already valid.
+    Validate { name: String },
 }
 
 impl Ddl {
@@ -413,6 +455,15 @@ impl Statement {
         }
     }
 
+    /// The relations the statement itself locks with `lock` (what the guard's bounded wait
+    /// takes): `relations()` without the tables a materialized view's query only reads.
+    pub fn locked_relations(&self) -> Vec<u32> {
+        match &self.ddl {
+            Ddl::RefreshMatView { view, .. } => view.oid.into_iter().collect(),
+            _ => self.relations(),
+        }
+    }
+
     pub fn relations(&self) -> Vec<u32> {
         let mut out = Vec::new();
         let mut add = |t: &Target| {
@@ -465,7 +516,14 @@ impl Statement {
                     add(d);
                 }
             }
-            Ddl::Rewrite { tables, .. } => tables.iter().for_each(add),
+            Ddl::Rewrite { tables, .. }
+            | Ddl::AlterDomain { tables, .. }
+            | Ddl::MoveAll { tables, .. }
+            | Ddl::TypedTablesRewrite { tables, .. } => tables.iter().for_each(add),
+            Ddl::RefreshMatView { view, sources, .. } => {
+                add(view);
+                sources.iter().for_each(add);
+            }
             Ddl::Reindex { table: None, .. } | Ddl::Other => {}
         }
         out

@@ -158,6 +158,7 @@ fn judge_and_run(
     let warn = mode == Mode::Warn;
     if warn && !judgement.refused.is_empty() {
         report::warn(&judgement.refused);
+        backstop::warned_rewrite(&judgement.refused, &stmt.relations());
     }
 
     let mut pstmt = pstmt;

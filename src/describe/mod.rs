@@ -6,6 +6,7 @@
 
 mod alter;
 pub mod analysis;
+mod data_work;
 mod fold;
 pub mod names;
 mod partition_bound;
@@ -59,7 +60,7 @@ pub unsafe fn describe_node(
             text: full.statement(location, len),
             targets: vec![],
         };
-        stmt.targets = stmt.relations();
+        stmt.targets = stmt.locked_relations();
         if stmt.targets.is_empty() {
             stmt.targets = other_targets(node);
         }
@@ -90,6 +91,9 @@ unsafe fn classify_node(node: *mut pg_sys::Node, full: &Sql) -> Option<(Ddl, Opt
             // Postgres' own computation of the lock this ALTER TABLE will take.
             let lock = LockMode::from_pg(pg_sys::AlterTableGetLockLevel((*s).cmds));
             let ddl = alter::describe(s, full);
+            if let Some(typed) = typed_tables_rewrite(s, &ddl) {
+                return Some((typed, lock));
+            }
             // ATTACH PARTITION takes SHARE UPDATE EXCLUSIVE on the parent but ACCESS EXCLUSIVE on
             // the partition (and the default partition): bound that wait too.
             let attaches = matches!(&ddl, Ddl::AlterTable { cmds, .. }
@@ -109,6 +113,15 @@ unsafe fn classify_node(node: *mut pg_sys::Node, full: &Sql) -> Option<(Ddl, Opt
         }
         if is_a(node, NodeTag::T_VacuumStmt) {
             return Some(vacuum(node.cast()));
+        }
+        if is_a(node, NodeTag::T_RefreshMatViewStmt) {
+            return Some(data_work::refresh(node.cast()));
+        }
+        if is_a(node, NodeTag::T_AlterDomainStmt) {
+            return Some(data_work::alter_domain(node.cast(), full));
+        }
+        if is_a(node, NodeTag::T_AlterTableMoveAllStmt) {
+            return Some(data_work::move_all(node.cast()));
         }
         if is_a(node, NodeTag::T_ClusterStmt) {
             // CLUSTER of one plain table runs in the caller's transaction; CLUSTER of all tables
@@ -133,24 +146,17 @@ unsafe fn classify_node(node: *mut pg_sys::Node, full: &Sql) -> Option<(Ddl, Opt
             || is_a(node, NodeTag::T_CreatePolicyStmt)
             || is_a(node, NodeTag::T_AlterPolicyStmt)
             || is_a(node, NodeTag::T_RuleStmt)
-            || is_a(node, NodeTag::T_AlterTableMoveAllStmt)
             || is_a(node, NodeTag::T_DropOwnedStmt)
             || is_a(node, NodeTag::T_ReassignOwnedStmt)
         {
             Some(AccessExclusive)
         } else if is_a(node, NodeTag::T_CreateTrigStmt) || is_a(node, NodeTag::T_AlterSeqStmt) {
             Some(ShareRowExclusive)
-        } else if is_a(node, NodeTag::T_AlterDomainStmt) {
-            // Adding or validating a domain constraint scans every table using the domain.
-            Some(Share)
         } else if is_a(node, NodeTag::T_AlterObjectSchemaStmt) {
             let s = node.cast::<pg_sys::AlterObjectSchemaStmt>();
             (!(*s).relation.is_null()).then_some(AccessExclusive)
         } else if is_a(node, NodeTag::T_LockStmt) {
             LockMode::from_pg((*node.cast::<pg_sys::LockStmt>()).mode)
-        } else if is_a(node, NodeTag::T_RefreshMatViewStmt) {
-            let s = node.cast::<pg_sys::RefreshMatViewStmt>();
-            (!(*s).concurrent).then_some(AccessExclusive)
         } else if is_a(node, NodeTag::T_ViewStmt) {
             let s = node.cast::<pg_sys::ViewStmt>();
             (*s).replace.then_some(AccessExclusive)
@@ -180,6 +186,49 @@ unsafe fn classify_node(node: *mut pg_sys::Node, full: &Sql) -> Option<(Ddl, Opt
             return None;
         };
         Some((Ddl::Other, lock))
+    }
+}
+
+/// ALTER TYPE composite ... ALTER ATTRIBUTE ... TYPE ... CASCADE whose change rewrites: Postgres
+/// rewrites every typed table of the type (without CASCADE it refuses by itself when there is one).
+unsafe fn typed_tables_rewrite(s: *mut pg_sys::AlterTableStmt, ddl: &Ddl) -> Option<Ddl> {
+    let Ddl::AlterTable { table, .. } = ddl else {
+        return None;
+    };
+    let oid = table.oid?;
+    // SAFETY: syscache lookup; s is a valid AlterTableStmt whose cmds are AlterTableCmds, and an
+    // ALTER COLUMN TYPE's def a ColumnDef.
+    unsafe {
+        if pg_sys::get_rel_relkind(pg_sys::Oid::from(oid))
+            != pg_sys::RELKIND_COMPOSITE_TYPE as c_char
+        {
+            return None;
+        }
+        // The typed tables get the same change as a table's column would (ATPrepAlterColumnType
+        // via ATTypedTableRecursion): judge it as for a table.
+        let rewrites = PgList::<pg_sys::AlterTableCmd>::from_pg((*s).cmds)
+            .iter_ptr()
+            .any(|c| {
+                (*c).subtype == pg_sys::AlterTableType::AT_AlterColumnType
+                    && (*c).behavior == pg_sys::DropBehavior::DROP_CASCADE
+                    && !(*c).name.is_null()
+                    && is_a((*c).def, NodeTag::T_ColumnDef)
+                    && analysis::alter_type_rewrite(
+                        oid,
+                        b'r',
+                        CStr::from_ptr((*c).name),
+                        (*c).def.cast(),
+                    )
+                    .is_some()
+            });
+        if !rewrites {
+            return None;
+        }
+        let tables = data_work::typed_tables(oid);
+        (!tables.is_empty()).then(|| Ddl::TypedTablesRewrite {
+            type_name: table.written.clone(),
+            tables,
+        })
     }
 }
 

@@ -7,15 +7,19 @@ use crate::facts::TableFacts;
 use crate::hazard::Hazard;
 
 pub mod constraint_validation;
+pub mod domain_check;
 pub mod drop_column;
 pub mod drop_table;
 pub mod index_build;
 pub mod index_drop;
+pub mod move_all;
 pub mod not_null_scan;
 pub mod partition_detach;
 pub mod partition_scan;
+pub mod refresh_matview;
 pub mod rename;
 pub mod table_rewrite;
+pub mod typed_tables;
 
 pub type Rule = fn(&RuleInput) -> Vec<Finding>;
 
@@ -30,6 +34,10 @@ pub const ALL: &[Rule] = &[
     drop_table::check,
     partition_scan::check,
     partition_detach::check,
+    refresh_matview::check,
+    domain_check::check,
+    move_all::check,
+    typed_tables::check,
 ];
 
 /// The override sentence every HINT ends with.
