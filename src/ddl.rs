@@ -253,6 +253,8 @@ pub enum AlterCmd {
         /// 18: a NOT VALID NOT NULL constraint already on the column (quoted): validating it is
         /// the recipe (a second one cannot be added).
         pending: Option<String>,
+        /// Made NOT NULL by ADD PRIMARY KEY (with or without USING INDEX) on the column.
+        primary_key: bool,
     },
     AddConstraint(NewConstraint),
     /// DROP COLUMN; `created_in_transaction` when the column was added earlier in this transaction.

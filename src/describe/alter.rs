@@ -36,8 +36,15 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
             let column = quoted(name).unwrap_or_default();
             let def = (*cmd).def;
             let subtype = pg_version::alter_table_subtype((*cmd).subtype);
+            // An index's or a materialized view's files are copied by SET TABLESPACE (and a
+            // materialized view's rewritten by SET ACCESS METHOD) like a table's.
+            let moves_storage = matches!(
+                (*s).objtype,
+                pg_sys::ObjectType::OBJECT_INDEX | pg_sys::ObjectType::OBJECT_MATVIEW
+            ) && matches!(relkind, b'i' | b'm')
+                && matches!(subtype, AT_SetTableSpace | AT_SetAccessMethod);
             let described = match subtype {
-                _ if !on_table || table.oid.is_none() => AlterCmd::Other,
+                _ if !(on_table || moves_storage) || table.oid.is_none() => AlterCmd::Other,
                 AT_AddColumn if is_a(def, NodeTag::T_ColumnDef) => {
                     add_column(&table, relkind, def.cast(), full)
                 }
@@ -202,6 +209,35 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                 && is_a(def, NodeTag::T_ColumnDef)
                 && has_default(def.cast());
             cmds.push(described);
+            // ADD PRIMARY KEY makes its key columns NOT NULL: the same scan as SET NOT NULL
+            // (the same proof skips it), with or without USING INDEX.
+            if on_table && subtype == AT_AddConstraint && is_a(def, NodeTag::T_Constraint) {
+                let c = def.cast::<pg_sys::Constraint>();
+                if (*c).contype == pg_sys::ConstrType::CONSTR_PRIMARY {
+                    for raw in primary_key_columns(&table, c) {
+                        let Ok(raw) = std::ffi::CString::new(raw) else {
+                            continue;
+                        };
+                        let column = quoted(raw.as_ptr()).unwrap_or_default();
+                        if let AlterCmd::SetNotNull {
+                            proven: false,
+                            column,
+                            added_as,
+                            pending,
+                            ..
+                        } = set_not_null(&table, &raw, column, None)
+                        {
+                            cmds.push(AlterCmd::SetNotNull {
+                                proven: false,
+                                column,
+                                added_as,
+                                pending,
+                                primary_key: true,
+                            });
+                        }
+                    }
+                }
+            }
         }
         // transformAlterTableStmt: FOREIGN KEYs declared inline on new columns are not validated
         // when no new column has a default and no ADD FOREIGN KEY is in the same statement.
@@ -239,6 +275,27 @@ fn set_not_null(
         column,
         added_as,
         pending: analysis::pending_not_null(relid, raw_col),
+        primary_key: false,
+    }
+}
+
+/// The key columns (as stored, unquoted) of ADD PRIMARY KEY (cols) or ADD PRIMARY KEY USING INDEX.
+unsafe fn primary_key_columns(table: &Target, c: *mut pg_sys::Constraint) -> Vec<String> {
+    // SAFETY: c is a raw Constraint; keys holds String nodes.
+    unsafe {
+        if (*c).indexname.is_null() {
+            PgList::<pg_sys::Node>::from_pg((*c).keys)
+                .iter_ptr()
+                .filter(|n| is_a(*n, NodeTag::T_String))
+                .map(|n| {
+                    CStr::from_ptr((*n.cast::<pg_sys::String>()).sval)
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect()
+        } else {
+            analysis::index_key_columns(table.oid.unwrap_or(0), CStr::from_ptr((*c).indexname))
+        }
     }
 }
 

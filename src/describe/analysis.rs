@@ -587,6 +587,27 @@ pub fn same_access_method(relid: u32, name: &CStr) -> bool {
     current == Some(wanted)
 }
 
+/// The key columns (names as stored) of index `name` of table `relid`, in its schema (ADD PRIMARY
+/// KEY ... USING INDEX); nothing when there is no such index (Postgres reports it).
+pub fn index_key_columns(relid: u32, name: &CStr) -> Vec<String> {
+    let rel = pg_sys::Oid::from(relid);
+    Spi::get_one_with_args::<Vec<String>>(
+        "SELECT ARRAY(SELECT a.attname::pg_catalog.text \
+           FROM pg_catalog.pg_index i \
+           JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid \
+           JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) i.indrelid \
+           JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid \
+             AND a.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[]) AND a.attnum OPERATOR(pg_catalog.>) 0 \
+           WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND ic.relnamespace OPERATOR(pg_catalog.=) t.relnamespace \
+             AND ic.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name \
+           ORDER BY a.attnum)",
+        &[rel.into(), name.to_string_lossy().as_ref().into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or_default()
+}
+
 /// SET TABLESPACE to the one the table is in is a no-op (ATExecSetTableSpace).
 pub fn same_tablespace(relid: u32, name: &CStr) -> bool {
     // SAFETY: catalog lookups; missing_ok.

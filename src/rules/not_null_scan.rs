@@ -27,17 +27,20 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                 proven: false,
                 added_as,
                 pending,
-            } => Some((column, added_as, pending)),
+                primary_key,
+            } => Some((column, added_as, pending, *primary_key)),
             _ => None,
         })
-        .map(|(column, added_as, pending)| {
+        .map(|(column, added_as, pending, primary_key)| {
             // The constraint name of the recipe: the one written in ADD CONSTRAINT, else the
             // name Postgres would give (and safe_ddl.set_not_null uses).
             let check = match added_as {
                 Some(n) if !n.is_empty() => n.clone(),
                 _ => made_name(name, &[column], "not_null"),
             };
-            let statement = if added_as.is_some() {
+            let statement = if primary_key {
+                "ADD PRIMARY KEY"
+            } else if added_as.is_some() {
                 "ADD CONSTRAINT ... NOT NULL"
             } else {
                 "SET NOT NULL"
@@ -52,9 +55,14 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                     holds(LockMode::AccessExclusive, name),
                     t.size_text()
                 ),
-                match pending {
-                    Some(p) => validate_pending(name, column, p),
-                    None => recipe(name, column, &check),
+                match (pending, primary_key) {
+                    (Some(p), _) => validate_pending(name, column, p),
+                    (None, false) => recipe(name, column, &check),
+                    (None, true) => format!(
+                        "Make {column} NOT NULL without the scan first, then add the key: it finds {column} NOT NULL \
+                         and scans nothing.\n{}",
+                        recipe(name, column, &check)
+                    ),
                 },
             )
         })
@@ -108,6 +116,7 @@ mod tests {
                     proven: false,
                     added_as: Some("t_email_nn".into()),
                     pending: Some("t_email_old".into()),
+                    primary_key: false,
                 }],
             },
             "ALTER TABLE t ADD CONSTRAINT t_email_nn NOT NULL email",
@@ -140,6 +149,7 @@ mod tests {
                     proven: false,
                     added_as: None,
                     pending: None,
+                    primary_key: false,
                 }],
             },
             "ALTER TABLE t ALTER COLUMN email SET NOT NULL",
@@ -168,6 +178,7 @@ mod tests {
                         proven,
                         added_as: None,
                         pending: None,
+                        primary_key: false,
                     }],
                 },
                 "ALTER TABLE t ALTER COLUMN email SET NOT NULL",

@@ -101,7 +101,7 @@ fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
             ),
         ),
         (Rewrite::Tablespace, _) => (
-            format!("SET TABLESPACE copies every file of table {name}"),
+            format!("SET TABLESPACE copies every file of {} {name}", relation_word(t.relkind)),
             format!(
                 "Move it online with pg_repack (--tablespace), or run it in a maintenance window. New tables can be \
                  created in the target tablespace directly.\n{}",
@@ -116,9 +116,15 @@ fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
         what,
                 if matches!(rewrite, Rewrite::Tablespace) {
             format!(
-                "It {} while it copies every block of the table's files into the new tablespace; the table is {}.",
+                "It {} while it copies every block of the {word}'s files into the new tablespace; the {word} is {}.{}",
                 holds(LockMode::AccessExclusive, name),
-                t.size_text()
+                t.size_text(),
+                if t.relkind == b'i' {
+                    " Every query that plans on its table waits for it too."
+                } else {
+                    ""
+                },
+                word = relation_word(t.relkind)
             )
         } else {
             format!(
@@ -129,6 +135,14 @@ fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
         },
         hint,
     )
+}
+
+fn relation_word(relkind: u8) -> &'static str {
+    match relkind {
+        b'i' => "index",
+        b'm' => "materialized view",
+        _ => "table",
+    }
 }
 
 fn maintenance(t: &TableFacts, verb: &str) -> Finding {

@@ -103,6 +103,22 @@ ALTER TYPE dw_point ALTER ATTRIBUTE y TYPE bigint CASCADE;
 COMMIT;
 SELECT pg_relation_filenode('dw_points2') <> :f2 AS rewritten;
 
+-- ADD PRIMARY KEY makes its columns NOT NULL: on a nullable column, the SET NOT NULL scan under
+-- ACCESS EXCLUSIVE, with or without USING INDEX (not_null_scan).
+CREATE TABLE dw_keyed (id int, v int);
+INSERT INTO dw_keyed SELECT g, g FROM generate_series(1, 2000) g;
+CREATE UNIQUE INDEX CONCURRENTLY dw_keyed_id ON dw_keyed (id);
+ALTER TABLE dw_keyed ADD PRIMARY KEY USING INDEX dw_keyed_id;
+SELECT hazard, verdict, lock_mode, relation, scans FROM safe_ddl.check('ALTER TABLE dw_keyed ADD CONSTRAINT dw_keyed_pkey PRIMARY KEY USING INDEX dw_keyed_id');
+-- Without USING INDEX: the build and the scan.
+SELECT hazard, verdict FROM safe_ddl.check('ALTER TABLE dw_keyed ADD PRIMARY KEY (id)') ORDER BY 1;
+-- The recipe (safe_ddl.set_not_null does the same steps), then the key scans nothing.
+CALL safe_ddl.set_not_null('dw_keyed', 'id');
+ALTER TABLE dw_keyed ADD PRIMARY KEY USING INDEX dw_keyed_id;
+SELECT conname, contype FROM pg_constraint WHERE conrelid = 'dw_keyed'::regclass AND contype = 'p';
+-- A key column added in the same statement has no NULL to look for (the index build remains).
+SELECT hazard, verdict FROM safe_ddl.check('ALTER TABLE dw_keyed DROP CONSTRAINT dw_keyed_pkey, ADD COLUMN k int, ADD PRIMARY KEY (k)') ORDER BY 1;
+
 -- ALTER TABLE ALL IN TABLESPACE ... SET TABLESPACE copies every relation it moves, each under
 -- ACCESS EXCLUSIVE until the transaction ends. (An in-place tablespace: a directory under the
 -- data directory, for tests.)
@@ -121,8 +137,20 @@ ALTER TABLE ALL IN TABLESPACE dw_space SET TABLESPACE pg_default;
 SELECT mode FROM pg_locks WHERE relation = 'dw_moved'::regclass AND pid = pg_backend_pid() AND mode = 'AccessExclusiveLock';
 COMMIT;
 SELECT reltablespace = 0 AS moved FROM pg_class WHERE oid = 'dw_moved'::regclass;
+-- ALTER INDEX / ALTER MATERIALIZED VIEW ... SET TABLESPACE copy the files too.
+ALTER INDEX dw_orders_pkey SET TABLESPACE dw_space;
+ALTER MATERIALIZED VIEW dw_totals SET TABLESPACE dw_space;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'table_rewrite';
+ALTER INDEX dw_orders_pkey SET TABLESPACE dw_space;
+COMMIT;
+SELECT relname, reltablespace <> 0 AS moved FROM pg_class WHERE oid IN ('dw_orders_pkey'::regclass, 'dw_totals'::regclass) ORDER BY 1;
+-- Back where it was, to drop the tablespace.
+SET safe_ddl.allow = 'table_rewrite';
+ALTER INDEX dw_orders_pkey SET TABLESPACE pg_default;
+RESET safe_ddl.allow;
 SET safe_ddl.allow = 'drop_table';
-DROP TABLE dw_points, dw_points2, dw_pay, dw_tiny, dw_moved;
+DROP TABLE dw_points, dw_points2, dw_pay, dw_tiny, dw_moved, dw_keyed;
 DROP TABLESPACE dw_space;
 DROP MATERIALIZED VIEW dw_totals, dw_count;
 DROP TABLE dw_orders;

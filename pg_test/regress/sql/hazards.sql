@@ -211,8 +211,9 @@ SET LOCAL safe_ddl.allow = 'constraint_validation';
 ALTER TABLE acct ADD CONSTRAINT acct_id_positive CHECK (id > 0);
 SELECT convalidated FROM pg_constraint WHERE conname = 'acct_id_positive';
 ROLLBACK;
+-- id is nullable: the key also makes it NOT NULL, a scan under the same lock (not_null_scan).
 BEGIN;
-SET LOCAL safe_ddl.allow = 'index_build';
+SET LOCAL safe_ddl.allow = 'index_build, not_null_scan';
 ALTER TABLE acct ADD PRIMARY KEY (id);
 SELECT contype FROM pg_constraint WHERE conrelid = 'acct'::regclass AND contype = 'p';
 ROLLBACK;
