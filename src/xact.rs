@@ -54,9 +54,9 @@ pub fn in_subtransaction<T>(f: impl FnOnce() -> T) -> Result<T, String> {
         let owner = pg_sys::CurrentResourceOwner;
         pg_sys::BeginInternalSubTransaction(std::ptr::null());
         pg_sys::MemoryContextSwitchTo(context);
-        let outcome: Result<T, CaughtError> =
+        let outcome: Result<T, Box<CaughtError>> =
             PgTryBuilder::new(std::panic::AssertUnwindSafe(|| Ok(f())))
-                .catch_others(Err)
+                .catch_others(|e| Err(Box::new(e)))
                 .execute();
         match outcome {
             Ok(value) => {
@@ -69,7 +69,7 @@ pub fn in_subtransaction<T>(f: impl FnOnce() -> T) -> Result<T, String> {
                 pg_sys::RollbackAndReleaseCurrentSubTransaction();
                 pg_sys::MemoryContextSwitchTo(context);
                 pg_sys::CurrentResourceOwner = owner;
-                Err(match e {
+                Err(match *e {
                     CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => {
                         r.message().to_string()
                     }
