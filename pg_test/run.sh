@@ -19,9 +19,12 @@
 #  12. pg_test/prepared_blocker.sh: a prepared transaction blocking a guarded DDL: left alone, and
 #      the error says how to end it (issue 14)
 #  13. pg_test/autovacuum_blocker.sh: a guarded DDL behind autovacuum cancels it after deadlock_timeout
+#  14. pg_test/postgres_suite.sh: PostgreSQL's own regression suite against clusters without
+#      safe_ddl, with safe_ddl.mode = off and = warn: no crash, off identical, warn adds only
+#      safe_ddl's WARNINGs (issue 16)
 #
 # With --server-only (what `bash setup.sh test` runs on 17 and 18): the suites that check server
-# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-13.
+# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14.
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -145,6 +148,9 @@ rc=0; bash pg_test/prepared_blocker.sh "$((PORT + 9))" || rc=$?; record $rc "pre
 step "autovacuum_blocker: a guarded DDL behind autovacuum cancels it after deadlock_timeout, as the lock manager does"
 rc=0; bash pg_test/autovacuum_blocker.sh "$((PORT + 10))" || rc=$?; record $rc "autovacuum_blocker"
 fi
+
+step "PostgreSQL's own regression suite: plain vs safe_ddl off vs warn (no crash, off identical, warn adds only safe_ddl's WARNINGs)"
+rc=0; bash pg_test/postgres_suite.sh "$((PORT + 20))" || rc=$?; record $rc "postgres_suite"
 
 step "server logs: no backend crashed"
 for log in "$TMP/preloaded/server.log" "$TMP/plain/server.log"; do

@@ -142,9 +142,15 @@ fn judge_and_run(
     if skip {
         return chain(pstmt);
     }
-    // SAFETY: pstmt and query are what Postgres passed us; we are in a transaction.
-    let Some(stmt) = (unsafe { describe::describe(pstmt, query) }) else {
+    // SAFETY: pstmt is what Postgres passed us; reads of backend state.
+    if unsafe { lock_outside_transaction_block(pstmt, context) } {
         return chain(pstmt);
+    }
+    // SAFETY: pstmt and query are what Postgres passed us; we are in a transaction.
+    let stmt = match unsafe { describe::describe_guarded(pstmt, query) } {
+        Ok(Some(stmt)) => stmt,
+        Ok(None) => return chain(pstmt),
+        Err(why) => return undecided(mode, &why, pstmt, query, || chain(pstmt)),
     };
     // Only temporary tables: every rule exempts them and nobody else can lock them.
     if only_temporary(&stmt) {
@@ -210,7 +216,9 @@ fn judge_and_run(
             // the loaded table in under its name) was judged, not the table that will be built
             // on. Judge the statement as Postgres will now resolve it, under its lock.
             // SAFETY: pstmt and query are what Postgres passed us; we are in a transaction.
-            if let Some(now) = unsafe { describe::describe(pstmt, query) } {
+            // An analysis error here leaves the first judgement standing (Postgres' own error,
+            // if any, reaches the client when the statement runs).
+            if let Ok(Some(now)) = unsafe { describe::describe_guarded(pstmt, query) } {
                 if now.relations() != stmt.relations() {
                     let again = guard::judge(&now);
                     if !again.refused.is_empty() {
@@ -230,6 +238,54 @@ fn judge_and_run(
     })?;
     remember_lock_hold(&stmt, &judgement.tables, lock, since);
     // Reached only on success; on error the transaction abort restores lock_timeout.
+    if let Some(applied) = applied {
+        applied.restore();
+    }
+    Ok(())
+}
+
+/// LOCK TABLE at top level outside a transaction block, which Postgres rejects ("LOCK TABLE can
+/// only be used in transaction blocks", RequireTransactionBlock). Postgres must see it as the
+/// client sent it: run inside the lock retry's subtransaction (acquire.rs) it would count as
+/// inside a transaction block and succeed (found by PostgreSQL 18's psql_pipeline test, whose
+/// pipeline starts with a LOCK).
+///
+/// # Safety
+/// `pstmt` must be the PlannedStmt Postgres passed to ProcessUtility.
+unsafe fn lock_outside_transaction_block(
+    pstmt: *mut pg_sys::PlannedStmt,
+    context: pg_sys::ProcessUtilityContext::Type,
+) -> bool {
+    // SAFETY: the caller's promise; reads of backend state.
+    unsafe {
+        let node = (*pstmt).utilityStmt;
+        !node.is_null()
+            && pgrx::is_a(node, pg_sys::NodeTag::T_LockStmt)
+            && context == pg_sys::ProcessUtilityContext::PROCESS_UTILITY_TOPLEVEL
+            && !pg_sys::IsTransactionBlock()
+            && !pg_sys::IsSubTransaction()
+    }
+}
+
+/// The analysis raised an error of its own (`describe_guarded`): safe_ddl cannot tell what the
+/// statement does, so Postgres decides. The statement runs in every mode but `off` (enforce mode
+/// refuses only what it has judged), its lock wait still bounded by `safe_ddl.lock_timeout` and
+/// a table rewrite still caught by the backstop; Postgres' own error, if any, reaches the client
+/// unchanged. warn mode says so in a WARNING, enforce mode in the server log.
+fn undecided(
+    mode: Mode,
+    why: &str,
+    pstmt: *mut pg_sys::PlannedStmt,
+    query: *const c_char,
+    chain: impl FnOnce() -> Result<(), PgError>,
+) -> Result<(), PgError> {
+    // SAFETY: pstmt and query (NUL-terminated or NULL) are what Postgres passed us.
+    let text = unsafe {
+        crate::encoding::Sql::from_cstr(query).statement((*pstmt).stmt_location, (*pstmt).stmt_len)
+    };
+    report::undecided(mode == Mode::Warn, why, &text);
+    let applied = timeout::apply(gucs::lock_timeout_ms());
+    chain()?;
     if let Some(applied) = applied {
         applied.restore();
     }

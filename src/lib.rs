@@ -105,6 +105,30 @@ mod tests {
         Spi::run("SET safe_ddl.alow = 'index_build'").unwrap();
     }
 
+    /// An ERROR inside analysis's subtransaction comes back as Err with its message; the locks
+    /// taken in it are released, what was allocated survives, and the transaction goes on.
+    #[pg_test]
+    fn in_subtransaction_catches_an_error_and_releases_its_locks() {
+        // A table this transaction holds no lock on yet (a table created here would be locked
+        // by its creation already).
+        let err = crate::xact::in_subtransaction(|| {
+            Spi::run("LOCK TABLE pg_catalog.pg_seclabel IN EXCLUSIVE MODE").unwrap();
+            Spi::get_one::<i32>("SELECT 1 / 0").unwrap()
+        });
+        assert!(
+            err.as_ref().is_err_and(|m| m.contains("division by zero")),
+            "{err:?}"
+        );
+        let held = Spi::get_one::<i64>(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'pg_catalog.pg_seclabel'::regclass \
+             AND mode = 'ExclusiveLock' AND pid = pg_backend_pid()",
+        );
+        assert_eq!(held.unwrap(), Some(0));
+        let ok = crate::xact::in_subtransaction(|| String::from("kept"));
+        assert_eq!(ok.as_deref(), Ok("kept"));
+        assert_eq!(Spi::get_one::<i32>("SELECT 2").unwrap(), Some(2));
+    }
+
     /// ALTER TABLE runs with the guard's lock_timeout, and the session's value is back after.
     #[pg_test]
     fn lock_timeout_is_restored_after_a_guarded_statement() {

@@ -64,6 +64,37 @@ pub fn warn(findings: &[Finding]) {
     );
 }
 
+/// A statement safe_ddl could not analyse (its analysis raised an error of its own, `why`) runs
+/// unjudged: a WARNING in warn mode, a LOG line (server log only) in enforce mode.
+pub fn undecided(warn: bool, why: &str, statement: &str) {
+    let (level, code) = if warn {
+        (PgLogLevel::WARNING, REFUSAL_SQLSTATE)
+    } else {
+        (
+            PgLogLevel::LOG,
+            PgSqlErrorCode::ERRCODE_SUCCESSFUL_COMPLETION,
+        )
+    };
+    encoding::report(
+        ErrorReport::new(
+            code,
+            "safe_ddl: could not analyse this statement; it runs unjudged",
+            "safe_ddl",
+        )
+        .set_detail(format!(
+            "The analysis stopped at: {why}. Postgres runs the statement and reports its own error \
+             if it rejects it; its lock wait is still bounded by safe_ddl.lock_timeout and a table \
+             rewrite is still caught by safe_ddl's rewrite backstop. Statement: {statement}"
+        ))
+        .set_hint(
+            "If the statement succeeds, safe_ddl did not judge it: check by hand that it holds no \
+             strong lock for long on a large table, and report the analysis error to safe_ddl's \
+             maintainers.",
+        ),
+        level,
+    );
+}
+
 /// One LOG line per allowed hazard, for the audit trail: hazard, subject, current_user, database,
 /// session_user, the safe_ddl.allow value, the statement.
 pub fn log_allowed(findings: &[Finding], statement: &str) {

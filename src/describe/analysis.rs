@@ -551,6 +551,8 @@ pub unsafe fn attach_scans(
     let proofs = unsafe { super::partition_bound::proofs(parent, Some(part), default_oid, bound) };
     use super::partition_bound::Unproven;
     let why = match proofs {
+        // Postgres rejects the statement with its own error: nothing to judge.
+        Err(Unproven::Rejected) => return (None, None),
         Ok((part_ok, default_ok)) => {
             return (
                 (!part_ok)

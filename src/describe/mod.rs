@@ -37,6 +37,35 @@ pub unsafe fn describe(pstmt: *mut pg_sys::PlannedStmt, query: *const c_char) ->
     }
 }
 
+/// `describe`, inside an internal subtransaction: analysis must never raise an error of its own
+/// (issue 16). An ERROR raised while describing (input the analysis does not handle, which
+/// Postgres itself usually rejects, e.g. an ATTACH PARTITION of a table whose columns do not
+/// match) rolls back only what the analysis did and comes back as Err(message): the statement is
+/// then undecided, and the hook lets Postgres run it (its own error reaches the client).
+///
+/// # Safety
+/// As `describe`.
+pub unsafe fn describe_guarded(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query: *const c_char,
+) -> Result<Option<Statement>, String> {
+    // SAFETY: the caller guarantees a valid PlannedStmt, inside a transaction.
+    unsafe {
+        let node = (*pstmt).utilityStmt;
+        // Statements never described (transaction control, SET, SHOW) skip the subtransaction:
+        // they are most utility statements an application sends, and a subtransaction started
+        // before ROLLBACK TO or RELEASE of a savepoint is best avoided altogether.
+        if node.is_null()
+            || is_a(node, NodeTag::T_TransactionStmt)
+            || is_a(node, NodeTag::T_VariableSetStmt)
+            || is_a(node, NodeTag::T_VariableShowStmt)
+        {
+            return Ok(None);
+        }
+        crate::xact::in_subtransaction(|| describe(pstmt, query))
+    }
+}
+
 /// Describe one raw utility statement of `full` (at `location`, `len` bytes; 0 = to the end).
 ///
 /// # Safety

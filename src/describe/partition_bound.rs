@@ -56,6 +56,11 @@ pub enum Unproven {
     /// A bound value is not a constant, or a partition key calls a function that is not built
     /// in: proving would mean running it.
     Unevaluated,
+    /// Postgres rejects the ATTACH itself: the table is a typed table, or its columns are not
+    /// exactly the parent's (by name, type, typmod and collation). Nothing to prove; mapping the
+    /// bound onto its columns would raise an error of safe_ddl's own ("could not convert row
+    /// type") instead of Postgres' more precise one.
+    Rejected,
 }
 
 const ACCESS_SHARE: pg_sys::LOCKMODE = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
@@ -83,6 +88,9 @@ pub unsafe fn proofs(
     unsafe {
         if pg_sys::get_rel_relkind(parent) as u8 != b'p' {
             return Ok((true, None)); // not partitioned: Postgres rejects the statement itself
+        }
+        if partition.is_some_and(|p| !attachable(parent, p)) {
+            return Err(Unproven::Rejected);
         }
         if !keys_builtin_only(parent) {
             return Err(Unproven::Unevaluated);
@@ -167,6 +175,37 @@ unsafe fn implied(rel: pg_sys::Oid, test: *mut pg_sys::List) -> bool {
         let exist = super::analysis::known_constraints(rel, true);
         pg_sys::predicate_implied_by(test, exist, true)
     }
+}
+
+/// Would ATExecAttachPartition accept `partition`'s row type: not a typed table, and exactly the
+/// parent's columns, each with the parent's type, typmod and collation? (Postgres checks the
+/// same in MergeAttributesIntoExisting and rejects the statement otherwise.) Read from the
+/// catalog, operators qualified. When the catalog cannot be read, assumed attachable: the proof is
+/// then attempted, and analysis errors are caught by `describe_guarded`.
+fn attachable(parent: pg_sys::Oid, partition: pg_sys::Oid) -> bool {
+    pgrx::Spi::get_one_with_args::<bool>(
+        "SELECT NOT EXISTS (SELECT FROM pg_catalog.pg_class c \
+                            WHERE c.oid OPERATOR(pg_catalog.=) $2 \
+                              AND c.reloftype OPERATOR(pg_catalog.<>) 0::pg_catalog.oid) \
+            AND NOT EXISTS ( \
+                SELECT FROM (SELECT attname, atttypid, atttypmod, attcollation \
+                             FROM pg_catalog.pg_attribute \
+                             WHERE attrelid OPERATOR(pg_catalog.=) $1 \
+                               AND attnum OPERATOR(pg_catalog.>) 0::pg_catalog.int2 AND NOT attisdropped) p \
+                FULL JOIN (SELECT attname, atttypid, atttypmod, attcollation \
+                           FROM pg_catalog.pg_attribute \
+                           WHERE attrelid OPERATOR(pg_catalog.=) $2 \
+                             AND attnum OPERATOR(pg_catalog.>) 0::pg_catalog.int2 AND NOT attisdropped) a \
+                  ON p.attname OPERATOR(pg_catalog.=) a.attname \
+                WHERE p.attname IS NULL OR a.attname IS NULL \
+                   OR p.atttypid OPERATOR(pg_catalog.<>) a.atttypid \
+                   OR p.atttypmod OPERATOR(pg_catalog.<>) a.atttypmod \
+                   OR p.attcollation OPERATOR(pg_catalog.<>) a.attcollation)",
+        &[parent.into(), partition.into()],
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(true)
 }
 
 /// Do the partition keys of `parent` and of every partitioned table above it (whose bounds make
