@@ -54,11 +54,25 @@ fn check(
             script.in_block = block;
             script.held.clear();
         }
-        // SAFETY: node comes from raw_parser in this call; we are inside a transaction.
-        let described = unsafe { describe::describe_node(node, sql, location, len) };
-        let Some(mut stmt) = described else {
-            rows.push(ok_row(sql.statement(location, len), None));
-            continue;
+        // SAFETY: node comes from raw_parser in this call; we are inside a transaction. As in
+        // the hook, an error of the analysis itself is no answer: the statement is "unanalysed".
+        let described = unsafe { describe::describe_node_guarded(node, sql, location, len) };
+        let mut stmt = match described {
+            Ok(Some(stmt)) => stmt,
+            Ok(None) => {
+                rows.push(ok_row(sql.statement(location, len), None));
+                continue;
+            }
+            Err(why) => {
+                let mut row = ok_row(sql.statement(location, len), None);
+                row.2 = "unanalysed".into();
+                row.8 = Some(Text(format!(
+                    "safe_ddl could not analyse it ({why}); the hook lets Postgres run it unjudged \
+                     (Postgres reports its own error if it rejects it)."
+                )));
+                rows.push(row);
+                continue;
+            }
         };
         script.before(&mut stmt);
         let judgement = guard::judge_holding(&stmt, &script.held);

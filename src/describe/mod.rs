@@ -52,18 +52,64 @@ pub unsafe fn describe_guarded(
     // SAFETY: the caller guarantees a valid PlannedStmt, inside a transaction.
     unsafe {
         let node = (*pstmt).utilityStmt;
-        // Statements never described (transaction control, SET, SHOW) skip the subtransaction:
-        // they are most utility statements an application sends, and a subtransaction started
-        // before ROLLBACK TO or RELEASE of a savepoint is best avoided altogether.
-        if node.is_null()
-            || is_a(node, NodeTag::T_TransactionStmt)
-            || is_a(node, NodeTag::T_VariableSetStmt)
-            || is_a(node, NodeTag::T_VariableShowStmt)
-        {
+        // Statements never described (transaction control, SET, SHOW, COPY, ...) skip the
+        // subtransaction: they are most utility statements an application sends, and a
+        // subtransaction started before ROLLBACK TO or RELEASE of a savepoint is best avoided.
+        if node.is_null() || !described_kind(node) {
             return Ok(None);
         }
         crate::xact::in_subtransaction(|| describe(pstmt, query))
     }
+}
+
+/// `describe_node` inside an internal subtransaction, for check(): as `describe_guarded`.
+///
+/// # Safety
+/// As `describe_node`.
+pub unsafe fn describe_node_guarded(
+    node: *mut pg_sys::Node,
+    full: &Sql,
+    location: i32,
+    len: i32,
+) -> Result<Option<Statement>, String> {
+    // SAFETY: as describe_node.
+    unsafe {
+        if node.is_null() || !described_kind(node) {
+            return Ok(None);
+        }
+        crate::xact::in_subtransaction(|| describe_node(node, full, location, len))
+    }
+}
+
+/// The statement kinds `classify_node` describes; every other one passes through untouched.
+const DESCRIBED: &[NodeTag] = &[
+    NodeTag::T_IndexStmt,
+    NodeTag::T_ReindexStmt,
+    NodeTag::T_AlterTableStmt,
+    NodeTag::T_DropStmt,
+    NodeTag::T_RenameStmt,
+    NodeTag::T_VacuumStmt,
+    NodeTag::T_RefreshMatViewStmt,
+    NodeTag::T_AlterDomainStmt,
+    NodeTag::T_AlterTableMoveAllStmt,
+    NodeTag::T_ClusterStmt,
+    NodeTag::T_TruncateStmt,
+    NodeTag::T_CreatePolicyStmt,
+    NodeTag::T_AlterPolicyStmt,
+    NodeTag::T_RuleStmt,
+    NodeTag::T_DropOwnedStmt,
+    NodeTag::T_ReassignOwnedStmt,
+    NodeTag::T_CreateTrigStmt,
+    NodeTag::T_AlterSeqStmt,
+    NodeTag::T_AlterObjectSchemaStmt,
+    NodeTag::T_LockStmt,
+    NodeTag::T_ViewStmt,
+    NodeTag::T_CreateStmt,
+];
+
+fn described_kind(node: *mut pg_sys::Node) -> bool {
+    // SAFETY: node is a valid parse node (the callers check it is not null).
+    DESCRIBED.iter().any(|t| unsafe { is_a(node, *t) })
 }
 
 /// Describe one raw utility statement of `full` (at `location`, `len` bytes; 0 = to the end).
@@ -101,6 +147,9 @@ unsafe fn classify_node(node: *mut pg_sys::Node, full: &Sql) -> Option<(Ddl, Opt
     use LockMode::*;
     // SAFETY (whole function): every cast follows an is_a() check of the node's tag.
     unsafe {
+        if !described_kind(node) {
+            return None;
+        }
         if is_a(node, NodeTag::T_IndexStmt) {
             let s = node.cast::<pg_sys::IndexStmt>();
             let ddl = Ddl::CreateIndex {
