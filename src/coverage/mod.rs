@@ -581,6 +581,19 @@ mod tests {
         }
     }
 
+    /// A new hazard gets a row that names it: every hazard but large_dml (judged in the executor,
+    /// not in ProcessUtility) is the verdict of some row.
+    #[test]
+    fn every_hazard_is_the_verdict_of_a_row() {
+        for h in Hazard::ALL.iter().filter(|h| **h != Hazard::LargeDml) {
+            assert!(
+                ROWS.iter()
+                    .any(|r| matches!(r.verdict, Verdict::Refused(hs) if hs.contains(h))),
+                "no row of src/coverage/table.rs is refused as {h}"
+            );
+        }
+    }
+
     /// docs/hazards/coverage.md is `render()`'s output; SAFE_DDL_BLESS=1 writes it.
     #[test]
     fn coverage_page_is_generated_from_the_table() {

@@ -132,7 +132,7 @@ pub static ROWS: &[Row] = &[
     row(St, "CreateTableAsStmt", "CREATE TABLE AS, SELECT INTO, CREATE MATERIALIZED VIEW", "ACCESS SHARE", "the tables its query reads", "runs the query into a new table", Allowed, "creates a new relation; reading blocks no reads or writes"),
     row(St, "RefreshMatViewStmt", "REFRESH MATERIALIZED VIEW m (without CONCURRENTLY)", AE, "the materialized view", "recomputes the whole view (runs its query, writes a new heap, rebuilds its indexes)", Refused(&[TableRewrite]), "refused as table_rewrite for a populated materialized view above min_table_size; recipe: a unique index built concurrently, then REFRESH ... CONCURRENTLY"),
     row(St, "RefreshMatViewStmt", "REFRESH MATERIALIZED VIEW CONCURRENTLY m", "EXCLUSIVE", "the materialized view", "recomputes the view and applies the difference", Allowed, "EXCLUSIVE blocks no reads (and a materialized view takes no writes)"),
-    row(St, "CreateTrigStmt", "CREATE [CONSTRAINT] TRIGGER", SRE, "the table (a constraint trigger: also the referenced table)", NONE, BoundedLockOnly, BOUNDED),
+    row(St, "CreateTrigStmt", "CREATE [CONSTRAINT] TRIGGER", SRE, "the table (a constraint trigger's FROM table: ACCESS SHARE)", NONE, BoundedLockOnly, BOUNDED),
     row(St, "CreatePLangStmt", "CREATE LANGUAGE", NONE, NO_TABLE, NONE, Allowed, CATALOG),
     row(St, "CreateDomainStmt", "CREATE DOMAIN", NONE, NO_TABLE, NONE, Allowed, CATALOG),
     row(St, "CreateConversionStmt", "CREATE CONVERSION", NONE, NO_TABLE, NONE, Allowed, CATALOG),
