@@ -296,6 +296,12 @@ How to read it:
     dependent objects), never written by a client; judged as the statement it comes from.
 - **Majors**: empty when the row holds for 15, 17 and 18 alike.
 
+The *rewrite backstop*, an event trigger on `table_rewrite` that `CREATE EXTENSION safe_ddl`
+creates in its database, refuses any table rewrite of `ALTER TABLE` / `ALTER TYPE` that the hook
+did not foresee, as `table_rewrite`, after the lock is taken but before the rewrite starts. It
+sees rewrites only: not file copies (`SET TABLESPACE`), scans, index builds or `VACUUM FULL`,
+`CLUSTER`, `REFRESH MATERIALIZED VIEW`.
+
 Statements run inside `CREATE EXTENSION` / `ALTER EXTENSION UPDATE` scripts, and the
 sub-statements Postgres generates for a statement safe_ddl already judged, are not judged again.
 ";
