@@ -14,6 +14,7 @@ mod backstop;
 mod blockers;
 mod catalog;
 pub mod classify;
+pub mod coverage;
 mod created;
 pub mod ddl;
 mod describe;
