@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""Run the walk-throughs of a Markdown page and compare the output it shows with the real one.
+
+Blocks of the page marked in their fence's info string take part, in page order, in one psql
+session (psql -X -a: every input line is echoed, so a transcript reads as the page shows it):
+
+  ```sql walkthrough      SQL run as it is (setup a reader pastes); it must print nothing
+                          (no ERROR, NOTICE or WARNING; command tags are not shown)
+  ```psql walkthrough     a psql transcript: a line starting with the prompt (`app=# `, `=# `)
+                          and the lines after it up to the `;` that ends the statement (or a
+                          backslash command) are input; every other line is the output shown,
+                          compared with the real output. A line `...` stands for any number of
+                          lines (progress the page leaves out).
+
+Both sides are normalised only where output varies from run to run: timestamps, durations, sizes,
+pids, backfill batch counts; runs of blanks and of `-` (column widths follow the values).
+
+Usage: walkthrough.py PAGE.md script     writes the psql input to stdout
+       walkthrough.py PAGE.md compare ACTUAL   exits 1 with a diff when the output differs
+"""
+import difflib
+import re
+import sys
+
+PROMPT = re.compile(r"^[a-z_]*=# ")
+FENCE = re.compile(r"^```(\S*)(.*)$")
+# psql input lines that switch off echo and output around a sql block (filtered from the output)
+QUIET_ON = ["\\set ECHO none", "\\set QUIET on", "\\o /dev/null"]
+QUIET_OFF = ["\\o", "\\set QUIET off", "\\set ECHO all"]
+
+
+def blocks(path):
+    """(kind, lines) of every marked block, kind 'sql' or 'psql'."""
+    out, cur, kind = [], None, None
+    for line in open(path, encoding="utf-8").read().split("\n"):
+        m = FENCE.match(line)
+        if cur is None:
+            if m and "walkthrough" in m.group(2).split() and m.group(1) in ("sql", "psql"):
+                cur, kind = [], m.group(1)
+        elif line.startswith("```"):
+            out.append((kind, cur))
+            cur = None
+        else:
+            cur.append(line)
+    return out
+
+
+def statement_ends(line):
+    """Whether an input line ends the statement: a `;` or a psql command (`\\gset`) at its end."""
+    code = re.sub(r"--.*$", "", line).rstrip()
+    return code.endswith(";") or re.search(r"\\[a-z]+( \S+)?$", code) is not None
+
+
+def transcript(lines):
+    """[(input_lines, output_lines)] of a psql block."""
+    steps, i = [], 0
+    while i < len(lines):
+        if not PROMPT.match(lines[i]):
+            if steps:
+                steps[-1][1].append(lines[i])
+            elif lines[i].strip():
+                sys.exit(f"walkthrough: output before the first prompt: {lines[i]!r}")
+            i += 1
+            continue
+        first = PROMPT.sub("", lines[i])
+        inp = [first]
+        i += 1
+        if not first.lstrip().startswith("\\") and not statement_ends(first):
+            while i < len(lines) and not statement_ends(inp[-1]) and not PROMPT.match(lines[i]):
+                inp.append(lines[i])
+                i += 1
+        steps.append((inp, []))
+    return steps
+
+
+def script(path):
+    out = ["\\set ECHO all"]
+    for kind, lines in blocks(path):
+        if kind == "sql":
+            out += QUIET_ON + lines + QUIET_OFF
+        else:
+            for inp, _ in transcript(lines):
+                out += inp
+    return "\n".join(out) + "\n"
+
+
+def expected(path):
+    out = []
+    for kind, lines in blocks(path):
+        if kind == "psql":
+            for inp, outp in transcript(lines):
+                out += inp + outp
+    return out
+
+
+NORMALISE = [
+    (re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d(:\d\d)?)?"), "<timestamp>"),
+    (re.compile(r"\b\d+(\.\d+)? ?(ms|s)\b"), "<duration>"),
+    (re.compile(r"\b\d+(\.\d+)? (bytes|kB|MB|GB|TB)\b"), "<size>"),
+    (re.compile(r"\bpid \d+"), "pid <pid>"),
+    (re.compile(r"\bin \d+ batch(es)?\b"), "in <n> batches"),
+    (re.compile(r"-{2,}"), "-"),
+    (re.compile(r"\s+"), " "),
+]
+
+
+def normalise(line):
+    for rx, rep in NORMALISE:
+        line = rx.sub(rep, line)
+    return line.strip()
+
+
+def compare(path, actual_path):
+    exp = [normalise(line) for line in expected(path)]
+    skip = set(QUIET_ON + QUIET_OFF)
+    act = [
+        normalise(line)
+        for line in open(actual_path, encoding="utf-8", errors="replace").read().split("\n")
+        if line not in skip
+    ]
+    exp = [line for line in exp if line != ""]
+    act = [line for line in act if line != ""]
+    pattern = "".join(
+        r"(?:[^\n]*\n)*?" if line == "..." else re.escape(line) + r"\n" for line in exp
+    )
+    if re.fullmatch(pattern, "".join(line + "\n" for line in act)):
+        return 0
+    sys.stdout.writelines(
+        difflib.unified_diff(
+            [line + "\n" for line in exp],
+            [line + "\n" for line in act],
+            f"{path} (as shown, normalised)",
+            "real output (normalised)",
+        )
+    )
+    return 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 3 and sys.argv[2] == "script":
+        sys.stdout.write(script(sys.argv[1]))
+    elif len(sys.argv) == 4 and sys.argv[2] == "compare":
+        sys.exit(compare(sys.argv[1], sys.argv[3]))
+    else:
+        sys.exit(__doc__)
