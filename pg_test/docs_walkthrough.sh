@@ -8,20 +8,26 @@
 #
 # Usage: bash pg_test/docs_walkthrough.sh [PORT]   (default 55480; as root or postgres)
 # Needs the extension installed (pg_test/lib/install.sh). The cluster lives in
-# /tmp/docs_walkthrough and is removed on success (kept with the outputs after a failure).
+# /tmp/docs_walkthrough and is removed on success (kept with the outputs after a failure, or with
+# DOCS_WALKTHROUGH_KEEP=1). After a change of output: python3 pg_test/lib/walkthrough.py PAGE regen
+# /tmp/docs_walkthrough/NAME.out writes the real output into the page; review it with git diff.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . pg_test/lib/cluster.sh
 
 PORT="${1:-55480}"
 DIR=/tmp/docs_walkthrough
-PAGES=(docs/expand-contract.md README.md)
+PAGES=(docs/expand-contract.md README.md docs/hazards/constraint_validation.md docs/hazards/index_build.md
+    docs/hazards/index_drop.md docs/hazards/large_dml.md docs/hazards/not_null_scan.md
+    docs/hazards/partition_detach.md docs/hazards/partition_scan.md docs/hazards/table_rewrite.md)
 OK=0
 
 cleanup() {
     cluster_stop "$DIR" 2>/dev/null || true
     if [ "$OK" != 1 ]; then
         echo "docs_walkthrough: FAILED; outputs and server.log kept in $DIR" >&2
+    elif [ -n "${DOCS_WALKTHROUGH_KEEP:-}" ]; then
+        echo "docs_walkthrough: outputs kept in $DIR"
     else
         rm -rf "$DIR"
     fi

@@ -19,7 +19,7 @@
 #  12. pg_test/prepared_blocker.sh: a prepared transaction blocking a guarded DDL: left alone, and
 #      the error says how to end it (issue 14)
 #  13. pg_test/autovacuum_blocker.sh: a guarded DDL behind autovacuum cancels it after deadlock_timeout
-#  14. pg_test/docs_walkthrough.sh: the walk-throughs of docs/expand-contract.md and the README run as
+#  14. pg_test/docs_walkthrough.sh: the walk-throughs of docs/expand-contract.md, the README and the hazard pages run as
 #      shown, with the output they show (issue 16)
 #
 # With --server-only (what `bash setup.sh test` runs on 17 and 18): the suites that check server
@@ -147,7 +147,7 @@ rc=0; bash pg_test/prepared_blocker.sh "$((PORT + 9))" || rc=$?; record $rc "pre
 step "autovacuum_blocker: a guarded DDL behind autovacuum cancels it after deadlock_timeout, as the lock manager does"
 rc=0; bash pg_test/autovacuum_blocker.sh "$((PORT + 10))" || rc=$?; record $rc "autovacuum_blocker"
 
-step "docs walk-throughs: the SQL of docs/expand-contract.md and the README runs as shown, with the output shown (PostgreSQL 15's)"
+step "docs walk-throughs: the SQL of docs/expand-contract.md, the README and the hazard pages runs as shown, with the output shown (PostgreSQL 15's)"
 rc=0; bash pg_test/docs_walkthrough.sh "$((PORT + 20))" || rc=$?; record $rc "docs_walkthrough"
 fi
 

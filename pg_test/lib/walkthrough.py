@@ -17,6 +17,8 @@ pids, backfill batch counts; runs of blanks and of `-` (column widths follow the
 
 Usage: walkthrough.py PAGE.md script     writes the psql input to stdout
        walkthrough.py PAGE.md compare ACTUAL   exits 1 with a diff when the output differs
+       walkthrough.py PAGE.md regen ACTUAL     rewrites the page's transcripts with the real
+                                               output (review with git diff; `...` kept)
 """
 import difflib
 import re
@@ -136,9 +138,68 @@ def compare(path, actual_path):
     return 1
 
 
+def regen(path, actual_path):
+    """Rewrite the page's transcripts with the real output (for review with git diff): each
+    statement's output is replaced by the real one, except where the page shows `...`."""
+    skip = set(QUIET_ON + QUIET_OFF)
+    act = [
+        line.rstrip()
+        for line in open(actual_path, encoding="utf-8", errors="replace").read().split("\n")
+        if line not in skip
+    ]
+    pos = 0
+
+    def real_output(inp):
+        nonlocal pos
+        # find the echoed input, then take the lines up to the next statement's echo
+        while act[pos : pos + len(inp)] != [line.rstrip() for line in inp]:
+            pos += 1
+            if pos >= len(act):
+                sys.exit(f"walkthrough: input not found in the real output: {inp[0]!r}")
+        pos += len(inp)
+        start = pos
+        return start
+
+    steps = []
+    for kind, lines in blocks(path):
+        if kind == "psql":
+            steps += transcript(lines)
+    starts = [real_output(inp) for inp, _ in steps]
+    ends = []
+    for i, (inp, _) in enumerate(steps):
+        ends.append(starts[i + 1] - len(steps[i + 1][0]) if i + 1 < len(steps) else len(act))
+    new_out = {}
+    for i, (inp, outp) in enumerate(steps):
+        real = act[starts[i] : ends[i]]
+        while real and real[-1] == "":
+            real.pop()
+        new_out[i] = outp if "..." in outp else real
+    text = open(path, encoding="utf-8").read().split("\n")
+    result, cur, i_step = [], None, 0
+    for line in text:
+        m = FENCE.match(line)
+        if cur is None:
+            result.append(line)
+            if m and "walkthrough" in m.group(2).split() and m.group(1) == "psql":
+                cur = []
+        elif line.startswith("```"):
+            for inp, _ in transcript(cur):
+                out = new_out[i_step]
+                i_step += 1
+                prompt = PROMPT.match(cur[0]).group(0) if cur and PROMPT.match(cur[0]) else "=# "
+                result += [prompt + inp[0]] + inp[1:] + out
+            result.append(line)
+            cur = None
+        else:
+            cur.append(line)
+    open(path, "w", encoding="utf-8").write("\n".join(result))
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[2] == "script":
         sys.stdout.write(script(sys.argv[1]))
+    elif len(sys.argv) == 4 and sys.argv[2] == "regen":
+        regen(sys.argv[1], sys.argv[3])
     elif len(sys.argv) == 4 and sys.argv[2] == "compare":
         sys.exit(compare(sys.argv[1], sys.argv[3]))
     else:
