@@ -125,8 +125,27 @@ def compare(path, actual_path):
     pattern = "".join(
         r"(?:[^\n]*\n)*?" if line == "..." else re.escape(line) + r"\n" for line in exp
     )
-    if re.fullmatch(pattern, "".join(line + "\n" for line in act)):
+    text = "".join(line + "\n" for line in act)
+    if re.fullmatch(pattern, text):
         return 0
+    # The first line the page shows that the real output does not have: the longest prefix of
+    # the page's lines (with its `...`) that matches a prefix of the real output.
+    def piece(line):
+        return r"(?:[^\n]*\n)*?" if line == "..." else re.escape(line) + r"\n"
+
+    k, end = 0, 0
+    for n in range(1, len(exp) + 1):
+        m = re.match("".join(piece(line) for line in exp[:n]), text)
+        if not m:
+            break
+        k, end = n, m.end()
+    real_next = text[end:].split("\n")[:3]
+    shown = exp[k] if k < len(exp) else "(nothing more)"
+    print(f"{path}: first difference after {k} matching lines:")
+    print(f"  shown: {shown}")
+    for line in real_next:
+        print(f"  real:  {line}")
+    print("full diff (normalised; `...` lines show as removed):")
     sys.stdout.writelines(
         difflib.unified_diff(
             [line + "\n" for line in exp],
