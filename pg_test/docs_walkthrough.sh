@@ -4,7 +4,7 @@
 # psql session on a fresh database `app` of a throwaway cluster with safe_ddl preloaded, and the
 # output each transcript shows must be the real one, normalised only where it varies between
 # runs (timestamps, durations, sizes, pids, batch counts; pg_test/lib/walkthrough.py). A page
-# whose output differs fails with a diff. Takes about 20 seconds.
+# whose output differs fails with a diff. Takes about 40 seconds.
 #
 # Usage: bash pg_test/docs_walkthrough.sh [PORT]   (default 55480; as root or postgres)
 # Needs the extension installed (pg_test/lib/install.sh). The cluster lives in
@@ -19,7 +19,8 @@ PORT="${1:-55480}"
 DIR=/tmp/docs_walkthrough
 PAGES=(docs/expand-contract.md README.md docs/hazards/constraint_validation.md docs/hazards/index_build.md
     docs/hazards/index_drop.md docs/hazards/large_dml.md docs/hazards/not_null_scan.md
-    docs/hazards/partition_detach.md docs/hazards/partition_scan.md docs/hazards/table_rewrite.md)
+    docs/hazards/partition_detach.md docs/hazards/partition_scan.md docs/hazards/table_rewrite.md
+    docs/hazards/drop_column.md docs/hazards/drop_table.md docs/hazards/rename.md)
 OK=0
 
 cleanup() {
