@@ -919,8 +919,16 @@ pub fn docs_url() -> String {
     // SAFETY: the pointer is null or the setting's NUL-terminated value, which Postgres replaces
     // only between statements of this (single-threaded) backend.
     let raw = unsafe { *DOCS_URL.as_ptr() };
-    // SAFETY: NULL or the setting's current NUL-terminated value (server encoding).
-    let value = unsafe { crate::encoding::cstr_to_rust(raw) };
+    // Not encoding::cstr_to_rust: that calls into the server, which the unit tests' binary cannot
+    // link. A path or URL is ASCII in practice; other bytes become U+FFFD.
+    let value = if raw.is_null() {
+        String::new()
+    } else {
+        // SAFETY: non-null: the setting's current NUL-terminated value.
+        unsafe { CStr::from_ptr(raw) }
+            .to_string_lossy()
+            .into_owned()
+    };
     match value.trim_end_matches('/') {
         "" => "docs".into(),
         base => base.into(),
