@@ -92,6 +92,9 @@ sudo -u postgres $B/pg_ctl -D /tmp/pkgtest/data -m fast -w stop >/dev/null
 echo "$out" | grep -q "guard_active" || { echo "no status row"; exit 1; }
 echo "$out" | grep -Eq "ERROR:  [0-9A-Z]{5}: .*index_build|ERROR:.*index_build" || { echo "no index_build refusal"; exit 1; }
 echo "$out" | grep -q "CREATE INDEX CONCURRENTLY" || { echo "no CONCURRENTLY recipe in the HINT"; exit 1; }
+page=/usr/share/postgresql/$N/doc/safe_ddl/hazards/index_build.md
+echo "$out" | grep -qF "See $page" || { echo "the HINT does not point to the installed docs ($page)"; exit 1; }
+[ -s "$page" ] || { echo "$page is not installed"; exit 1; }
 dpkg -r postgresql-$N-safe-ddl
 '
 in_clean_root bash -c "$script" package_test "$N" || fail "install, refusal or removal failed inside the clean root"
@@ -106,4 +109,4 @@ done < <(dpkg-deb -c "$deb" | awk '{print $6}')
 [ $left = 0 ] || fail "dpkg -r left files"
 if find "$CLEAN_ROOT/usr" -name 'safe_ddl*' | grep .; then fail "safe_ddl files left after dpkg -r"; fi
 rm -f "$CLEAN_ROOT/tmp/safe_ddl.deb"
-echo "package_test: the $N package installs on a clean Debian $SUITE root, refuses a plain CREATE INDEX with its recipe, and removes cleanly"
+echo "package_test: the $N package installs on a clean Debian $SUITE root, refuses a plain CREATE INDEX with its recipe and the installed docs page, and removes cleanly"

@@ -22,6 +22,8 @@
 #  14. pg_test/postgres_suite.sh: PostgreSQL's own regression suite against clusters without
 #      safe_ddl, with safe_ddl.mode = off and = warn: no crash, off identical, warn adds only
 #      safe_ddl's WARNINGs (issue 16)
+#  15. pg_test/docs_walkthrough.sh: the walk-throughs of docs/expand-contract.md, the README and the hazard pages run as
+#      shown, with the output they show (issue 16)
 #
 # With --server-only (what `bash setup.sh test` runs on 17 and 18): the suites that check server
 # behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14.
@@ -147,6 +149,9 @@ rc=0; bash pg_test/prepared_blocker.sh "$((PORT + 9))" || rc=$?; record $rc "pre
 
 step "autovacuum_blocker: a guarded DDL behind autovacuum cancels it after deadlock_timeout, as the lock manager does"
 rc=0; bash pg_test/autovacuum_blocker.sh "$((PORT + 10))" || rc=$?; record $rc "autovacuum_blocker"
+
+step "docs walk-throughs: the SQL of docs/expand-contract.md, the README and the hazard pages runs as shown, with the output shown (PostgreSQL 15's)"
+rc=0; bash pg_test/docs_walkthrough.sh "$((PORT + 24))" || rc=$?; record $rc "docs_walkthrough"
 fi
 
 step "PostgreSQL's own regression suite: plain vs safe_ddl off vs warn (no crash, off identical, warn adds only safe_ddl's WARNINGs)"

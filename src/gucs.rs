@@ -1,7 +1,7 @@
 //! Every `safe_ddl.*` setting, defined in one place. The rest of the code reads them through
 //! the typed accessors at the bottom and never touches a `GucSetting` directly.
 
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::{pg_guard, pg_sys, PostgresGucEnum};
@@ -52,6 +52,13 @@ static ALLOW: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(N
 /// startup options are applied before role settings, and a superuser may lower it later).
 static ALLOW_CEILING: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(Some(c"all"));
+
+/// `safe_ddl.docs_url`: where messages point for the docs pages (`See <docs_url>/hazards/x.md`).
+/// Default: the docs installed with the extension (`<sharedir>/doc/safe_ddl`, found from the
+/// server's own executable, so it holds for a source build and a package alike); a DBA sets a
+/// URL (a wiki, the published docs) and it is used as given. SUSET: the pages every session's
+/// messages send developers to are the DBA's choice, not any role's.
+static DOCS_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 
 /// `safe_ddl.lock_timeout`, default 200 ms. While a DDL statement waits for its lock, every
 /// later query on the table queues behind it, so this is the longest stall the application
@@ -265,6 +272,7 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::UNIT_S,
     );
+    define_docs_url();
     // A server-start setting can only be defined while shared_preload_libraries loads us
     // (Postgres refuses PGC_POSTMASTER variables later); without preloading there is no
     // tracking anyway, and usage_max_entries() reads the default.
@@ -274,6 +282,40 @@ pub fn init() {
     }
     // SAFETY: called from _PG_init with a static, NUL-terminated name.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"safe_ddl".as_ptr()) };
+}
+
+/// The docs installed by `setup.sh install` and the packages: `<sharedir>/doc/safe_ddl`, with
+/// sharedir found the way pg_config finds it (relative to the running postgres executable).
+fn installed_docs_path() -> CString {
+    let mut buf = [0 as c_char; pg_sys::MAXPGPATH as usize];
+    // SAFETY: my_exec_path is the server's NUL-terminated path of its executable, set before any
+    // library loads; get_share_path writes at most MAXPGPATH bytes, NUL-terminated, into buf.
+    let share = unsafe {
+        pg_sys::get_share_path(
+            std::ptr::addr_of!(pg_sys::my_exec_path).cast::<c_char>(),
+            buf.as_mut_ptr(),
+        );
+        CStr::from_ptr(buf.as_ptr())
+    };
+    let mut path = share.to_bytes().to_vec();
+    path.extend_from_slice(b"/doc/safe_ddl");
+    // Bytes of a C string plus a constant: no NUL inside.
+    CString::new(path).unwrap_or_default()
+}
+
+fn define_docs_url() {
+    // The boot value is the installed path, known only now: Postgres keeps the pointer it is
+    // given as the boot value, so it lives as long as the backend (once per process).
+    // SAFETY: _PG_init runs once per process on the main thread, before the setting exists.
+    unsafe { DOCS_URL.as_ptr().write(installed_docs_path().into_raw()) };
+    GucRegistry::define_string_guc(
+        c"safe_ddl.docs_url",
+        c"Where messages point for safe_ddl's docs: See <docs_url>/hazards/<hazard>.md.",
+        c"Default: the docs installed with the extension (<sharedir>/doc/safe_ddl). A URL (e.g. an internal wiki) is used as given.",
+        &DOCS_URL,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
 }
 
 fn define_usage_max_entries() {
@@ -867,4 +909,28 @@ pub fn usage_window_us() -> i64 {
 
 pub fn usage_max_entries() -> usize {
     usize::try_from(USAGE_MAX_ENTRIES.get()).unwrap_or(0)
+}
+
+/// `safe_ddl.docs_url` without trailing slashes, or `docs` (this repository's docs directory)
+/// where the setting does not exist (unit tests outside a server) or is empty.
+pub fn docs_url() -> String {
+    // Read through the pointer rather than GucSetting::get: the pure rules that build hints call
+    // this in unit tests too, on several threads and without a server (the pointer is then null).
+    // SAFETY: the pointer is null or the setting's NUL-terminated value, which Postgres replaces
+    // only between statements of this (single-threaded) backend.
+    let raw = unsafe { *DOCS_URL.as_ptr() };
+    // Not encoding::cstr_to_rust: that calls into the server, which the unit tests' binary cannot
+    // link. A path or URL is ASCII in practice; other bytes become U+FFFD.
+    let value = if raw.is_null() {
+        String::new()
+    } else {
+        // SAFETY: non-null: the setting's current NUL-terminated value.
+        unsafe { CStr::from_ptr(raw) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    match value.trim_end_matches('/') {
+        "" => "docs".into(),
+        base => base.into(),
+    }
 }

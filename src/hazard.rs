@@ -64,10 +64,17 @@ impl Hazard {
         Hazard::ALL.iter().copied().find(|h| h.name() == name)
     }
 
-    /// The docs page every HINT points to.
+    /// The docs page every HINT points to: `<safe_ddl.docs_url>/hazards/<name>.md`.
     pub fn doc_page(self) -> String {
-        format!("docs/hazards/{}.md", self.name())
+        docs_page(&format!("hazards/{}.md", self.name()))
     }
+}
+
+/// A page of safe_ddl's docs (`page` relative to the docs directory, e.g. `expand-contract.md`) as
+/// messages name it: under `safe_ddl.docs_url` (the installed docs by default, a URL if the DBA
+/// set one).
+pub fn docs_page(page: &str) -> String {
+    format!("{}/{page}", crate::gucs::docs_url())
 }
 
 impl fmt::Display for Hazard {

@@ -147,6 +147,9 @@ pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
 
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec!["shared_preload_libraries = 'safe_ddl'"]
+        vec![
+            "shared_preload_libraries = 'safe_ddl'",
+            "safe_ddl.docs_url = 'docs'",
+        ]
     }
 }

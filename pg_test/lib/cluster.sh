@@ -37,6 +37,9 @@ cluster_start() {
         echo "max_connections = 50"
         echo "logging_collector = off"
         echo "log_line_prefix = '%m [%p] %u@%d '"
+        # Messages keep saying "See docs/hazards/x.md" (this repository's path) in test outputs;
+        # the installed default is tested by pg_test/regress/sql/docs_url.sql.
+        echo "safe_ddl.docs_url = 'docs'"
         for line in "$@"; do echo "$line"; done
     } | as_postgres tee -a "$dir/data/postgresql.conf" >/dev/null
     # RUST_BACKTRACE in the server's environment would append backtraces to error DETAILs.

@@ -2,7 +2,10 @@
 # each file is copied next to its destination and renamed over it, so backends that have the old
 # safe_ddl.so mapped keep their copy instead of crashing on a half-overwritten file (which is
 # what an in-place copy, as `cargo pgrx install` does, can do to a running cluster).
+# The docs go to <sharedir>/doc/safe_ddl, where safe_ddl.docs_url points by default (messages say
+# "See <sharedir>/doc/safe_ddl/hazards/<hazard>.md"), replaced whole.
 # Usage: install_extension PG_CONFIG LOGFILE
+SAFE_DDL_DOCS_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../docs" && pwd)"
 install_extension() {
     local pg_config="$1" log="$2" stage
     cargo pgrx package --pg-config "$pg_config" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
@@ -12,4 +15,16 @@ install_extension() {
         install -D -m 0644 "$stage/$f" "$dst.safe_ddl_new"
         mv -f "$dst.safe_ddl_new" "$dst"
     done
+    install_docs "$("$pg_config" --sharedir)/doc/safe_ddl"
+}
+
+# install_docs DEST: docs/ (the pages messages point to) copied to DEST, replacing what was there.
+install_docs() {
+    local dst="$1"
+    rm -rf "$dst.safe_ddl_new"
+    mkdir -p "$(dirname "$dst")"
+    cp -r "$SAFE_DDL_DOCS_SRC" "$dst.safe_ddl_new"
+    find "$dst.safe_ddl_new" -type d -exec chmod 0755 {} + && find "$dst.safe_ddl_new" -type f -exec chmod 0644 {} +
+    rm -rf "$dst"
+    mv "$dst.safe_ddl_new" "$dst"
 }

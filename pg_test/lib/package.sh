@@ -7,6 +7,7 @@
 # root's wrapper, 18 against a source build in /opt/safe_ddl/pg18):
 #   the library      /usr/lib/postgresql/N/lib/safe_ddl.so
 #   control and SQL  /usr/share/postgresql/N/extension/safe_ddl.control, safe_ddl--<v>.sql
+#   the docs         /usr/share/postgresql/N/doc/safe_ddl/ (where messages point: safe_ddl.docs_url)
 # Depends: postgresql-N. It does not preload itself: shared_preload_libraries is the DBA's
 # postgresql.conf, and a restart is theirs to schedule (README).
 
@@ -31,6 +32,11 @@ build_package() {
     install -m 0644 "$stage$("$pgc" --sharedir)/extension/"safe_ddl* "$extdst/"
     strip --strip-unneeded "$libdst/safe_ddl.so"
     install -m 0644 README.md "$pkgroot/usr/share/doc/postgresql-$n-safe-ddl/README.md"
+    # The docs pages messages point to (safe_ddl.docs_url's default: <sharedir>/doc/safe_ddl).
+    mkdir -p "$pkgroot/usr/share/postgresql/$n/doc"
+    cp -r docs "$pkgroot/usr/share/postgresql/$n/doc/safe_ddl"
+    find "$pkgroot/usr/share/postgresql/$n/doc" -type d -exec chmod 0755 {} +
+    find "$pkgroot/usr/share/postgresql/$n/doc" -type f -exec chmod 0644 {} +
     cat >"$pkgroot/DEBIAN/control" <<EOF
 Package: postgresql-$n-safe-ddl
 Version: $version

@@ -103,10 +103,13 @@ fn constraint_index(
             None => String::new(),
         };
         let not_null = if pkey {
-            "\nPRIMARY KEY also makes the columns NOT NULL, which scans the table unless a validated \
-             CHECK (col IS NOT NULL) constraint proves it: see docs/hazards/not_null_scan.md."
+            format!(
+                "\nPRIMARY KEY also makes the columns NOT NULL, which scans the table unless a validated \
+                 CHECK (col IS NOT NULL) constraint proves it: see {}.",
+                Hazard::NotNullScan.doc_page()
+            )
         } else {
-            ""
+            String::new()
         };
         format!(
             "Build the unique index concurrently (outside a transaction block), then attach it, which is instant:\n  \

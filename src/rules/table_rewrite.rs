@@ -53,7 +53,7 @@ fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
         (Rewrite::ColumnType(change), AlterCmd::AlterType { column, .. }) => (
             format!("ALTER COLUMN {column} TYPE rewrites table {name} ({change})"),
             format!(
-                "Change the type with expand/contract instead of rewriting under the lock (docs/expand-contract.md):\n  \
+                "Change the type with expand/contract instead of rewriting under the lock ({docs}):\n  \
                  SELECT safe_ddl.begin_column_change({rel}, {col}, {new_lit}, '<new type>');\n  \
                  -- adds {new} without a rewrite, a trigger keeps both columns in step (dual writes),\n  \
                  -- and it returns the CALL safe_ddl.backfill(...) that fills the existing rows in short batches;\n  \
@@ -67,6 +67,7 @@ fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
                 rel = literal(name),
                 col = literal(&unquoted(column)),
                 new_lit = literal(&unquoted(&new_column(column))),
+                docs = crate::hazard::docs_page("expand-contract.md"),
             ),
         ),
         (Rewrite::ColumnDefault(why), AlterCmd::AddColumn { column, type_text, .. }) => {
@@ -200,9 +201,10 @@ fn add_column_hint(name: &str, column: &str, type_text: &str, why: &str) -> Stri
         )
     } else if why.starts_with("an identity") {
         let seq = crate::rules::made_name(name, &[column], "seq");
+        let nn_docs = Hazard::NotNullScan.doc_page();
         format!(
             "Add a plain column with a sequence default, number existing rows in batches, prove NOT NULL with a \
-             validated CHECK (docs/hazards/not_null_scan.md), then turn the default into an identity:\n  \
+             validated CHECK ({nn_docs}), then turn the default into an identity:\n  \
              CREATE SEQUENCE {seq};\n  \
              ALTER TABLE {name} ADD COLUMN {column} bigint;\n  \
              ALTER TABLE {name} ALTER COLUMN {column} SET DEFAULT nextval('{seq}');\n  \
