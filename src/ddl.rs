@@ -224,6 +224,31 @@ pub struct ReferencingFk {
     pub definition: String,
 }
 
+/// An index of a partitioned table that a partition being attached has no match for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingIndex {
+    /// The parent's index, qualified and quoted.
+    pub parent_index: String,
+    /// pg_get_indexdef() of the parent's index from ` USING ` on (method, keys, INCLUDE, WHERE).
+    pub using: String,
+    pub unique: bool,
+    /// 'p' or 'u' when the parent's index backs a PRIMARY KEY or UNIQUE constraint (the
+    /// partition's match must back one too).
+    pub constraint: Option<char>,
+}
+
+/// A validated foreign key of a partitioned table that a partition being attached has no
+/// validated match for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MissingForeignKey {
+    /// The parent's constraint name, quoted.
+    pub name: String,
+    /// pg_get_constraintdef() of it.
+    pub definition: String,
+    /// Its columns, quoted.
+    pub columns: Vec<String>,
+}
+
 /// One ALTER TABLE subcommand, with the catalog facts `describe` worked out for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AlterCmd {
@@ -276,6 +301,15 @@ pub enum AlterCmd {
     DetachPartition {
         partition: Target,
         concurrent: bool,
+    },
+    /// What ATTACH PARTITION builds and validates on `partition` under its ACCESS EXCLUSIVE
+    /// lock: an index for each index of the parent the partition has no match for
+    /// (AttachPartitionEnsureIndexes), a validation for each validated foreign key of the parent
+    /// it has no validated match for (CloneFkReferencing). Pushed after the AttachPartition.
+    AttachWork {
+        partition: Target,
+        indexes: Vec<MissingIndex>,
+        foreign_keys: Vec<MissingForeignKey>,
     },
     /// VALIDATE CONSTRAINT `name` (quoted as needed); `kind` is Check or ForeignKey when the
     /// constraint is one of those and not yet validated (Postgres then reads every row), else
@@ -373,6 +407,15 @@ pub enum Ddl {
         type_name: String,
         tables: Vec<Target>,
     },
+    /// ALTER TYPE ... DROP ATTRIBUTE `column` CASCADE (`rename_to` None) or RENAME ATTRIBUTE
+    /// `column` TO `rename_to` CASCADE of a composite type: the column of every typed table of it
+    /// (`tables`) is dropped or renamed, past the drop_column and rename checks of ALTER TABLE.
+    TypedTablesColumn {
+        type_name: String,
+        tables: Vec<Target>,
+        column: String,
+        rename_to: Option<String>,
+    },
     /// Any other DDL; the guard only bounds its lock wait.
     Other,
 }
@@ -449,7 +492,8 @@ impl Statement {
                 kind: DropKind::Table,
                 ..
             }
-            | Ddl::Rename { .. } => true,
+            | Ddl::Rename { .. }
+            | Ddl::TypedTablesColumn { .. } => true,
             Ddl::AlterTable { cmds, .. } => cmds
                 .iter()
                 .any(|c| matches!(c, AlterCmd::DropColumn { .. })),
@@ -521,7 +565,8 @@ impl Statement {
             Ddl::Rewrite { tables, .. }
             | Ddl::AlterDomain { tables, .. }
             | Ddl::MoveAll { tables, .. }
-            | Ddl::TypedTablesRewrite { tables, .. } => tables.iter().for_each(add),
+            | Ddl::TypedTablesRewrite { tables, .. }
+            | Ddl::TypedTablesColumn { tables, .. } => tables.iter().for_each(add),
             Ddl::RefreshMatView { view, sources, .. } => {
                 add(view);
                 sources.iter().for_each(add);

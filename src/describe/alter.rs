@@ -30,6 +30,8 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
             .map(|o| pg_sys::get_rel_relkind(pg_sys::Oid::from(o)) as u8)
             .unwrap_or(0);
         let mut cmds = Vec::new();
+        // Subcommands Postgres runs as part of one written (ATTACH PARTITION's index builds).
+        let mut extra = Vec::new();
         let mut any_default = false;
         for cmd in PgList::<pg_sys::AlterTableCmd>::from_pg((*s).cmds).iter_ptr() {
             let name = (*cmd).name;
@@ -190,6 +192,17 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                     let partition = target((*pc).name);
                     let (scan, default_partition) =
                         analysis::attach_scans(table.oid.unwrap_or(0), &partition, (*pc).bound);
+                    if let Some(part) = partition.oid {
+                        let (indexes, foreign_keys) =
+                            super::attach_work::missing(table.oid.unwrap_or(0), part);
+                        if !indexes.is_empty() || !foreign_keys.is_empty() {
+                            extra.push(AlterCmd::AttachWork {
+                                partition: partition.clone(),
+                                indexes,
+                                foreign_keys,
+                            });
+                        }
+                    }
                     AlterCmd::AttachPartition {
                         partition,
                         scan,
@@ -209,6 +222,7 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                 && is_a(def, NodeTag::T_ColumnDef)
                 && has_default(def.cast());
             cmds.push(described);
+            cmds.append(&mut extra);
             // ADD PRIMARY KEY makes its key columns NOT NULL: the same scan as SET NOT NULL
             // (the same proof skips it), with or without USING INDEX.
             if on_table && subtype == AT_AddConstraint && is_a(def, NodeTag::T_Constraint) {

@@ -6,6 +6,7 @@
 
 mod alter;
 pub mod analysis;
+mod attach_work;
 mod data_work;
 mod fold;
 pub mod names;
@@ -105,6 +106,8 @@ const DESCRIBED: &[NodeTag] = &[
     NodeTag::T_LockStmt,
     NodeTag::T_ViewStmt,
     NodeTag::T_CreateStmt,
+    NodeTag::T_CreateForeignTableStmt,
+    NodeTag::T_AlterObjectDependsStmt,
 ];
 
 fn described_kind(node: *mut pg_sys::Node) -> bool {
@@ -238,7 +241,15 @@ unsafe fn classify_node(node: *mut pg_sys::Node, full: &Sql) -> Option<(Ddl, Opt
         } else if is_a(node, NodeTag::T_ViewStmt) {
             let s = node.cast::<pg_sys::ViewStmt>();
             (*s).replace.then_some(AccessExclusive)
-        } else if is_a(node, NodeTag::T_CreateStmt) {
+        } else if is_a(node, NodeTag::T_AlterObjectDependsStmt) {
+            // [NO] DEPENDS ON EXTENSION of an index, materialized view or trigger: ACCESS
+            // EXCLUSIVE on the relation for a catalog change.
+            let s = node.cast::<pg_sys::AlterObjectDependsStmt>();
+            (!(*s).relation.is_null()).then_some(AccessExclusive)
+        } else if is_a(node, NodeTag::T_CreateStmt) || is_a(node, NodeTag::T_CreateForeignTableStmt)
+        {
+            // CREATE FOREIGN TABLE's node begins with a CreateStmt (its `base`): PARTITION OF
+            // locks and scans the same way.
             let s = node.cast::<pg_sys::CreateStmt>();
             let lock = create_table_lock(s);
             if !(*s).partbound.is_null() {
@@ -281,6 +292,24 @@ unsafe fn typed_tables_rewrite(s: *mut pg_sys::AlterTableStmt, ddl: &Ddl) -> Opt
             != pg_sys::RELKIND_COMPOSITE_TYPE as c_char
         {
             return None;
+        }
+        // DROP ATTRIBUTE ... CASCADE drops the column of every typed table.
+        let dropped = PgList::<pg_sys::AlterTableCmd>::from_pg((*s).cmds)
+            .iter_ptr()
+            .find(|&c| {
+                (*c).subtype == pg_sys::AlterTableType::AT_DropColumn
+                    && (*c).behavior == pg_sys::DropBehavior::DROP_CASCADE
+                    && !(*c).name.is_null()
+            })
+            .and_then(|c| quoted((*c).name));
+        if let Some(column) = dropped {
+            let tables = data_work::typed_tables(oid);
+            return (!tables.is_empty()).then(|| Ddl::TypedTablesColumn {
+                type_name: table.written.clone(),
+                tables,
+                column,
+                rename_to: None,
+            });
         }
         // The typed tables get the same change as a table's column would (ATPrepAlterColumnType
         // via ATTypedTableRecursion): judge it as for a table.
@@ -392,6 +421,8 @@ unsafe fn drop(s: *mut pg_sys::DropStmt) -> (Ddl, Option<LockMode>) {
                 | OBJECT_TRIGGER
                 | OBJECT_RULE
                 | OBJECT_POLICY
+                // An extension's own tables are dropped with it, CASCADE or not.
+                | OBJECT_EXTENSION
         );
         let lock = ((relation_level || (*s).behavior == pg_sys::DropBehavior::DROP_CASCADE)
             && !(*s).concurrent)
@@ -457,7 +488,29 @@ unsafe fn rename(s: *mut pg_sys::RenameStmt) -> (Ddl, Option<LockMode>) {
                     column_created_in_transaction: created,
                 }
             }
+            // ALTER TYPE ... RENAME ATTRIBUTE ... CASCADE renames the column of every typed table.
+            (OBJECT_ATTRIBUTE, OBJECT_TYPE)
+                if (*s).behavior == pg_sys::DropBehavior::DROP_CASCADE =>
+            {
+                let t = target((*s).relation);
+                let tables = t.oid.map(data_work::typed_tables).unwrap_or_default();
+                if tables.is_empty() {
+                    Ddl::Other
+                } else {
+                    Ddl::TypedTablesColumn {
+                        type_name: t.written,
+                        tables,
+                        column: quoted((*s).subname).unwrap_or_default(),
+                        rename_to: Some(new_name),
+                    }
+                }
+            }
             _ => Ddl::Other,
+        };
+        let lock = if matches!(ddl, Ddl::TypedTablesColumn { .. }) {
+            Some(LockMode::AccessExclusive)
+        } else {
+            lock
         };
         (ddl, lock)
     }
@@ -558,7 +611,10 @@ unsafe fn other_targets(node: *mut pg_sys::Node) -> Vec<u32> {
             one((*node.cast::<pg_sys::ViewStmt>()).view)
         } else if is_a(node, NodeTag::T_AlterObjectSchemaStmt) {
             one((*node.cast::<pg_sys::AlterObjectSchemaStmt>()).relation)
-        } else if is_a(node, NodeTag::T_CreateStmt) {
+        } else if is_a(node, NodeTag::T_AlterObjectDependsStmt) {
+            one((*node.cast::<pg_sys::AlterObjectDependsStmt>()).relation)
+        } else if is_a(node, NodeTag::T_CreateStmt) || is_a(node, NodeTag::T_CreateForeignTableStmt)
+        {
             rangevars((*node.cast::<pg_sys::CreateStmt>()).inhRelations)
         } else {
             vec![]

@@ -6,6 +6,7 @@ use crate::ddl::LockMode;
 use crate::facts::TableFacts;
 use crate::hazard::Hazard;
 
+pub mod attach_work;
 pub mod constraint_validation;
 pub mod domain_check;
 pub mod drop_column;
@@ -38,6 +39,7 @@ pub const ALL: &[Rule] = &[
     domain_check::check,
     move_all::check,
     typed_tables::check,
+    attach_work::check,
 ];
 
 /// The override sentence every HINT ends with.

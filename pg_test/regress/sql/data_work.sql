@@ -119,6 +119,76 @@ SELECT conname, contype FROM pg_constraint WHERE conrelid = 'dw_keyed'::regclass
 -- A key column added in the same statement has no NULL to look for (the index build remains).
 SELECT hazard, verdict FROM safe_ddl.check('ALTER TABLE dw_keyed DROP CONSTRAINT dw_keyed_pkey, ADD COLUMN k int, ADD PRIMARY KEY (k)') ORDER BY 1;
 
+-- ATTACH PARTITION builds each index of the parent the partition has no match for, and
+-- validates each validated foreign key of the parent it has no validated match for, under its
+-- ACCESS EXCLUSIVE lock on the partition (index_build, constraint_validation).
+CREATE TABLE dw_events (id int NOT NULL, at int NOT NULL, order_id int REFERENCES dw_orders) PARTITION BY RANGE (at);
+CREATE UNIQUE INDEX dw_events_id_at ON dw_events (id, at);
+CREATE TABLE dw_events_1 (id int NOT NULL, at int NOT NULL, order_id int);
+INSERT INTO dw_events_1 SELECT g, 1, g FROM generate_series(1, 2000) g;
+ALTER TABLE dw_events ATTACH PARTITION dw_events_1 FOR VALUES FROM (1) TO (2);
+SELECT hazard, verdict, relation FROM safe_ddl.check('ALTER TABLE dw_events ATTACH PARTITION dw_events_1 FOR VALUES FROM (1) TO (2)') ORDER BY 1;
+-- The recipes, as the HINTs give them (and the bound proven by a CHECK, partition_scan's recipe).
+CREATE UNIQUE INDEX CONCURRENTLY dw_events_1_dw_events_id_at_idx ON public.dw_events_1 USING btree (id, at);
+ALTER TABLE public.dw_events_1 ADD CONSTRAINT dw_events_1_order_id_fkey FOREIGN KEY (order_id) REFERENCES dw_orders(id) NOT VALID;
+ALTER TABLE public.dw_events_1 VALIDATE CONSTRAINT dw_events_1_order_id_fkey;
+ALTER TABLE dw_events_1 ADD CONSTRAINT dw_events_1_bound CHECK (at IS NOT NULL AND at >= 1 AND at < 2) NOT VALID;
+ALTER TABLE dw_events_1 VALIDATE CONSTRAINT dw_events_1_bound;
+BEGIN;
+ALTER TABLE dw_events ATTACH PARTITION dw_events_1 FOR VALUES FROM (1) TO (2);
+-- Adopted, not built: the partition's own index is the parent's index's partition.
+SELECT count(*) AS partition_indexes FROM pg_index WHERE indrelid = 'dw_events_1'::regclass;
+SELECT conname, conparentid <> 0 AS adopted FROM pg_constraint WHERE conrelid = 'dw_events_1'::regclass AND contype = 'f';
+COMMIT;
+-- A partition without the index, attached with the override: Postgres builds it.
+CREATE TABLE dw_events_2 (id int NOT NULL, at int NOT NULL, order_id int);
+INSERT INTO dw_events_2 SELECT g, 2, g FROM generate_series(1, 2000) g;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'index_build, constraint_validation, partition_scan';
+ALTER TABLE dw_events ATTACH PARTITION dw_events_2 FOR VALUES FROM (2) TO (3);
+COMMIT;
+SELECT count(*) AS partition_indexes FROM pg_index WHERE indrelid = 'dw_events_2'::regclass;
+
+-- CREATE FOREIGN TABLE ... PARTITION OF scans the default partition like CREATE TABLE does.
+CREATE FOREIGN DATA WRAPPER dw_fdw;
+CREATE SERVER dw_server FOREIGN DATA WRAPPER dw_fdw;
+CREATE TABLE dw_list (k int) PARTITION BY LIST (k);
+CREATE TABLE dw_list_default PARTITION OF dw_list DEFAULT;
+INSERT INTO dw_list SELECT g FROM generate_series(1, 2000) g;
+CREATE FOREIGN TABLE dw_list_remote PARTITION OF dw_list FOR VALUES IN (-1) SERVER dw_server;
+SELECT hazard, verdict, lock_mode FROM safe_ddl.check('CREATE FOREIGN TABLE dw_list_remote PARTITION OF dw_list FOR VALUES IN (-1) SERVER dw_server');
+
+-- ALTER TYPE ... DROP / RENAME ATTRIBUTE ... CASCADE drop or rename the column of every typed
+-- table: judged as the table's own DROP COLUMN / RENAME COLUMN would be.
+CREATE TYPE dw_pair AS (a int, b int);
+CREATE TABLE dw_pairs OF dw_pair;
+INSERT INTO dw_pairs VALUES (1, 1);
+ALTER TYPE dw_pair DROP ATTRIBUTE b CASCADE;
+ALTER TYPE dw_pair RENAME ATTRIBUTE b TO c CASCADE;
+-- Without CASCADE Postgres refuses by itself.
+ALTER TYPE dw_pair DROP ATTRIBUTE b;
+-- The recipe: detach, then the table's own statement (judged by drop_column), then the type.
+ALTER TABLE public.dw_pairs NOT OF;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'drop_column';
+ALTER TABLE public.dw_pairs DROP COLUMN b;
+COMMIT;
+ALTER TYPE dw_pair DROP ATTRIBUTE b;
+SELECT attname FROM pg_attribute WHERE attrelid = 'dw_pairs'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+-- Override.
+CREATE TABLE dw_pairs2 OF dw_pair;
+BEGIN;
+SET LOCAL safe_ddl.allow = 'rename';
+ALTER TYPE dw_pair RENAME ATTRIBUTE a TO z CASCADE;
+COMMIT;
+SELECT attname FROM pg_attribute WHERE attrelid = 'dw_pairs2'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+
+-- Statements that lock a table for a catalog change only: the lock wait is bounded.
+SELECT statement, hazard, verdict, lock_mode FROM safe_ddl.check($$
+ALTER INDEX dw_orders_pkey DEPENDS ON EXTENSION safe_ddl;
+DROP EXTENSION IF EXISTS dw_nosuch_extension;
+$$);
+
 -- ALTER TABLE ALL IN TABLESPACE ... SET TABLESPACE copies every relation it moves, each under
 -- ACCESS EXCLUSIVE until the transaction ends. (An in-place tablespace: a directory under the
 -- data directory, for tests.)
@@ -150,7 +220,10 @@ SET safe_ddl.allow = 'table_rewrite';
 ALTER INDEX dw_orders_pkey SET TABLESPACE pg_default;
 RESET safe_ddl.allow;
 SET safe_ddl.allow = 'drop_table';
-DROP TABLE dw_points, dw_points2, dw_pay, dw_tiny, dw_moved, dw_keyed;
+DROP TABLE dw_points, dw_points2, dw_pay, dw_tiny, dw_moved, dw_keyed, dw_events, dw_list, dw_pairs, dw_pairs2;
+DROP SERVER dw_server;
+DROP FOREIGN DATA WRAPPER dw_fdw;
+DROP TYPE dw_pair;
 DROP TABLESPACE dw_space;
 DROP MATERIALIZED VIEW dw_totals, dw_count;
 DROP TABLE dw_orders;
