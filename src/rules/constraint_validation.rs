@@ -56,6 +56,7 @@ fn rebuilt_foreign_keys(input: &RuleInput, table: &Target, cmds: &[AlterCmd]) ->
             column,
             rewrite: Some(_),
             referenced_by,
+            ..
         } = cmd
         else {
             continue;
@@ -92,7 +93,7 @@ fn rebuilt_foreign_keys(input: &RuleInput, table: &Target, cmds: &[AlterCmd]) ->
                     override_text(H, true),
                     name = fk.name,
                     def = fk.definition,
-                    stmt = input.stmt.text.trim_end_matches(';'),
+                    stmt = crate::sqltext::one_line(&input.stmt.text),
                 ),
             ));
         }
@@ -147,8 +148,8 @@ fn validated_under_held_lock(input: &RuleInput, table: &Target, cmds: &[AlterCmd
                 format!(
                     "Split the migration: validate in a transaction of its own (SHARE UPDATE EXCLUSIVE: no reads or \
                      writes blocked), after the transaction that took the lock has committed:\n  \
-                     BEGIN; <the statements before this one>; COMMIT;\n  \
-                     ALTER TABLE {name} VALIDATE CONSTRAINT {cname};\n{}",
+                     ALTER TABLE {name} VALIDATE CONSTRAINT {cname};\n\
+                     (COMMIT the statements before this one first; run the VALIDATE as its own transaction.)\n{}",
                     override_text(H, true)
                 ),
             )
@@ -476,6 +477,7 @@ mod tests {
                 table: target(1, "customers"),
                 cmds: vec![AlterCmd::AlterType {
                     column: "id".into(),
+                    new_type: "bigint".into(),
                     rewrite: Some(Rewrite::ColumnType("integer to bigint".into())),
                     referenced_by: vec![ReferencingFk {
                         table: target(2, "orders"),
