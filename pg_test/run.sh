@@ -19,9 +19,11 @@
 #  12. pg_test/prepared_blocker.sh: a prepared transaction blocking a guarded DDL: left alone, and
 #      the error says how to end it (issue 14)
 #  13. pg_test/autovacuum_blocker.sh: a guarded DDL behind autovacuum cancels it after deadlock_timeout
+#  14. pg_test/recipes.sh: every refusal's HINT recipe, extracted and run as pasted, does what it
+#      says; no HINT in the expected outputs holds a <...> placeholder (issue 16)
 #
 # With --server-only (what `bash setup.sh test` runs on 17 and 18): the suites that check server
-# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-13.
+# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14.
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -108,7 +110,7 @@ if [ $SERVER_ONLY = 1 ]; then
     # The scripted multi-process tests of the helpers and of lock acquisition, against this
     # server (not Django's, which tests an ORM, nor backfill_nice's, which tests the kernel).
     n=0
-    for t in backfill_crash backfill_concurrency expand_contract usage_overflow cancel_waits prepared_blocker autovacuum_blocker; do
+    for t in backfill_crash backfill_concurrency expand_contract usage_overflow cancel_waits prepared_blocker autovacuum_blocker recipes; do
         n=$((n + 1))
         step "$t (scripted, multi-process)"
         rc=0; bash "pg_test/$t.sh" "$((PORT + 10 + n))" || rc=$?; record $rc "$t"
@@ -144,6 +146,9 @@ rc=0; bash pg_test/prepared_blocker.sh "$((PORT + 9))" || rc=$?; record $rc "pre
 
 step "autovacuum_blocker: a guarded DDL behind autovacuum cancels it after deadlock_timeout, as the lock manager does"
 rc=0; bash pg_test/autovacuum_blocker.sh "$((PORT + 10))" || rc=$?; record $rc "autovacuum_blocker"
+
+step "recipes: every refusal's HINT recipe runs as pasted and does what it says; no placeholder in any expected HINT"
+rc=0; bash pg_test/recipes.sh "$((PORT + 18))" || rc=$?; record $rc "recipes"
 fi
 
 step "server logs: no backend crashed"

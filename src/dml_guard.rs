@@ -103,11 +103,19 @@ pub fn finding(table: &str, update: bool, rows: f64, limit: f64, sql: &str) -> F
     let (set, filter) = clauses(sql);
     let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let hint = if update {
-        let set = set.map(|s| lit(&s)).unwrap_or_else(|| "''".into());
         let filter = filter.map(|w| format!(", {}", lit(&w))).unwrap_or_default();
+        let call = match set {
+            Some(set) => format!(
+                ", outside a transaction block:\n  CALL safe_ddl.backfill('{table}', {}{filter});",
+                lit(&set)
+            ),
+            // No SET clause found (e.g. the UPDATE is inside a WITH): name the procedure only.
+            None => " with CALL safe_ddl.backfill (the table, the SET clause, the WHERE clause), outside a \
+                     transaction block."
+                .to_string(),
+        };
         format!(
-            "Update in short batches, throttled on replication lag and dead tuples, outside a transaction block:\n  \
-             CALL safe_ddl.backfill('{table}', {set}{filter});\n\
+            "Update in short batches, throttled on replication lag and dead tuples{call}\n\
              To run it as one statement anyway: BEGIN; SET LOCAL safe_ddl.allow = 'large_dml'; <statement>; COMMIT;\nSee {}",
             Hazard::LargeDml.doc_page()
         )
