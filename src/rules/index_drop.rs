@@ -163,4 +163,41 @@ mod tests {
         })
         .is_empty());
     }
+
+    #[test]
+    fn err_constraint_index_recipe_is_drop_constraint() {
+        let stmt = statement(
+            Ddl::Drop {
+                kind: DropKind::Index,
+                objects: vec![target(2, "i"), target(3, "t_pkey")],
+                tables: vec![target(1, "t"), target(1, "t")],
+                concurrent: false,
+                constraints: vec![None, Some("t_pkey".into())],
+            },
+            "DROP INDEX i, t_pkey",
+        );
+        let tables = [facts(1, "t"), facts(2, "i"), facts(3, "t_pkey")];
+        let found = crate::classify::classify(&RuleInput {
+            stmt: &stmt,
+            tables: &tables,
+            min_table_size: 0,
+        });
+        assert_eq!(found.len(), 2);
+        assert!(found[0]
+            .hint
+            .contains("DROP INDEX CONCURRENTLY IF EXISTS public.i;"));
+        assert!(
+            found[1]
+                .hint
+                .contains("  ALTER TABLE public.t DROP CONSTRAINT t_pkey;\n"),
+            "{}",
+            found[1].hint
+        );
+        assert!(!found[1].hint.contains("CONCURRENTLY IF EXISTS"));
+        // The override line carries the statement itself, no placeholder.
+        assert!(found[1]
+            .hint
+            .contains("SET LOCAL safe_ddl.allow = 'index_drop'; DROP INDEX i, t_pkey; COMMIT;"));
+        assert!(!found.iter().any(|f| f.hint.contains('<')));
+    }
 }

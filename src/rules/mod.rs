@@ -260,3 +260,16 @@ pub(crate) mod test_support {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_override_line_carries_the_statement() {
+        let hint = super::override_text(crate::hazard::Hazard::IndexBuild, true);
+        let text = crate::sqltext::one_line("CREATE INDEX i\n  ON t (v); -- why\n");
+        assert_eq!(
+            super::with_statement(&hint, &text).lines().next(),
+            Some("To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = 'index_build'; CREATE INDEX i ON t (v); COMMIT;")
+        );
+    }
+}

@@ -396,6 +396,52 @@ mod tests {
     }
 
     #[test]
+    fn volatile_default_recipe_keeps_not_null_and_constraints() {
+        let f = [facts(1, "t")];
+        let c = |kind, expr: Option<&str>| NewConstraint {
+            kind,
+            name: None,
+            not_valid: false,
+            using_index: false,
+            columns: vec![],
+            referenced: None,
+            ref_columns: vec![],
+            expr_text: expr.map(String::from),
+            without_overlaps: false,
+        };
+        let stmt = alter(vec![AlterCmd::AddColumn {
+            column: "token".into(),
+            type_text: "uuid".into(),
+            default_text: Some("gen_random_uuid()".into()),
+            domain_base: None,
+            rewrite: Some(Rewrite::ColumnDefault("volatile default".into())),
+            constraints: vec![
+                c(ConstraintKind::NotNull, None),
+                c(ConstraintKind::Check, Some("token IS DISTINCT FROM NULL")),
+            ],
+        }]);
+        let found = check(&RuleInput {
+            stmt: &stmt,
+            tables: &f,
+            min_table_size: 0,
+        });
+        let hint = &found[0].hint;
+        for line in [
+            "  ALTER TABLE public.t ADD COLUMN token uuid;",
+            "  ALTER TABLE public.t ALTER COLUMN token SET DEFAULT gen_random_uuid();",
+            "  CALL safe_ddl.backfill('public.t', 'token = gen_random_uuid()', 'token IS NULL');",
+            "  CALL safe_ddl.set_not_null('public.t', 'token');",
+            "  CALL safe_ddl.add_check('public.t', 't_token_check', 'token IS DISTINCT FROM NULL');",
+        ] {
+            assert!(hint.contains(line), "{line}\n{hint}");
+        }
+        assert!(
+            !hint.contains("<expression>") && !hint.contains("key range"),
+            "{hint}"
+        );
+    }
+
+    #[test]
     fn err_type_change_and_volatile_default() {
         let f = [facts(1, "t")];
         let stmt = alter(vec![
