@@ -332,7 +332,7 @@ mod tests {
                     .filter(|w| !w.eq_ignore_ascii_case("on")),
                 concurrent,
                 only: sql.to_ascii_lowercase().contains(" on only "),
-                partitions: vec![],
+                partitions: vec!["public.measurements_1".into()],
             },
             sql,
         )
@@ -454,7 +454,16 @@ mod tests {
             "{}",
             found[0].hint
         );
-        assert!(found[0].hint.contains("ATTACH PARTITION"));
+        assert!(
+            found[0].hint.contains(
+                "  CREATE INDEX CONCURRENTLY measurements_1_m_idx_idx ON public.measurements_1 (ts);"
+            ),
+            "{}",
+            found[0].hint
+        );
+        assert!(found[0].hint.contains(
+            "  ALTER INDEX public.m_idx ATTACH PARTITION public.measurements_1_m_idx_idx;"
+        ));
         // ON ONLY builds nothing on a partitioned table; on a plain table it still builds.
         assert!(run(
             &create_index("CREATE INDEX m_idx ON ONLY measurements (ts)", false),

@@ -194,7 +194,7 @@ mod tests {
                         partition: target(2, "events_2027"),
                         scan: scan.map(String::from),
                         default_partition: None,
-                        bound_check: None,
+                        bound_check: scan.map(|_| "((a >= 1) AND (a < 2))".to_string()),
                     }],
                 },
                 "ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM (1) TO (2);",

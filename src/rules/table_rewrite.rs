@@ -454,7 +454,7 @@ mod tests {
             AlterCmd::AddColumn {
                 column: "at".into(),
                 type_text: "timestamptz".into(),
-                default_text: None,
+                default_text: Some("clock_timestamp()".into()),
                 domain_base: None,
                 rewrite: Some(Rewrite::ColumnDefault("volatile default".into())),
                 constraints: vec![],
