@@ -267,6 +267,26 @@ ALTER TABLE t SET UNLOGGED;
 SELECT relpersistence = 'u' FROM pg_class WHERE oid = 't'::regclass;
 EOF
 
+run_case set_access_method norecipe <<EOF
+$T
+CREATE ACCESS METHOD heap2 TYPE TABLE HANDLER heap_tableam_handler;
+-- statement
+ALTER TABLE t SET ACCESS METHOD heap2;
+-- verify
+SELECT relam = (SELECT oid FROM pg_am WHERE amname = 'heap2') FROM pg_class WHERE oid = 't'::regclass;
+EOF
+
+if [ "$PG_MAJOR" -ge 17 ]; then
+run_case set_expression norecipe <<EOF
+CREATE TABLE g (id int PRIMARY KEY, v int, w int GENERATED ALWAYS AS (v * 2) STORED);
+INSERT INTO g (id, v) SELECT x, x FROM generate_series(1, 1000) x;
+-- statement
+ALTER TABLE g ALTER COLUMN w SET EXPRESSION AS (v * 3);
+-- verify
+SELECT bool_and(w = v * 3) FROM g;
+EOF
+fi
+
 # ------------------------------------------------------------------ rename
 run_case rename_column <<EOF
 $T
@@ -305,6 +325,15 @@ CREATE INDEX t_v_idx ON t (v);
 REINDEX INDEX t_v_idx;
 -- verify
 SELECT $INDEX_VALID;
+EOF
+
+run_case reindex_table <<EOF
+$T
+-- statement
+REINDEX TABLE t;
+-- verify
+SELECT (SELECT indisvalid FROM pg_index WHERE indexrelid = 't_pkey'::regclass)
+   AND NOT EXISTS (SELECT FROM pg_class WHERE relname LIKE '%ccnew%');
 EOF
 
 run_case add_primary_key <<EOF
@@ -404,6 +433,36 @@ ALTER TABLE t VALIDATE CONSTRAINT v_positive;
 SELECT convalidated FROM pg_constraint WHERE conrelid = 't'::regclass AND conname = 'v_positive';
 EOF
 
+if [ "$PG_MAJOR" -ge 18 ]; then
+run_case add_not_null_constraint <<EOF
+$T
+-- statement
+ALTER TABLE t ADD CONSTRAINT t_v_not_null NOT NULL v;
+-- verify
+SELECT (SELECT attnotnull FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'v')
+   AND (SELECT convalidated FROM pg_constraint WHERE conrelid = 't'::regclass AND contype = 'n' AND conname = 't_v_not_null');
+EOF
+
+run_case validate_not_null_not_valid <<EOF
+$T
+ALTER TABLE t ADD CONSTRAINT t_v_not_null NOT NULL v NOT VALID;
+-- statement
+ALTER TABLE t ALTER COLUMN v SET NOT NULL;
+-- verify
+SELECT convalidated FROM pg_constraint WHERE conrelid = 't'::regclass AND conname = 't_v_not_null';
+EOF
+
+run_case enforce_foreign_key <<EOF
+$T
+CREATE TABLE refs AS SELECT g AS id, g AS t_id FROM generate_series(1, 1000) g;
+ALTER TABLE refs ADD CONSTRAINT refs_t_fkey FOREIGN KEY (t_id) REFERENCES t (id) NOT ENFORCED;
+-- statement
+ALTER TABLE refs ALTER CONSTRAINT refs_t_fkey ENFORCED;
+-- verify
+SELECT conenforced AND convalidated FROM pg_constraint WHERE conrelid = 'refs'::regclass AND conname = 'refs_t_fkey';
+EOF
+fi
+
 # ------------------------------------------------------------------ drops
 run_case drop_column <<EOF
 $T
@@ -432,6 +491,17 @@ ALTER TABLE pt ATTACH PARTITION pt_2 FOR VALUES FROM (500) TO (1001);
 -- verify
 SELECT (SELECT inhparent FROM pg_inherits WHERE inhrelid = 'pt_2'::regclass) = 'pt'::regclass
    AND NOT EXISTS (SELECT FROM pg_constraint WHERE conrelid = 'pt_2'::regclass AND contype = 'c');
+EOF
+
+run_case create_partition_default_scan norecipe <<EOF
+CREATE TABLE pd (id int, v int) PARTITION BY RANGE (id);
+CREATE TABLE pd_default PARTITION OF pd DEFAULT;
+INSERT INTO pd SELECT g, g FROM generate_series(1, 1000) g;
+ANALYZE pd;
+-- statement
+CREATE TABLE pd_2000 PARTITION OF pd FOR VALUES FROM (2000) TO (3000);
+-- verify
+SELECT (SELECT inhparent FROM pg_inherits WHERE inhrelid = 'pd_2000'::regclass) = 'pd'::regclass;
 EOF
 
 run_case detach_partition <<EOF
