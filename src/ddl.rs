@@ -231,7 +231,8 @@ pub enum AlterCmd {
     AddColumn {
         column: String,
         type_text: String,
-        /// The DEFAULT expression as written, or GENERATED's expression, for recipes.
+        /// The DEFAULT expression as written, GENERATED's expression, or an identity's ALWAYS /
+        /// BY DEFAULT, for recipes.
         default_text: Option<String>,
         /// When its type is a domain with constraints: the domain's base type (format_type).
         domain_base: Option<String>,

@@ -306,6 +306,14 @@ unsafe fn add_column(
                 pg_sys::ConstrType::CONSTR_GENERATED => full
                     .rest_at((*c).location)
                     .and_then(|r| crate::sqltext::parenthesized_after(r, "as")),
+                pg_sys::ConstrType::CONSTR_IDENTITY => Some(
+                    if (*c).generated_when as u8 == b'a' {
+                        "ALWAYS"
+                    } else {
+                        "BY DEFAULT"
+                    }
+                    .to_string(),
+                ),
                 _ => None,
             });
         let domain_base = match &rewrite {
