@@ -24,6 +24,8 @@
 #      safe_ddl's WARNINGs (issue 16)
 #  15. pg_test/docs_walkthrough.sh: the walk-throughs of docs/expand-contract.md, the README and the hazard pages run as
 #      shown, with the output they show (issue 16)
+#  16. pg_test/recipes.sh: every refusal's HINT recipe, extracted and run as pasted, does what it
+#      says; no HINT in the expected outputs holds a <...> placeholder (issue 16)
 #
 # With --server-only (what `bash setup.sh test` runs on 17 and 18): the suites that check server
 # behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14.
@@ -113,7 +115,7 @@ if [ $SERVER_ONLY = 1 ]; then
     # The scripted multi-process tests of the helpers and of lock acquisition, against this
     # server (not Django's, which tests an ORM, nor backfill_nice's, which tests the kernel).
     n=0
-    for t in backfill_crash backfill_concurrency expand_contract usage_overflow cancel_waits prepared_blocker autovacuum_blocker; do
+    for t in backfill_crash backfill_concurrency expand_contract usage_overflow cancel_waits prepared_blocker autovacuum_blocker recipes; do
         n=$((n + 1))
         step "$t (scripted, multi-process)"
         rc=0; bash "pg_test/$t.sh" "$((PORT + 10 + n))" || rc=$?; record $rc "$t"
@@ -152,6 +154,9 @@ rc=0; bash pg_test/autovacuum_blocker.sh "$((PORT + 10))" || rc=$?; record $rc "
 
 step "docs walk-throughs: the SQL of docs/expand-contract.md, the README and the hazard pages runs as shown, with the output shown (PostgreSQL 15's)"
 rc=0; bash pg_test/docs_walkthrough.sh "$((PORT + 24))" || rc=$?; record $rc "docs_walkthrough"
+
+step "recipes: every refusal's HINT recipe runs as pasted and does what it says; no placeholder in any expected HINT"
+rc=0; bash pg_test/recipes.sh "$((PORT + 18))" || rc=$?; record $rc "recipes"
 fi
 
 step "PostgreSQL's own regression suite: plain vs safe_ddl off vs warn (no crash, off identical, warn adds only safe_ddl's WARNINGs)"

@@ -611,7 +611,7 @@ fn give_up(kind: Kind, attempt: u32, out_of_time: bool, lock: LockMode, blockers
             "A session idle in transaction does not end by itself, and pg_cancel_backend does nothing to it (it runs no \
              statement): end it with SELECT pg_catalog.pg_terminate_backend({}); ({SHOW_BLOCKERS}), or find the \
              client that left it open. Set idle_in_transaction_session_timeout so this cannot last.",
-            idle_pids.first().map_or("<pid>", String::as_str)
+            idle_pids.first().map_or("pid", String::as_str)
         ),
         Kind::Stream => format!(
             "Each blocking transaction is short, but a new one always holds the lock before the last one ends, so \
@@ -671,7 +671,7 @@ fn give_up_queued(message: &str, attempts: u32, lock: LockMode, blockers: &[Bloc
 /// block reads or writes on other tables (`held`): the application waits on those meanwhile.
 fn give_up_holding(message: &str, held: &[String], lock: LockMode, targets: &[u32]) -> ! {
     let blockers = blockers::conflicting(targets, lock);
-    let first = held.first().map_or("<table>", String::as_str);
+    let first = held.first().map_or("the first table", String::as_str);
     report_error(
         message,
         format!(
@@ -687,7 +687,7 @@ fn give_up_holding(message: &str, held: &[String], lock: LockMode, targets: &[u3
         format!(
             "Split the migration: one transaction per table, so a wait holds nothing else (COMMIT after the \
              statements on {first}, then run the rest in a new transaction), or lock the busiest table first \
-             (BEGIN; LOCK TABLE <busiest> IN ACCESS EXCLUSIVE MODE; ...) so the waits happen while nothing else is held."
+             (right after BEGIN, a LOCK TABLE of the busiest one IN ACCESS EXCLUSIVE MODE, then the rest) so the waits happen while nothing else is held."
         ),
     )
 }

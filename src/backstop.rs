@@ -35,6 +35,23 @@ fn expected(relid: u32) -> bool {
     EXPECTED.with(|e| e.contains(&relid))
 }
 
+/// The client's statement for the override line: the query string when it holds one statement,
+/// else its command tag (the event trigger does not see which statement of a multi-statement
+/// string runs).
+fn query_text(tag: &str) -> String {
+    // SAFETY: debug_query_string is a backend global, NULL or a NUL-terminated string.
+    let q = unsafe {
+        let p = pg_sys::debug_query_string;
+        (!p.is_null()).then(|| std::ffi::CStr::from_ptr(p).to_string_lossy().into_owned())
+    };
+    let one = q.map(|q| crate::sqltext::one_line(&q)).unwrap_or_default();
+    if one.is_empty() || one.contains(';') {
+        format!("the {tag} statement")
+    } else {
+        one
+    }
+}
+
 /// pg_event_trigger_table_rewrite_reason() bits.
 fn reason_text(reason: i32) -> String {
     let mut parts = Vec::new();
@@ -81,7 +98,8 @@ fn _rewrite_backstop_check(relid: pg_sys::Oid, reason: i32, tag: &str) {
         ),
         hint: format!(
             "Use an expand/contract migration instead (new column or table, batched backfill, switch, drop).\n\
-             To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = 'table_rewrite'; <statement>; COMMIT;\nSee {}",
+             To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = 'table_rewrite'; {}; COMMIT;\nSee {}",
+            query_text(tag),
             Hazard::TableRewrite.doc_page()
         ),
         lock: Some(LockMode::AccessExclusive),

@@ -77,7 +77,15 @@ pub struct Finding {
 }
 
 pub fn classify(input: &RuleInput) -> Vec<Finding> {
-    rules::ALL.iter().flat_map(|rule| rule(input)).collect()
+    let text = crate::sqltext::one_line(&input.stmt.text);
+    rules::ALL
+        .iter()
+        .flat_map(|rule| rule(input))
+        .map(|mut f| {
+            f.hint = rules::with_statement(&f.hint, &text);
+            f
+        })
+        .collect()
 }
 
 /// The tables whose emptiness spared the statement a finding: exempt only because they hold no

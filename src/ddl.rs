@@ -256,6 +256,11 @@ pub enum AlterCmd {
     AddColumn {
         column: String,
         type_text: String,
+        /// The DEFAULT expression as written, GENERATED's expression, or an identity's ALWAYS /
+        /// BY DEFAULT, for recipes.
+        default_text: Option<String>,
+        /// When its type is a domain with constraints: the domain's base type (format_type).
+        domain_base: Option<String>,
         rewrite: Option<Rewrite>,
         constraints: Vec<NewConstraint>,
     },
@@ -264,6 +269,8 @@ pub enum AlterCmd {
     /// rebuilds.
     AlterType {
         column: String,
+        /// The new type as Postgres names it (format_type), for recipes; empty when unknown.
+        new_type: String,
         rewrite: Option<Rewrite>,
         referenced_by: Vec<ReferencingFk>,
     },
@@ -297,6 +304,9 @@ pub enum AlterCmd {
         partition: Target,
         scan: Option<String>,
         default_partition: Option<Target>,
+        /// When `scan`: the partition constraint as a CHECK expression over the partition's
+        /// columns (deparsed), for the recipe; None when it could not be worked out.
+        bound_check: Option<String>,
     },
     DetachPartition {
         partition: Target,
@@ -344,6 +354,8 @@ pub enum Ddl {
         index_name: Option<String>,
         concurrent: bool,
         only: bool,
+        /// The direct partitions of a partitioned table (qualified, quoted), for the recipe.
+        partitions: Vec<String>,
     },
     /// REINDEX ... ; for INDEX, `table` is the index's table and `index` the index.
     Reindex {
@@ -361,11 +373,16 @@ pub enum Ddl {
         objects: Vec<Target>,
         tables: Vec<Target>,
         concurrent: bool,
+        /// DROP INDEX: per index, the constraint (PRIMARY KEY, UNIQUE, EXCLUDE) it belongs to,
+        /// quoted as needed; Postgres refuses to drop such an index (CONCURRENTLY too).
+        constraints: Vec<Option<String>>,
     },
     /// ALTER TABLE ... RENAME TO (column None) or RENAME COLUMN.
     Rename {
         table: Target,
         column: Option<String>,
+        /// RENAME COLUMN: the column's type as Postgres names it (format_type), for recipes.
+        column_type: String,
         new_name: String,
         column_created_in_transaction: bool,
     },

@@ -103,18 +103,24 @@ pub fn finding(table: &str, update: bool, rows: f64, limit: f64, sql: &str) -> F
     let (set, filter) = clauses(sql);
     let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let hint = if update {
-        let set = set
-            .map(|s| lit(&s))
-            .unwrap_or_else(|| "'<set clause>'".into());
         let filter = filter.map(|w| format!(", {}", lit(&w))).unwrap_or_default();
+        let call = match set {
+            Some(set) => format!(
+                ", outside a transaction block:\n  CALL safe_ddl.backfill('{table}', {}{filter});",
+                lit(&set)
+            ),
+            // No SET clause found (e.g. the UPDATE is inside a WITH): name the procedure only.
+            None => " with CALL safe_ddl.backfill (the table, the SET clause, the WHERE clause), outside a \
+                     transaction block."
+                .to_string(),
+        };
         format!(
-            "Update in short batches, throttled on replication lag and dead tuples, outside a transaction block:\n  \
-             CALL safe_ddl.backfill('{table}', {set}{filter});\n\
+            "Update in short batches, throttled on replication lag and dead tuples{call}\n\
              To run it as one statement anyway: BEGIN; SET LOCAL safe_ddl.allow = 'large_dml'; <statement>; COMMIT;\nSee {}",
             Hazard::LargeDml.doc_page()
         )
     } else {
-        let filter = filter.unwrap_or_else(|| "<condition>".into());
+        let filter = filter.unwrap_or_else(|| "true".into());
         format!(
             "Delete in short batches, each in its own transaction, until it deletes nothing:\n  \
              DELETE FROM {table} WHERE ctid = ANY (ARRAY(SELECT ctid FROM {table} WHERE {filter} LIMIT 5000));\n\
@@ -122,6 +128,7 @@ pub fn finding(table: &str, update: bool, rows: f64, limit: f64, sql: &str) -> F
             Hazard::LargeDml.doc_page()
         )
     };
+    let hint = hint.replace("<statement>", &crate::sqltext::one_line(sql));
     Finding {
         hazard: Hazard::LargeDml,
         subject: table.to_string(),

@@ -422,25 +422,31 @@ unsafe extern "C-unwind" fn check_allow(
         let (how, reset) = match source {
             pg_sys::GucSource::PGC_S_DATABASE => (
                 "ALTER DATABASE ... SET",
-                "ALTER DATABASE <database> RESET safe_ddl.allow;",
+                format!("ALTER DATABASE {} RESET safe_ddl.allow;", quoted_database()),
             ),
             pg_sys::GucSource::PGC_S_USER => (
                 "ALTER ROLE ... SET",
-                "ALTER ROLE <role> RESET safe_ddl.allow;",
+                format!("ALTER ROLE {} RESET safe_ddl.allow;", quoted_session_user()),
             ),
             pg_sys::GucSource::PGC_S_DATABASE_USER => (
                 "ALTER ROLE ... IN DATABASE ... SET",
-                "ALTER ROLE <role> IN DATABASE <database> RESET safe_ddl.allow;",
+                format!(
+                    "ALTER ROLE {} IN DATABASE {} RESET safe_ddl.allow;",
+                    quoted_session_user(),
+                    quoted_database()
+                ),
             ),
             pg_sys::GucSource::PGC_S_GLOBAL => (
                 "ALTER ROLE ALL SET",
-                "ALTER ROLE ALL RESET safe_ddl.allow;",
+                "ALTER ROLE ALL RESET safe_ddl.allow;".to_string(),
             ),
             _ => (
                 "the server configuration",
-                "ALTER SYSTEM RESET safe_ddl.allow; (or remove it from postgresql.conf) and SELECT pg_reload_conf();",
+                "ALTER SYSTEM RESET safe_ddl.allow; (or remove it from postgresql.conf) and SELECT pg_reload_conf();"
+                    .to_string(),
             ),
         };
+        let value = text.replace('\'', "''");
         return check_fail(
             pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
             Some(&format!(
@@ -450,9 +456,10 @@ unsafe extern "C-unwind" fn check_allow(
              applies to, superusers' included. safe_ddl.allow counts only when SET (or SET LOCAL, set_config, a client \
              startup option, a function's SET clause) by the session that runs the hazardous statement.",
             Some(&format!(
-                "Remove it: {reset} Set it in the migration's transaction instead: BEGIN; SET LOCAL safe_ddl.allow = \
-                 '<hazard>'; <statement>; COMMIT; To limit what a role may allow, a superuser sets \
-                 safe_ddl.allow_ceiling (ALTER ROLE <role> SET safe_ddl.allow_ceiling = '<hazards>')."
+                "Remove it: {reset} Set it in the migration's transaction instead: after BEGIN, SET LOCAL \
+                 safe_ddl.allow = '{value}'; then the statement, then COMMIT. To limit what a role may allow, a \
+                 superuser sets safe_ddl.allow_ceiling (ALTER ROLE {} SET safe_ddl.allow_ceiling = '{value}';).",
+                quoted_session_user()
             )),
         );
     }
@@ -551,11 +558,12 @@ unsafe extern "C-unwind" fn check_lock_timeout(
             "safe_ddl.lock_timeout bounds how long a DDL statement waits for its lock while every later query on the table \
              queues behind it; this session's bound is {reference} ms (set by a superuser or the default)."
         ),
-        Some(
+        Some(&format!(
             "Retry the migration (safe_ddl.lock_retries does so already), or ask a superuser to raise it for the role: \
-             ALTER ROLE <role> SET safe_ddl.lock_timeout = '<ms>'; or to delegate it: GRANT SET ON PARAMETER \
-             safe_ddl.lock_timeout TO <role>;",
-        ),
+             ALTER ROLE {role} SET safe_ddl.lock_timeout = '{new}'; or to delegate it: GRANT SET ON PARAMETER \
+             safe_ddl.lock_timeout TO {role};",
+            role = quoted_session_user()
+        )),
     )
 }
 
@@ -697,9 +705,9 @@ pub unsafe fn check_alter_setting(utility: *mut pg_sys::Node) {
                  and is ignored at session start.",
             )
             .set_hint(
-                "Set it in the migration's transaction: BEGIN; SET LOCAL safe_ddl.allow = '<hazard>'; <statement>; COMMIT; \
-                 To limit what a role may allow, a superuser sets safe_ddl.allow_ceiling: \
-                 ALTER ROLE <role> SET safe_ddl.allow_ceiling = '<hazards>';",
+                "Set it in the migration's transaction: after BEGIN, SET LOCAL safe_ddl.allow to the hazards it names, \
+                 then the statement, then COMMIT. To limit what a role may allow, a superuser sets \
+                 safe_ddl.allow_ceiling per role (ALTER ROLE ... SET safe_ddl.allow_ceiling).",
             ),
             pgrx::PgLogLevel::ERROR,
         );
@@ -718,8 +726,9 @@ pub unsafe fn check_alter_setting(utility: *mut pg_sys::Node) {
                  setting, may set it that way.",
             )
             .set_hint(format!(
-                "Ask a superuser to run the statement, or to delegate it: GRANT SET ON PARAMETER {name} TO <role>; \
-                 A session may still SET the settings that are not superuser-only for itself."
+                "Ask a superuser to run the statement, or to delegate it: GRANT SET ON PARAMETER {name} TO {}; \
+                 A session may still SET the settings that are not superuser-only for itself.",
+                quoted_session_user()
             )),
             pgrx::PgLogLevel::ERROR,
         );
@@ -770,13 +779,31 @@ fn ceiling_source() -> &'static str {
     }
 }
 
+/// The current database's name, quoted, for SQL in a HINT.
+fn quoted_database() -> String {
+    // SAFETY: catalog lookup in a transaction; NULL when there is none (yet).
+    unsafe {
+        if pg_sys::MyDatabaseId == pg_sys::InvalidOid || !pg_sys::IsTransactionState() {
+            return "CURRENT_DATABASE".into();
+        }
+        let p = pg_sys::get_database_name(pg_sys::MyDatabaseId);
+        if p.is_null() {
+            return "CURRENT_DATABASE".into();
+        }
+        crate::encoding::cstr_to_rust(pg_sys::quote_identifier(p))
+    }
+}
+
 fn quoted_session_user() -> String {
     // SAFETY: catalog lookup in a transaction (noerr); quote_identifier returns its argument or a
     // palloc'd copy.
     unsafe {
+        if !pg_sys::IsTransactionState() {
+            return "CURRENT_USER".into();
+        }
         let p = pg_sys::GetUserNameFromId(pg_sys::GetSessionUserId(), true);
         if p.is_null() {
-            return "<role>".into();
+            return "CURRENT_USER".into();
         }
         crate::encoding::cstr_to_rust(pg_sys::quote_identifier(p))
     }

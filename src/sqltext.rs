@@ -103,6 +103,106 @@ fn top_level_words(sql: &str) -> Vec<Word> {
     words
 }
 
+/// The statement on one line for a HINT: comments dropped, each run of blanks and newlines
+/// outside quotes made one space, without the trailing semicolon. String literals, quoted
+/// identifiers and dollar quotes are kept byte for byte (a newline inside one stays: changing it
+/// would change the statement).
+pub fn one_line(sql: &str) -> String {
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len());
+    let mut i = 0;
+    let mut blank = false;
+    let push_blank = |out: &mut String, blank: &mut bool| {
+        if *blank && !out.is_empty() {
+            out.push(' ');
+        }
+        *blank = false;
+    };
+    while i < b.len() {
+        let c = b[i];
+        let start = i;
+        if c == b'-' && b.get(i + 1) == Some(&b'-') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+            blank = true;
+            continue;
+        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            let mut nest = 0usize;
+            while i < b.len() {
+                if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                    nest += 1;
+                    i += 2;
+                } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                    nest -= 1;
+                    i += 2;
+                    if nest == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            blank = true;
+            continue;
+        } else if c.is_ascii_whitespace() {
+            blank = true;
+            i += 1;
+            continue;
+        } else if c == b'\'' || c == b'"' {
+            let escapes = c == b'\'' && i > 0 && (b[i - 1] == b'E' || b[i - 1] == b'e');
+            i += 1;
+            while i < b.len() {
+                if escapes && b[i] == b'\\' {
+                    i += 2;
+                    continue;
+                }
+                if b[i] == c {
+                    if b.get(i + 1) == Some(&c) {
+                        i += 2;
+                        continue;
+                    }
+                    break;
+                }
+                i += 1;
+            }
+            i = (i + 1).min(b.len());
+        } else if c == b'$' {
+            let tag_end = b[i + 1..]
+                .iter()
+                .position(|&x| x == b'$')
+                .map(|p| i + 1 + p);
+            match tag_end {
+                Some(e)
+                    if b[i + 1..e]
+                        .iter()
+                        .all(|x| x.is_ascii_alphanumeric() || *x == b'_') =>
+                {
+                    let tag = &sql[i..=e];
+                    match sql[e + 1..].find(tag) {
+                        Some(p) => i = e + 1 + p + tag.len(),
+                        None => i = b.len(),
+                    }
+                }
+                _ => i += 1,
+            }
+        } else {
+            // Up to the next byte that starts something else; stays on a char boundary since
+            // every byte tested is ASCII.
+            i += 1;
+            while i < b.len()
+                && !b[i].is_ascii_whitespace()
+                && !matches!(b[i], b'\'' | b'"' | b'$' | b'-' | b'/')
+            {
+                i += 1;
+            }
+        }
+        push_blank(&mut out, &mut blank);
+        out.push_str(&sql[start..i]);
+    }
+    trimmed(&out).to_string()
+}
+
 /// The statement without surrounding blanks and trailing semicolons.
 pub fn trimmed(sql: &str) -> &str {
     sql.trim().trim_end_matches(';').trim_end()
@@ -130,6 +230,51 @@ pub fn top_level_word_starts(sql: &str, word: &str) -> Vec<usize> {
         .filter(|w| w.lower == word)
         .map(|w| w.start)
         .collect()
+}
+
+/// CREATE INDEX: the text after the table name (`USING ... (columns) ... WHERE ...`), without
+/// the trailing semicolon.
+pub fn after_index_table(sql: &str) -> Option<String> {
+    let sql = trimmed(sql);
+    let words = top_level_words(sql);
+    let idx = words.iter().position(|w| w.lower == "index")?;
+    let on = words[idx..].iter().position(|w| w.lower == "on")? + idx;
+    let mut at = words[on].end;
+    if words.get(on + 1).is_some_and(|w| w.lower == "only") {
+        at = words[on + 1].end;
+    }
+    let b = sql.as_bytes();
+    while at < b.len() && b[at].is_ascii_whitespace() {
+        at += 1;
+    }
+    // The table name: identifiers, quoted identifiers and dots.
+    while at < b.len() {
+        if b[at] == b'"' {
+            at += 1;
+            while at < b.len() {
+                if b[at] == b'"' {
+                    if b.get(at + 1) == Some(&b'"') {
+                        at += 2;
+                        continue;
+                    }
+                    break;
+                }
+                at += 1;
+            }
+            at += 1;
+        } else if b[at].is_ascii_alphanumeric()
+            || b[at] == b'_'
+            || b[at] == b'$'
+            || b[at] == b'.'
+            || b[at] >= 0x80
+        {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    let rest = sql.get(at..)?.trim();
+    (!rest.is_empty()).then(|| rest.to_string())
 }
 
 /// The text of the first top-level word after keyword `after`, e.g. the index name after INDEX.
@@ -232,12 +377,87 @@ pub fn type_at(rest: &str) -> String {
     rest[..end].trim().to_string()
 }
 
+/// The expression after `DEFAULT`, from text that starts at the DEFAULT keyword: up to a
+/// constraint keyword (NOT NULL, NULL, CONSTRAINT, CHECK, ...), a comma, `;` or the end, at
+/// parenthesis depth 0.
+pub fn default_expression(rest: &str) -> Option<String> {
+    const STOP: &[&str] = &[
+        "null",
+        "constraint",
+        "check",
+        "references",
+        "primary",
+        "unique",
+        "generated",
+        "collate",
+        "deferrable",
+        "initially",
+        "compression",
+        "storage",
+    ];
+    let b = rest.as_bytes();
+    // `CONSTRAINT name DEFAULT ...` starts at CONSTRAINT.
+    let word = top_level_words(rest)
+        .into_iter()
+        .take(3)
+        .find(|w| w.lower == "default")?;
+    let start = word.end;
+    let (mut i, mut depth, mut end) = (start, 0usize, start);
+    let mut prev_not: Option<usize> = None;
+    while i < b.len() {
+        if let Some(j) = skip_quoted(b, i) {
+            i = j;
+            end = i;
+            prev_not = None;
+            continue;
+        }
+        match b[i] {
+            b'(' | b'[' => depth += 1,
+            b')' | b']' if depth == 0 => break,
+            b')' | b']' => depth -= 1,
+            b',' | b';' if depth == 0 => break,
+            c if depth == 0 && (c.is_ascii_alphabetic() || c == b'_') => {
+                let w0 = i;
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$')
+                {
+                    i += 1;
+                }
+                let w = rest[w0..i].to_ascii_lowercase();
+                if w == "null" && prev_not.is_some() {
+                    end = prev_not.unwrap_or(end);
+                    break;
+                }
+                if STOP.contains(&w.as_str()) && end > start {
+                    break;
+                }
+                prev_not = (w == "not").then_some(end);
+                end = i;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+        if !b[i - 1].is_ascii_whitespace() {
+            end = i;
+            prev_not = None;
+        }
+    }
+    let e = rest[start..end].trim();
+    (!e.is_empty()).then(|| e.to_string())
+}
+
 /// The expression inside `CHECK ( ... )`, from text that starts at the constraint.
 pub fn check_expression(rest: &str) -> Option<String> {
+    parenthesized_after(rest, "check")
+}
+
+/// The text inside the parentheses that follow the first top-level word `word`, e.g. the
+/// expression of `GENERATED ALWAYS AS ( ... ) STORED` after `as`.
+pub fn parenthesized_after(rest: &str, word: &str) -> Option<String> {
     let b = rest.as_bytes();
     let word = top_level_words(rest)
         .into_iter()
-        .find(|w| w.lower == "check")?;
+        .find(|w| w.lower == word)?;
     let mut i = word.end;
     while i < b.len() && b[i] != b'(' {
         i += 1;
@@ -362,5 +582,56 @@ mod tests {
             word_after("CREATE INDEX i ON t (a)", "on").as_deref(),
             Some("t")
         );
+    }
+}
+
+#[cfg(test)]
+mod one_line_tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_keeps_quotes_drops_comments() {
+        assert_eq!(
+            one_line("  ALTER TABLE t -- why\n\tADD COLUMN c int /* x */ DEFAULT 1 ;\n"),
+            "ALTER TABLE t ADD COLUMN c int DEFAULT 1"
+        );
+        assert_eq!(
+            one_line("UPDATE t SET a = 'x  --\n y', \"b  c\" = $q$ -- $q$;"),
+            "UPDATE t SET a = 'x  --\n y', \"b  c\" = $q$ -- $q$"
+        );
+        assert_eq!(one_line("SELECT 1-1, E'\\'  x'"), "SELECT 1-1, E'\\'  x'");
+    }
+
+    #[test]
+    fn reads_the_index_definition_after_the_table() {
+        use super::after_index_table as a;
+        assert_eq!(
+            a("CREATE INDEX i ON ONLY s.\"T x\" USING btree (v) WHERE v > 0;").as_deref(),
+            Some("USING btree (v) WHERE v > 0")
+        );
+        assert_eq!(a("create unique index on t(v)").as_deref(), Some("(v)"));
+    }
+
+    #[test]
+    fn reads_default_expressions() {
+        use super::default_expression as d;
+        assert_eq!(
+            d("DEFAULT gen_random_uuid() NOT NULL").as_deref(),
+            Some("gen_random_uuid()")
+        );
+        assert_eq!(
+            d("default (random() * 10)::int, ADD x int").as_deref(),
+            Some("(random() * 10)::int")
+        );
+        assert_eq!(
+            d("DEFAULT clock_timestamp() + interval '1 day' CHECK (x > 0)").as_deref(),
+            Some("clock_timestamp() + interval '1 day'")
+        );
+        assert_eq!(
+            d("DEFAULT a IS NOT DISTINCT FROM b").as_deref(),
+            Some("a IS NOT DISTINCT FROM b")
+        );
+        assert_eq!(d("DEFAULT nextval('s');").as_deref(), Some("nextval('s')"));
+        assert_eq!(d("NOT NULL"), None);
     }
 }

@@ -12,7 +12,6 @@ use super::Section::{
 };
 use super::Verdict::{
     Allowed, BoundedLockOnly, Gap, Internal, NotDdl, NotUtility, PerSubcommand, Refused,
-    UnboundedLock,
 };
 use super::{row, Row};
 use crate::hazard::Hazard::{

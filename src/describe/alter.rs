@@ -73,9 +73,16 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                     } else {
                         vec![]
                     };
+                    // Only when it rewrites: the type then resolved above (no new error here).
+                    let new_type = if rewrite.is_some() {
+                        analysis::column_def_type_name(def.cast())
+                    } else {
+                        String::new()
+                    };
                     AlterCmd::AlterType {
                         rewrite,
                         column,
+                        new_type,
                         referenced_by,
                     }
                 }
@@ -203,10 +210,19 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                             });
                         }
                     }
+                    let bound_check = match (&scan, partition.oid) {
+                        (Some(_), Some(p)) => super::partition_bound::bound_check_text(
+                            table.oid.unwrap_or(0),
+                            p,
+                            (*pc).bound,
+                        ),
+                        _ => None,
+                    };
                     AlterCmd::AttachPartition {
                         partition,
                         scan,
                         default_partition,
+                        bound_check,
                     }
                 }
                 AT_DetachPartition if is_a(def, NodeTag::T_PartitionCmd) => {
@@ -350,9 +366,40 @@ unsafe fn add_column(
             .filter(|c| c.kind != ConstraintKind::Other)
             .collect();
         let _ = table;
+        let default_text = PgList::<pg_sys::Node>::from_pg((*def).constraints)
+            .iter_ptr()
+            .filter(|n| is_a(*n, NodeTag::T_Constraint))
+            .map(|n| n.cast::<pg_sys::Constraint>())
+            .find_map(|c| match (*c).contype {
+                pg_sys::ConstrType::CONSTR_DEFAULT => full
+                    .rest_at((*c).location)
+                    .and_then(crate::sqltext::default_expression),
+                pg_sys::ConstrType::CONSTR_GENERATED => full
+                    .rest_at((*c).location)
+                    .and_then(|r| crate::sqltext::parenthesized_after(r, "as")),
+                pg_sys::ConstrType::CONSTR_IDENTITY => Some(
+                    if (*c).generated_when as u8 == b'a' {
+                        "ALWAYS"
+                    } else {
+                        "BY DEFAULT"
+                    }
+                    .to_string(),
+                ),
+                _ => None,
+            });
+        let domain_base = match &rewrite {
+            Some(crate::ddl::Rewrite::ColumnDefault(why))
+                if why.starts_with("its type is a domain") =>
+            {
+                analysis::domain_base_name((*def).typeName)
+            }
+            _ => None,
+        };
         AlterCmd::AddColumn {
             column,
             type_text,
+            default_text,
+            domain_base,
             rewrite,
             constraints,
         }

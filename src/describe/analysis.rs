@@ -28,6 +28,21 @@ fn attnum(relid: pg_sys::Oid, name: &CStr) -> Option<i16> {
     (attnum > 0).then_some(attnum)
 }
 
+/// The type of column `name` of `relid` as Postgres names it (format_type), for recipes; empty
+/// when there is no such column. Syscache only.
+pub fn column_type_name(relid: u32, name: &CStr) -> String {
+    let relid = pg_sys::Oid::from(relid);
+    let Some(attnum) = attnum(relid, name) else {
+        return String::new();
+    };
+    // SAFETY: syscache lookups inside a transaction, on an existing column.
+    unsafe {
+        let (mut typid, mut typmod, mut collation) = (pg_sys::InvalidOid, -1, pg_sys::InvalidOid);
+        pg_sys::get_atttypetypmodcoll(relid, attnum, &mut typid, &mut typmod, &mut collation);
+        type_name(typid, typmod)
+    }
+}
+
 fn column(relid: pg_sys::Oid, name: &CStr) -> Option<Column> {
     let attnum = attnum(relid, name)?;
     // SAFETY: syscache lookups inside a transaction, on an existing column.
@@ -252,6 +267,34 @@ unsafe fn requires_rewrite(mut expr: *mut pg_sys::Node, attnum: i16) -> bool {
                 return true;
             }
         }
+    }
+}
+
+/// The type of a ColumnDef as Postgres names it (format_type_with_typemod), e.g. `bigint`,
+/// `character varying(20)`; for a type that already resolved (no error of its own otherwise).
+pub unsafe fn column_def_type_name(def: *mut pg_sys::ColumnDef) -> String {
+    // SAFETY: def is a raw ColumnDef whose typeName resolved before (alter_type_rewrite).
+    unsafe {
+        if def.is_null() || (*def).typeName.is_null() {
+            return String::new();
+        }
+        let (mut t, mut m) = (pg_sys::InvalidOid, -1);
+        pg_sys::typenameTypeIdAndMod(std::ptr::null_mut(), (*def).typeName, &mut t, &mut m);
+        type_name(t, m)
+    }
+}
+
+/// The base type of a domain named by `tn` (format_type), None when it is no domain.
+pub unsafe fn domain_base_name(tn: *mut pg_sys::TypeName) -> Option<String> {
+    // SAFETY: tn is a raw TypeName that resolved before (add_column_rewrite).
+    unsafe {
+        if tn.is_null() {
+            return None;
+        }
+        let (mut t, mut m) = (pg_sys::InvalidOid, -1);
+        pg_sys::typenameTypeIdAndMod(std::ptr::null_mut(), tn, &mut t, &mut m);
+        let base = pg_sys::getBaseTypeAndTypmod(t, &mut m);
+        (base != t).then(|| type_name(base, m))
     }
 }
 

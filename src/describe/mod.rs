@@ -155,11 +155,14 @@ unsafe fn classify_node(node: *mut pg_sys::Node, full: &Sql) -> Option<(Ddl, Opt
         }
         if is_a(node, NodeTag::T_IndexStmt) {
             let s = node.cast::<pg_sys::IndexStmt>();
+            let table = target((*s).relation);
+            let partitions = table.oid.map(partitions_of).unwrap_or_default();
             let ddl = Ddl::CreateIndex {
-                table: target((*s).relation),
+                table,
                 index_name: quoted((*s).idxname),
                 concurrent: (*s).concurrent,
                 only: !(*s).relation.is_null() && !(*(*s).relation).inh,
+                partitions,
             };
             let lock = if (*s).concurrent { None } else { Some(Share) };
             return Some((ddl, lock));
@@ -398,6 +401,44 @@ unsafe fn reindex(s: *mut pg_sys::ReindexStmt) -> (Ddl, Option<LockMode>) {
 }
 
 /// The table an index belongs to.
+/// The direct partitions of a partitioned table, qualified and quoted (pg_inherits, no lock).
+fn partitions_of(oid: u32) -> Vec<String> {
+    if !partitioned(oid) {
+        return vec![];
+    }
+    // SAFETY: a pg_inherits scan and syscache lookups inside a transaction.
+    unsafe {
+        let children = pg_sys::ffi::pg_guard_ffi_boundary(|| {
+            crate::catalog::raw::find_inheritance_children(
+                pg_sys::Oid::from(oid),
+                pg_sys::NoLock as pg_sys::LOCKMODE,
+            )
+        });
+        PgList::<pg_sys::Oid>::from_pg(children)
+            .iter_oid()
+            .filter_map(|c| {
+                let rel = pg_sys::get_rel_name(c);
+                let nsp = pg_sys::get_namespace_name_or_temp(pg_sys::get_rel_namespace(c));
+                (!rel.is_null() && !nsp.is_null()).then(|| {
+                    crate::encoding::cstr_to_rust(pg_sys::quote_qualified_identifier(nsp, rel))
+                })
+            })
+            .collect()
+    }
+}
+
+/// The constraint an index belongs to (PRIMARY KEY, UNIQUE, EXCLUDE), its name quoted.
+fn index_constraint(index: u32) -> Option<String> {
+    // SAFETY: catalog lookups inside a transaction; InvalidOid when there is none.
+    unsafe {
+        let c = pg_sys::get_index_constraint(pg_sys::Oid::from(index));
+        if c == pg_sys::InvalidOid {
+            return None;
+        }
+        quoted(pg_sys::get_constraint_name(c))
+    }
+}
+
 fn index_table(index: u32) -> Option<u32> {
     // SAFETY: syscache lookup; missing_ok.
     let heap = unsafe { pg_sys::IndexGetRelation(pg_sys::Oid::from(index), true) };
@@ -447,11 +488,19 @@ unsafe fn drop(s: *mut pg_sys::DropStmt) -> (Ddl, Option<LockMode>) {
                 .collect(),
             DropKind::Table => vec![],
         };
+        let constraints = match drop_kind {
+            DropKind::Index => objects
+                .iter()
+                .map(|i| i.oid.and_then(index_constraint))
+                .collect(),
+            DropKind::Table => vec![],
+        };
         (
             Ddl::Drop {
                 kind: drop_kind,
                 objects,
                 tables,
+                constraints,
                 concurrent: (*s).concurrent,
             },
             lock,
@@ -472,6 +521,7 @@ unsafe fn rename(s: *mut pg_sys::RenameStmt) -> (Ddl, Option<LockMode>) {
             (OBJECT_TABLE, _) => Ddl::Rename {
                 table: target((*s).relation),
                 column: None,
+                column_type: String::new(),
                 new_name,
                 column_created_in_transaction: false,
             },
@@ -481,9 +531,16 @@ unsafe fn rename(s: *mut pg_sys::RenameStmt) -> (Ddl, Option<LockMode>) {
                 let created = table
                     .oid
                     .is_some_and(|oid| crate::created::column_added_in_transaction(oid, &column));
+                let column_type = match table.oid {
+                    Some(oid) if !(*s).subname.is_null() => {
+                        analysis::column_type_name(oid, std::ffi::CStr::from_ptr((*s).subname))
+                    }
+                    _ => String::new(),
+                };
                 Ddl::Rename {
                     table,
                     column: Some(column),
+                    column_type,
                     new_name,
                     column_created_in_transaction: created,
                 }

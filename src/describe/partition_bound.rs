@@ -167,6 +167,66 @@ pub unsafe fn proofs(
     }
 }
 
+/// The partition constraint an ATTACH of `partition` with `bound` would check, as a CHECK
+/// expression over the partition's own columns (deparsed, Postgres' own text), for the recipe
+/// that proves it beforehand. None when it cannot be worked out without waiting or evaluating.
+///
+/// # Safety
+/// `bound` must be the raw PartitionBoundSpec of an ATTACH PARTITION, inside a transaction.
+pub unsafe fn bound_check_text(
+    parent: u32,
+    partition: u32,
+    bound: *mut pg_sys::PartitionBoundSpec,
+) -> Option<String> {
+    if bound.is_null() {
+        return None;
+    }
+    let (parent, partition) = (pg_sys::Oid::from(parent), pg_sys::Oid::from(partition));
+    // SAFETY (whole block): as in proofs(): conditional locks, relations opened under them.
+    unsafe {
+        if pg_sys::get_rel_relkind(parent) as u8 != b'p' || !keys_builtin_only(parent) {
+            return None;
+        }
+        if !pg_sys::ConditionalLockRelationOid(parent, ACCESS_SHARE) {
+            return None;
+        }
+        if !pg_sys::ConditionalLockRelationOid(partition, ACCESS_SHARE) {
+            pg_sys::UnlockRelationOid(parent, ACCESS_SHARE);
+            return None;
+        }
+        let prel = pg_sys::relation_open(parent, NO_LOCK);
+        let arel = pg_sys::relation_open(partition, NO_LOCK);
+        let key = pg_sys::ffi::pg_guard_ffi_boundary(|| RelationGetPartitionKey(prel));
+        let text = transform(bound, key).and_then(|spec| {
+            let bound_qual = pg_sys::get_qual_from_partbound(prel, spec);
+            let inherited = pg_sys::ffi::pg_guard_ffi_boundary(|| RelationGetPartitionQual(prel));
+            let constraint = pg_sys::list_concat(bound_qual, inherited);
+            // Deparsing runs no function of the expression, only the output functions of its
+            // constants' types (base types' are C, created by superusers); still, only
+            // expressions of built-in functions are shown, as elsewhere.
+            if constraint.is_null() || !super::fold::builtin_only(constraint.cast()) {
+                return None;
+            }
+            let expr = pg_sys::make_ands_explicit(constraint);
+            let list = pg_sys::lappend(std::ptr::null_mut(), expr.cast());
+            let list =
+                pg_sys::ffi::pg_guard_ffi_boundary(|| map_partition_varattnos(list, 1, arel, prel));
+            let mapped = PgList::<pg_sys::Node>::from_pg(list).get_ptr(0)?;
+            let name = pg_sys::get_rel_name(partition);
+            if name.is_null() {
+                return None;
+            }
+            let ctx = pg_sys::deparse_context_for(name, partition);
+            super::names::opt_str(pg_sys::deparse_expression(mapped, ctx, false, false))
+        });
+        pg_sys::relation_close(arel, NO_LOCK);
+        pg_sys::relation_close(prel, NO_LOCK);
+        pg_sys::UnlockRelationOid(partition, ACCESS_SHARE);
+        pg_sys::UnlockRelationOid(parent, ACCESS_SHARE);
+        text
+    }
+}
+
 /// PartConstraintImpliedByRelConstraint, with the relation's constraints simplified only as
 /// `fold` allows.
 unsafe fn implied(rel: pg_sys::Oid, test: *mut pg_sys::List) -> bool {

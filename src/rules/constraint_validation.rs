@@ -24,6 +24,17 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
         _ => None,
     }));
     for cmd in cmds {
+        // ADD COLUMN that rewrites the table: table_rewrite's recipe adds its inline
+        // constraints too (validated while the rewrite holds its lock anyway).
+        if matches!(
+            cmd,
+            AlterCmd::AddColumn {
+                rewrite: Some(_),
+                ..
+            }
+        ) {
+            continue;
+        }
         let (constraints, new_column) = cmd.added_constraints();
         for c in constraints {
             if !matches!(c.kind, ConstraintKind::Check | ConstraintKind::ForeignKey) || c.not_valid
@@ -56,6 +67,7 @@ fn rebuilt_foreign_keys(input: &RuleInput, table: &Target, cmds: &[AlterCmd]) ->
             column,
             rewrite: Some(_),
             referenced_by,
+            ..
         } = cmd
         else {
             continue;
@@ -92,7 +104,7 @@ fn rebuilt_foreign_keys(input: &RuleInput, table: &Target, cmds: &[AlterCmd]) ->
                     override_text(H, true),
                     name = fk.name,
                     def = fk.definition,
-                    stmt = input.stmt.text.trim_end_matches(';'),
+                    stmt = crate::sqltext::one_line(&input.stmt.text),
                 ),
             ));
         }
@@ -147,8 +159,8 @@ fn validated_under_held_lock(input: &RuleInput, table: &Target, cmds: &[AlterCmd
                 format!(
                     "Split the migration: validate in a transaction of its own (SHARE UPDATE EXCLUSIVE: no reads or \
                      writes blocked), after the transaction that took the lock has committed:\n  \
-                     BEGIN; <the statements before this one>; COMMIT;\n  \
-                     ALTER TABLE {name} VALIDATE CONSTRAINT {cname};\n{}",
+                     ALTER TABLE {name} VALIDATE CONSTRAINT {cname};\n\
+                     (COMMIT the statements before this one first; run the VALIDATE as its own transaction.)\n{}",
                     override_text(H, true)
                 ),
             )
@@ -277,7 +289,6 @@ fn finding(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ddl::AlterCmd;
     use crate::rules::test_support::*;
 
     fn constraint(kind: ConstraintKind, not_valid: bool) -> NewConstraint {
@@ -476,6 +487,7 @@ mod tests {
                 table: target(1, "customers"),
                 cmds: vec![AlterCmd::AlterType {
                     column: "id".into(),
+                    new_type: "bigint".into(),
                     rewrite: Some(Rewrite::ColumnType("integer to bigint".into())),
                     referenced_by: vec![ReferencingFk {
                         table: target(2, "orders"),

@@ -66,6 +66,7 @@ mod tests {
                 ],
                 tables: vec![],
                 concurrent: false,
+                constraints: vec![],
             },
             "DROP TABLE a, b, c, gone",
         );

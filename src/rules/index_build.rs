@@ -7,7 +7,7 @@
 //! every query that plans on the table. Both last as long as a full scan and sort.
 
 use crate::classify::{Finding, RuleInput};
-use crate::ddl::{ConstraintKind, Ddl, LockMode, NewConstraint, ReindexKind};
+use crate::ddl::{AlterCmd, ConstraintKind, Ddl, LockMode, NewConstraint, ReindexKind};
 use crate::facts::TableFacts;
 use crate::hazard::Hazard;
 use crate::rules::{holds, made_name, override_text, Draft};
@@ -37,8 +37,19 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
             };
             let mut out = Vec::new();
             for cmd in cmds {
+                // ADD COLUMN that rewrites the table: table_rewrite's recipe adds its inline
+                // constraints too (the build happens under the rewrite's own lock).
+                if matches!(
+                    cmd,
+                    AlterCmd::AddColumn {
+                        rewrite: Some(_),
+                        ..
+                    }
+                ) {
+                    continue;
+                }
                 let (constraints, new_column) = cmd.added_constraints();
-                let new_column = new_column.map(|(column, _)| column);
+                let new_column = new_column.map(|(column, ty)| (column, ty.as_str()));
                 for c in constraints {
                     if let Some(f) = constraint_index(t, c, new_column) {
                         out.push(f);
@@ -55,7 +66,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
 fn constraint_index(
     t: &TableFacts,
     c: &NewConstraint,
-    new_column: Option<&String>,
+    new_column: Option<(&String, &str)>,
 ) -> Option<Finding> {
     let what = match c.kind {
         ConstraintKind::PrimaryKey => "PRIMARY KEY",
@@ -68,7 +79,7 @@ fn constraint_index(
     }
     let name = &t.qualified_name;
     let columns: Vec<String> = match new_column {
-        Some(col) if c.columns.is_empty() => vec![col.clone()],
+        Some((col, _)) if c.columns.is_empty() => vec![col.clone()],
         _ => c.columns.clone(),
     };
     let cols = columns.join(", ");
@@ -97,24 +108,30 @@ fn constraint_index(
         )
     } else {
         let new_col = match new_column {
-            Some(col) => format!(
-                "ALTER TABLE {name} ADD COLUMN {col} <type>;  -- first, without the constraint\n  "
+            Some((col, ty)) => format!(
+                "ALTER TABLE {name} ADD COLUMN {col} {ty};  -- first, without the constraint\n  "
             ),
             None => String::new(),
         };
-        let not_null = if pkey {
-            format!(
-                "\nPRIMARY KEY also makes the columns NOT NULL, which scans the table unless a validated \
-                 CHECK (col IS NOT NULL) constraint proves it: see {}.",
-                Hazard::NotNullScan.doc_page()
-            )
+        // PRIMARY KEY makes its columns NOT NULL, a scan under the lock unless proven first.
+        let not_null: String = if pkey {
+            columns
+                .iter()
+                .map(|col| {
+                    format!(
+                        "CALL safe_ddl.set_not_null({}, {});  -- outside a transaction block, no long lock\n  ",
+                        crate::rules::literal(name),
+                        crate::rules::literal(&crate::rules::unquoted(col))
+                    )
+                })
+                .collect()
         } else {
             String::new()
         };
         format!(
             "Build the unique index concurrently (outside a transaction block), then attach it, which is instant:\n  \
              {new_col}CREATE UNIQUE INDEX CONCURRENTLY {index} ON {name} ({cols});\n  \
-             ALTER TABLE {name} ADD CONSTRAINT {constraint} {what} USING INDEX {index};{not_null}\n{}",
+             {not_null}ALTER TABLE {name} ADD CONSTRAINT {constraint} {what} USING INDEX {index};\n{}",
             override_text(H, true)
         )
     };
@@ -152,21 +169,45 @@ fn create_index(input: &RuleInput, index_name: Option<&str>, only: bool) -> Opti
     let sql = &input.stmt.text;
     let invalid = match index_name {
         Some(n) => format!("DROP INDEX CONCURRENTLY {}.{n};", t.schema),
-        None => "DROP INDEX CONCURRENTLY <its name>; (find it with SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid;)".into(),
+        None => "DROP INDEX CONCURRENTLY and the name Postgres gave it (SELECT indexrelid::regclass FROM pg_index WHERE NOT indisvalid)".into(),
     };
     let hint = if t.is_partitioned() {
-        // PostgreSQL cannot build an index CONCURRENTLY on a partitioned table.
-        let only = sqltext::insert_after(sql, "index", "on", "ONLY")
-            .unwrap_or_else(|| "CREATE INDEX <name> ON ONLY <table> (...)".into());
+        // PostgreSQL cannot build an index CONCURRENTLY on a partitioned table: an index ON ONLY
+        // the parent (instant, invalid), one built concurrently per partition, each attached.
+        let Ddl::CreateIndex { partitions, .. } = &input.stmt.ddl else {
+            return None;
+        };
+        let parent_index = index_name
+            .map(String::from)
+            .unwrap_or_else(|| made_name(&t.qualified_name, &[], "idx"));
+        let named = match index_name {
+            Some(_) => sql.to_string(),
+            None => sqltext::insert_after(sql, "create", "index", &parent_index)
+                .unwrap_or_else(|| sql.to_string()),
+        };
+        let only = sqltext::insert_after(&named, "index", "on", "ONLY")
+            .unwrap_or_else(|| sqltext::trimmed(&named).to_string());
+        let unique = if sqltext::top_level_word_starts(sql, "unique").is_empty() {
+            ""
+        } else {
+            "UNIQUE "
+        };
+        let tail = sqltext::after_index_table(sql).unwrap_or_default();
+        let mut steps = String::new();
+        for p in partitions {
+            let pidx = made_name(p, &[&parent_index], "idx");
+            let pschema = p.rsplit_once('.').map(|(s, _)| s).unwrap_or("public");
+            steps += &format!(
+                "  CREATE {unique}INDEX CONCURRENTLY {pidx} ON {p} {tail};  -- outside a transaction block\n  \
+                 ALTER INDEX {}.{parent_index} ATTACH PARTITION {pschema}.{pidx};\n",
+                t.schema
+            );
+        }
         format!(
-            "CREATE INDEX CONCURRENTLY is not supported on a partitioned table; build it partition by partition:\n  \
-             {only};  -- instant: creates the parent index, not valid yet\n  \
-             then, for each partition, outside a transaction block:\n  \
-             CREATE INDEX CONCURRENTLY <partition_index> ON <partition> (...);\n  \
-             ALTER INDEX <parent_index> ATTACH PARTITION <partition_index>;\n\
-             The parent index becomes valid when every partition's index is attached \
-             (partitions: SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = '{}'::regclass).\n{}",
-            t.qualified_name.replace('\'', "''"),
+            "CREATE INDEX CONCURRENTLY is not supported on a partitioned table; build it partition by partition: \
+             the index on the parent alone (instant, not valid yet), then each partition's concurrently, attached \
+             to it; the parent index becomes valid when every partition's is attached:\n  \
+             {only};  -- instant\n{steps}{}",
             override_text(H, true)
         )
     } else {
@@ -233,7 +274,7 @@ fn reindex(input: &RuleInput, kind: ReindexKind, name: &str) -> Option<Finding> 
                 ),
                 format!(
                     "Rebuild without blocking, outside a transaction block:\n  {safe};\n\
-                     If it fails it leaves an INVALID index named <index>_ccnew behind: drop it with \
+                     If it fails it leaves an INVALID index named after the index with _ccnew at the end: drop it with \
                      DROP INDEX CONCURRENTLY, then run it again.\n{}",
                     override_text(H, !t.is_partitioned())
                 ),
@@ -280,7 +321,6 @@ fn reindex(input: &RuleInput, kind: ReindexKind, name: &str) -> Option<Finding> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ddl::AlterCmd;
     use crate::ddl::{Statement, Target};
     use crate::rules::test_support::*;
 
@@ -292,6 +332,7 @@ mod tests {
                     .filter(|w| !w.eq_ignore_ascii_case("on")),
                 concurrent,
                 only: sql.to_ascii_lowercase().contains(" on only "),
+                partitions: vec!["public.measurements_1".into()],
             },
             sql,
         )
@@ -413,7 +454,16 @@ mod tests {
             "{}",
             found[0].hint
         );
-        assert!(found[0].hint.contains("ATTACH PARTITION"));
+        assert!(
+            found[0].hint.contains(
+                "  CREATE INDEX CONCURRENTLY measurements_1_m_idx_idx ON public.measurements_1 (ts);"
+            ),
+            "{}",
+            found[0].hint
+        );
+        assert!(found[0].hint.contains(
+            "  ALTER INDEX public.m_idx ATTACH PARTITION public.measurements_1_m_idx_idx;"
+        ));
         // ON ONLY builds nothing on a partitioned table; on a plain table it still builds.
         assert!(run(
             &create_index("CREATE INDEX m_idx ON ONLY measurements (ts)", false),

@@ -15,12 +15,13 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
         objects,
         tables,
         concurrent: false,
+        constraints,
     } = &input.stmt.ddl
     else {
         return vec![];
     };
     let mut out = Vec::new();
-    for (index, table) in objects.iter().zip(tables) {
+    for (i, (index, table)) in objects.iter().zip(tables).enumerate() {
         // An index built in this transaction is invisible to others, like its table.
         if input.facts(index).is_some_and(|f| f.created_in_transaction) {
             continue;
@@ -38,7 +39,17 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
             .map(|f| f.qualified_name.clone())
             .unwrap_or_else(|| index.written.clone());
         let partitioned = t.is_partitioned();
-        let hint = if partitioned {
+        let table_name = &t.qualified_name;
+        let hint = if let Some(Some(constraint)) = constraints.get(i) {
+            format!(
+                "{name} belongs to constraint {constraint} of {table_name}: Postgres refuses DROP INDEX for it, \
+                 CONCURRENTLY too. Drop the constraint, which drops the index with it; it takes an ACCESS EXCLUSIVE \
+                 lock on {table_name} (blocks all reads and writes), quick once granted, and a foreign key of \
+                 another table that depends on it has to go first (or CASCADE, which takes that table's lock too):\n  \
+                 ALTER TABLE {table_name} DROP CONSTRAINT {constraint};\n{}",
+                override_text(H, true)
+            )
+        } else if partitioned {
             format!(
                 "DROP INDEX CONCURRENTLY is not supported for an index on a partitioned table. Drop it in a quiet \
                  moment; the guard's lock_timeout keeps a blocked DROP from queueing the application.\n{}",
@@ -80,6 +91,7 @@ mod tests {
                 objects: vec![target(2, "i")],
                 tables: vec![target(1, "t")],
                 concurrent: false,
+                constraints: vec![],
             },
             "DROP INDEX i",
             LockMode::AccessExclusive,
@@ -113,6 +125,7 @@ mod tests {
                     objects: vec![target(2, "i")],
                     tables: vec![target(1, "t")],
                     concurrent,
+                    constraints: vec![],
                 },
                 "DROP INDEX i",
             )
@@ -149,5 +162,42 @@ mod tests {
             min_table_size: 0
         })
         .is_empty());
+    }
+
+    #[test]
+    fn err_constraint_index_recipe_is_drop_constraint() {
+        let stmt = statement(
+            Ddl::Drop {
+                kind: DropKind::Index,
+                objects: vec![target(2, "i"), target(3, "t_pkey")],
+                tables: vec![target(1, "t"), target(1, "t")],
+                concurrent: false,
+                constraints: vec![None, Some("t_pkey".into())],
+            },
+            "DROP INDEX i, t_pkey",
+        );
+        let tables = [facts(1, "t"), facts(2, "i"), facts(3, "t_pkey")];
+        let found = crate::classify::classify(&RuleInput {
+            stmt: &stmt,
+            tables: &tables,
+            min_table_size: 0,
+        });
+        assert_eq!(found.len(), 2);
+        assert!(found[0]
+            .hint
+            .contains("DROP INDEX CONCURRENTLY IF EXISTS public.i;"));
+        assert!(
+            found[1]
+                .hint
+                .contains("  ALTER TABLE public.t DROP CONSTRAINT t_pkey;\n"),
+            "{}",
+            found[1].hint
+        );
+        assert!(!found[1].hint.contains("CONCURRENTLY IF EXISTS"));
+        // The override line carries the statement itself, no placeholder.
+        assert!(found[1]
+            .hint
+            .contains("SET LOCAL safe_ddl.allow = 'index_drop'; DROP INDEX i, t_pkey; COMMIT;"));
+        assert!(!found.iter().any(|f| f.hint.contains('<')));
     }
 }

@@ -42,7 +42,20 @@ pub const ALL: &[Rule] = &[
     attach_work::check,
 ];
 
-/// The override sentence every HINT ends with.
+/// Where the statement's own text goes in a HINT; `classify` puts it there (`with_statement`).
+pub(crate) const STATEMENT: &str = "<statement>";
+
+/// `hint` with the statement's own text (one line, `sqltext::one_line`) in place of
+/// `STATEMENT`, so the override SQL runs as pasted. An empty text (unit tests) leaves it.
+pub(crate) fn with_statement(hint: &str, text: &str) -> String {
+    if text.is_empty() {
+        hint.to_string()
+    } else {
+        hint.replace(STATEMENT, text)
+    }
+}
+
+/// The override sentence every HINT ends with (`<statement>` is filled in by `classify`).
 pub(crate) fn override_text(hazard: Hazard, in_transaction_block: bool) -> String {
     let how = if in_transaction_block {
         format!("BEGIN; SET LOCAL safe_ddl.allow = '{hazard}'; <statement>; COMMIT;")
@@ -112,6 +125,19 @@ pub(crate) fn mark_in_use(mut f: Finding, t: &TableFacts, column: Option<&str>) 
     );
     f.in_use = Some(why);
     f
+}
+
+/// A SQL string literal.
+pub(crate) fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// An identifier as written (`"Odd ""x"""`) -> its name (`Odd "x"`).
+pub(crate) fn unquoted(ident: &str) -> String {
+    match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Some(inner) => inner.replace("\"\"", "\""),
+        None => ident.to_string(),
+    }
 }
 
 /// "holds an ACCESS EXCLUSIVE lock on public.t (blocks all reads and writes)"
@@ -242,5 +268,18 @@ pub(crate) mod test_support {
             lock: Some(lock),
             ..statement(ddl, sql)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_override_line_carries_the_statement() {
+        let hint = super::override_text(crate::hazard::Hazard::IndexBuild, true);
+        let text = crate::sqltext::one_line("CREATE INDEX i\n  ON t (v); -- why\n");
+        assert_eq!(
+            super::with_statement(&hint, &text).lines().next(),
+            Some("To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = 'index_build'; CREATE INDEX i ON t (v); COMMIT;")
+        );
     }
 }

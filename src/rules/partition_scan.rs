@@ -29,6 +29,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
             partition,
             scan,
             default_partition,
+            bound_check,
         } = cmd
         else {
             continue;
@@ -48,14 +49,22 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                     parent.qualified_name,
                     p.size_text()
                 ),
-                format!(
-                    "Prove the bound with a CHECK constraint first, so ATTACH skips the scan:\n  \
-                     ALTER TABLE {name} ADD CONSTRAINT {check} CHECK (<the partition bound as an expression>) NOT VALID;\n  \
-                     ALTER TABLE {name} VALIDATE CONSTRAINT {check};  -- scans without blocking reads or writes\n  \
-                     {stmt};  -- now instant\n  \
-                     ALTER TABLE {name} DROP CONSTRAINT {check};\n{}",
-                    override_text(H, true),
-                ),
+                match bound_check {
+                    Some(expr) => format!(
+                        "Prove the bound with a CHECK constraint first, so ATTACH skips the scan:\n  \
+                         ALTER TABLE {name} ADD CONSTRAINT {check} CHECK ({expr}) NOT VALID;\n  \
+                         ALTER TABLE {name} VALIDATE CONSTRAINT {check};  -- scans without blocking reads or writes\n  \
+                         {stmt};  -- now instant\n  \
+                         ALTER TABLE {name} DROP CONSTRAINT {check};\n{}",
+                        override_text(H, true),
+                    ),
+                    None => format!(
+                        "Prove the bound with a validated CHECK constraint on {name} that implies it (added NOT VALID, \
+                         then VALIDATE CONSTRAINT, which blocks no reads or writes), so ATTACH skips the scan; drop the \
+                         CHECK after the ATTACH.\n{}",
+                        override_text(H, true),
+                    ),
+                },
             ));
         }
         // A default partition that holds no data is scanned in no time (guarded() exempts it).
@@ -107,9 +116,9 @@ fn default_scan(
         format!(
             "Create the table on its own and attach it (ATTACH PARTITION takes only SHARE UPDATE EXCLUSIVE on the \
              parent), after giving the default partition a validated CHECK constraint that excludes the new range \
-             (NOT VALID, then VALIDATE CONSTRAINT), so no scan is needed:\n  \
-             CREATE TABLE <partition> (LIKE {parent} INCLUDING ALL);\n  \
-             ALTER TABLE {parent} ATTACH PARTITION <partition> FOR VALUES ...;\n{}",
+             (NOT VALID, then VALIDATE CONSTRAINT), so no scan is needed: \
+             the new table as CREATE TABLE ... (LIKE {parent} INCLUDING ALL), then ALTER TABLE {parent} ATTACH \
+             PARTITION ... with the same FOR VALUES.\n{}",
             override_text(H, true)
         ),
     ))
@@ -129,6 +138,7 @@ mod tests {
                     partition: target(2, "events_2027"),
                     scan: Some("reads every row of public.events_2027".into()),
                     default_partition: Some(target(3, "events_default")),
+                    bound_check: None,
                 }],
             },
             "ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM (1) TO (2);",
@@ -184,6 +194,7 @@ mod tests {
                         partition: target(2, "events_2027"),
                         scan: scan.map(String::from),
                         default_partition: None,
+                        bound_check: scan.map(|_| "((a >= 1) AND (a < 2))".to_string()),
                     }],
                 },
                 "ALTER TABLE events ATTACH PARTITION events_2027 FOR VALUES FROM (1) TO (2);",

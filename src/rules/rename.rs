@@ -5,7 +5,7 @@
 use crate::classify::{Finding, RuleInput};
 use crate::ddl::{Ddl, LockMode};
 use crate::hazard::Hazard;
-use crate::rules::{mark_in_use, never_used, override_text, Draft};
+use crate::rules::{literal, mark_in_use, never_used, override_text, unquoted, Draft};
 
 const H: Hazard = Hazard::Rename;
 
@@ -13,6 +13,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
     let Ddl::Rename {
         table,
         column,
+        column_type,
         new_name,
         column_created_in_transaction,
     } = &input.stmt.ddl
@@ -42,12 +43,24 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                  {col} fails."
             ),
             format!(
-                "Rename with expand/contract across deploys:\n  \
-                 ALTER TABLE {name} ADD COLUMN {new_name} <type>;  -- instant\n  \
-                 -- keep both columns in step with a trigger (dual writes), backfill {new_name} in batches,\n  \
-                 -- move every reader and writer to {new_name}, then, once nothing uses {col}:\n  \
-                 ALTER TABLE {name} DROP COLUMN {col};\n{}",
-                override_text(H, true)
+                "Rename with expand/contract across deploys: a new column that a trigger keeps in step with the old \
+                 one (dual writes), filled in batches, then the old one dropped once unused ({docs}):\n  \
+                 SELECT safe_ddl.begin_column_change({rel}, {col_lit}, {new_lit}, {type_lit});\n  \
+                 CALL safe_ddl.backfill({rel}, {set_lit}, {where_lit});  -- outside a transaction block\n  \
+                 -- move every reader and writer to {new_name}; once {col} is unused for safe_ddl.usage_window:\n  \
+                 SELECT safe_ddl.finish_column_change({rel}, {col_lit});\n\
+                 If {col} is NOT NULL, finish_column_change says so and gives the CALL safe_ddl.set_not_null that \
+                 makes {new_name} NOT NULL without a long lock.\n{}",
+                override_text(H, true),
+                docs = crate::hazard::docs_page("expand-contract.md"),
+                rel = literal(name),
+                col_lit = literal(&unquoted(col)),
+                new_lit = literal(&unquoted(new_name)),
+                type_lit = literal(column_type),
+                set_lit = literal(&format!("{new_name} = ({col}::{column_type})")),
+                where_lit = literal(&format!(
+                    "{new_name} IS DISTINCT FROM CAST(({col}::{column_type}) AS {column_type})"
+                )),
             ),
         ),
         None => {
@@ -65,10 +78,11 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                      BEGIN;\n  \
                      SET LOCAL safe_ddl.allow = 'rename, in_use';  -- the view keeps the old name working\n  \
                      ALTER TABLE {old} RENAME TO {new_name};\n  \
-                     CREATE VIEW {old} AS SELECT * FROM {new_name};  -- simple views are updatable\n  \
+                     CREATE VIEW {old} WITH (security_invoker = true) AS SELECT * FROM {schema}.{new_name};  -- simple views are updatable\n  \
                      COMMIT;\n\
                      Drop the view once no client uses the old name.\n{}",
-                    override_text(H, true)
+                    override_text(H, true),
+                    schema = t.schema,
                 ),
             )
         }
@@ -87,6 +101,7 @@ mod tests {
             Ddl::Rename {
                 table: target(1, "users"),
                 column: column.map(String::from),
+                column_type: "text".into(),
                 new_name: "people".into(),
                 column_created_in_transaction: created,
             },
@@ -103,9 +118,7 @@ mod tests {
             min_table_size: 0,
         });
         assert!(
-            found[0]
-                .hint
-                .contains("CREATE VIEW users AS SELECT * FROM people;"),
+            found[0].hint.contains("AS SELECT * FROM public.people;"),
             "{}",
             found[0].hint
         );
@@ -115,7 +128,9 @@ mod tests {
             min_table_size: 0,
         });
         assert!(
-            found[0].hint.contains("ADD COLUMN people"),
+            found[0]
+                .hint
+                .contains("begin_column_change('public.users', 'name', 'people', 'text');"),
             "{}",
             found[0].hint
         );

@@ -4,10 +4,10 @@
 //! METHOD, SET TABLESPACE, VACUUM FULL and CLUSTER.
 
 use crate::classify::{Finding, RuleInput};
-use crate::ddl::{AlterCmd, Ddl, LockMode, Rewrite};
+use crate::ddl::{AlterCmd, ConstraintKind, Ddl, LockMode, NewConstraint, Rewrite};
 use crate::facts::TableFacts;
 use crate::hazard::Hazard;
-use crate::rules::{holds, override_text, Draft};
+use crate::rules::{holds, literal, override_text, unquoted, Draft};
 
 const H: Hazard = Hazard::TableRewrite;
 
@@ -50,13 +50,14 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
 fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
     let name = &t.qualified_name;
     let (what, hint) = match (rewrite, cmd) {
-        (Rewrite::ColumnType(change), AlterCmd::AlterType { column, .. }) => (
+        (Rewrite::ColumnType(change), AlterCmd::AlterType { column, new_type, .. }) => (
             format!("ALTER COLUMN {column} TYPE rewrites table {name} ({change})"),
             format!(
                 "Change the type with expand/contract instead of rewriting under the lock ({docs}):\n  \
-                 SELECT safe_ddl.begin_column_change({rel}, {col}, {new_lit}, '<new type>');\n  \
-                 -- adds {new} without a rewrite, a trigger keeps both columns in step (dual writes),\n  \
-                 -- and it returns the CALL safe_ddl.backfill(...) that fills the existing rows in short batches;\n  \
+                 SELECT safe_ddl.begin_column_change({rel}, {col}, {new_lit}, {type_lit});\n  \
+                 -- adds {new} ({new_type}) without a rewrite; a trigger keeps both columns in step (dual writes)\n  \
+                 CALL safe_ddl.backfill({rel}, {set_lit}, {where_lit});\n  \
+                 -- outside a transaction block: fills the existing rows in short batches\n  \
                  -- switch the application to {new}; once {column} is unused for safe_ddl.usage_window:\n  \
                  SELECT safe_ddl.finish_column_change({rel}, {col});\n\
                  Binary-coercible changes are instant and never refused (varchar(n) to varchar(m > n) or text, \
@@ -68,10 +69,16 @@ fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
                 col = literal(&unquoted(column)),
                 new_lit = literal(&unquoted(&new_column(column))),
                 docs = crate::hazard::docs_page("expand-contract.md"),
+                type_lit = literal(new_type),
+                set_lit = literal(&format!("{} = ({column}::{new_type})", new_column(column))),
+                where_lit = literal(&format!(
+                    "{} IS DISTINCT FROM CAST(({column}::{new_type}) AS {new_type})",
+                    new_column(column)
+                )),
             ),
         ),
-        (Rewrite::ColumnDefault(why), AlterCmd::AddColumn { column, type_text, .. }) => {
-            (format!("ADD COLUMN {column} rewrites table {name} ({why})"), add_column_hint(name, column, type_text, why))
+        (Rewrite::ColumnDefault(why), AlterCmd::AddColumn { column, .. }) => {
+            (format!("ADD COLUMN {column} rewrites table {name} ({why})"), add_column_hint(name, cmd, why))
         }
         (Rewrite::Persistence, _) => (
             format!("SET LOGGED/UNLOGGED rewrites table {name}"),
@@ -93,8 +100,8 @@ fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
             format!("ALTER COLUMN {column} SET EXPRESSION rewrites table {name} (a stored generated column is computed again for every row)"),
             format!(
                 "There is no rewrite-free way to change a stored generated column. Add a new column for the new \
-                 expression instead: on PostgreSQL 18 a virtual one, which stores nothing:\n  \
-                 ALTER TABLE {name} ADD COLUMN {new} <type> GENERATED ALWAYS AS (<new expression>) VIRTUAL;\n\
+                 expression instead: on PostgreSQL 18 a virtual one, which stores nothing (ADD COLUMN {new}, of the \
+                 same type, GENERATED ALWAYS AS the new expression VIRTUAL), \
                  or a plain column kept in step by a trigger and filled with CALL safe_ddl.backfill(...); move readers \
                  to it, then drop {column} once it is unused (safe_ddl.column_usage). Or run it in a maintenance window.\n{}",
                 override_text(H, true),
@@ -173,65 +180,189 @@ fn maintenance(t: &TableFacts, verb: &str) -> Finding {
     )
 }
 
-/// The recipe for a column whose default would be computed per row.
-fn add_column_hint(name: &str, column: &str, type_text: &str, why: &str) -> String {
+/// The recipe for a column whose default would be computed per row: every part of the
+/// statement (type, default, NOT NULL, inline constraints) comes back as a step that takes no
+/// long lock, filled by safe_ddl.backfill and finished by the extension's own procedures.
+fn add_column_hint(name: &str, cmd: &AlterCmd, why: &str) -> String {
+    let AlterCmd::AddColumn {
+        column,
+        type_text,
+        default_text,
+        domain_base,
+        constraints,
+        ..
+    } = cmd
+    else {
+        return override_text(H, true);
+    };
+    let rel = literal(name);
+    let col = literal(&unquoted(column));
     let lower = type_text.to_ascii_lowercase();
-    let base = match lower.as_str() {
+    let serial_base = match lower.as_str() {
         "serial" | "serial4" => Some("integer"),
         "bigserial" | "serial8" => Some("bigint"),
         "smallserial" | "serial2" => Some("smallint"),
         _ => None,
     };
-    let body = if let Some(base) = base {
-        let seq = crate::rules::made_name(name, &[column], "seq");
+    let fill = |set: &str| {
         format!(
-            "Add a plain column, give new rows a sequence default, and number existing rows in batches:\n  \
-             CREATE SEQUENCE {seq};\n  \
-             ALTER TABLE {name} ADD COLUMN {column} {base};                                -- instant\n  \
-             ALTER TABLE {name} ALTER COLUMN {column} SET DEFAULT nextval('{seq}');  -- new rows only, instant\n  \
-             ALTER SEQUENCE {seq} OWNED BY {name}.{column};\n  \
-             -- backfill existing rows in short batches: UPDATE {name} SET {column} = nextval('{seq}') WHERE {column} IS NULL AND <key range>;"
-        )
-    } else if why.starts_with("GENERATED") {
-        format!(
-            "A stored generated column cannot be added without a rewrite. Add a plain column kept up to date by a \
-             BEFORE INSERT OR UPDATE trigger, and fill existing rows in batches:\n  \
-             ALTER TABLE {name} ADD COLUMN {column} <type>;  -- instant\n  \
-             -- CREATE TRIGGER ... that sets NEW.{column}, then backfill: UPDATE {name} SET {column} = <expression> WHERE <key range>;"
-        )
-    } else if why.starts_with("an identity") {
-        let seq = crate::rules::made_name(name, &[column], "seq");
-        let nn_docs = Hazard::NotNullScan.doc_page();
-        format!(
-            "Add a plain column with a sequence default, number existing rows in batches, prove NOT NULL with a \
-             validated CHECK ({nn_docs}), then turn the default into an identity:\n  \
-             CREATE SEQUENCE {seq};\n  \
-             ALTER TABLE {name} ADD COLUMN {column} bigint;\n  \
-             ALTER TABLE {name} ALTER COLUMN {column} SET DEFAULT nextval('{seq}');\n  \
-             -- backfill: UPDATE {name} SET {column} = nextval('{seq}') WHERE {column} IS NULL AND <key range>;\n  \
-             -- SET NOT NULL via CHECK ... NOT VALID / VALIDATE, then in one transaction:\n  \
-             ALTER TABLE {name} ALTER COLUMN {column} DROP DEFAULT;\n  \
-             ALTER TABLE {name} ALTER COLUMN {column} ADD GENERATED BY DEFAULT AS IDENTITY (START WITH <max + 1>);\n  \
-             DROP SEQUENCE {seq};"
-        )
-    } else if why.starts_with("its type is a domain") {
-        format!(
-            "A domain with constraints is checked per row. Add the column with the domain's base type instead and \
-             enforce the rule with a CHECK constraint added NOT VALID and validated separately:\n  \
-             ALTER TABLE {name} ADD COLUMN {column} <base type of {type_text}>;\n  \
-             ALTER TABLE {name} ADD CONSTRAINT <name> CHECK (<the domain's check on {column}>) NOT VALID;\n  \
-             ALTER TABLE {name} VALIDATE CONSTRAINT <name>;"
-        )
-    } else {
-        format!(
-            "Add the column without a per-row default, then fill it in batches:\n  \
-             ALTER TABLE {name} ADD COLUMN {column} {type_text};                 -- instant\n  \
-             ALTER TABLE {name} ALTER COLUMN {column} SET DEFAULT <expression>;  -- new rows only, instant\n  \
-             -- backfill existing rows in short batches: UPDATE {name} SET {column} = <expression> WHERE {column} IS NULL AND <key range>;\n\
-             A constant or stable default (0, 'x', now()) needs no rewrite since PostgreSQL 11."
+            "  CALL safe_ddl.backfill({rel}, {}, {});  -- outside a transaction block: fills existing rows in short batches\n",
+            literal(&format!("{column} = {set}")),
+            literal(&format!("{column} IS NULL"))
         )
     };
-    format!("{body}\n{}", override_text(H, true))
+    let mut steps = String::new();
+    let mut not_null = constraints
+        .iter()
+        .any(|c| matches!(c.kind, ConstraintKind::NotNull | ConstraintKind::PrimaryKey));
+    let intro;
+    if let Some(base) = serial_base {
+        let seq = crate::rules::made_name(name, &[column], "seq");
+        intro = "Add a plain column, give new rows a sequence default, and number existing rows in batches:";
+        steps += &format!(
+            "  CREATE SEQUENCE {seq};\n  \
+             ALTER TABLE {name} ADD COLUMN {column} {base};  -- instant\n  \
+             ALTER TABLE {name} ALTER COLUMN {column} SET DEFAULT nextval({seq_lit});  -- new rows only, instant\n  \
+             ALTER SEQUENCE {seq} OWNED BY {name}.{column};\n",
+            seq_lit = literal(&seq)
+        );
+        steps += &fill(&format!("nextval({})", literal(&seq)));
+        not_null = true; // serial is NOT NULL
+    } else if why.starts_with("GENERATED") {
+        let expr = default_text.clone().unwrap_or_else(|| "NULL".into());
+        let func = crate::rules::made_name(name, &[column], "fill");
+        intro = "A stored generated column cannot be added without a rewrite. Add a plain column that a BEFORE INSERT OR \
+                 UPDATE trigger computes, and fill existing rows in batches:";
+        steps += &format!(
+            "  ALTER TABLE {name} ADD COLUMN {column} {type_text};  -- instant\n  \
+             CREATE FUNCTION {func}() RETURNS trigger LANGUAGE plpgsql AS $fill$ BEGIN NEW.{column} := (SELECT {expr} FROM (SELECT NEW.*) AS r); RETURN NEW; END $fill$;\n  \
+             CREATE TRIGGER {func} BEFORE INSERT OR UPDATE ON {name} FOR EACH ROW EXECUTE FUNCTION {func}();\n"
+        );
+        steps += &format!(
+            "  CALL safe_ddl.backfill({rel}, {}, {});  -- outside a transaction block: the trigger computes it\n",
+            literal(&format!("{column} = ({expr})")),
+            literal(&format!("{column} IS DISTINCT FROM ({expr})"))
+        );
+    } else if why.starts_with("an identity") {
+        let when = default_text.as_deref().unwrap_or("BY DEFAULT");
+        let seq = crate::rules::made_name(name, &[column], "seq");
+        intro = "Add a plain column with a sequence default, number existing rows in batches, make it NOT NULL without \
+                 a long lock, then turn the default into an identity in one short transaction:";
+        steps += &format!(
+            "  CREATE SEQUENCE {seq};\n  \
+             ALTER TABLE {name} ADD COLUMN {column} {type_text};  -- instant\n  \
+             ALTER TABLE {name} ALTER COLUMN {column} SET DEFAULT nextval({seq_lit});  -- new rows only, instant\n",
+            seq_lit = literal(&seq)
+        );
+        steps += &fill(&format!("nextval({})", literal(&seq)));
+        steps += &format!(
+            "  CALL safe_ddl.set_not_null({rel}, {col});  -- outside a transaction block, no long lock\n  \
+             BEGIN;\n  \
+             ALTER TABLE {name} ALTER COLUMN {column} DROP DEFAULT;\n  \
+             ALTER TABLE {name} ALTER COLUMN {column} ADD GENERATED {when} AS IDENTITY;\n  \
+             SELECT setval(pg_get_serial_sequence({rel}, {col}), (SELECT max({column}) FROM {name}));\n  \
+             COMMIT;\n  \
+             DROP SEQUENCE {seq};\n"
+        );
+        not_null = false; // done above
+    } else if let (true, Some(base)) = (why.starts_with("its type is a domain"), domain_base) {
+        let check = crate::rules::made_name(name, &[column], "check");
+        intro = "A domain with constraints is checked per row. Add the column with the domain's base type and enforce \
+                 the domain's constraints with a CHECK validated without blocking writes:";
+        steps += &format!("  ALTER TABLE {name} ADD COLUMN {column} {base};  -- instant\n");
+        if let Some(d) = default_text {
+            steps += &format!("  ALTER TABLE {name} ALTER COLUMN {column} SET DEFAULT {d};  -- new rows only, instant\n");
+            steps += &fill(d);
+        }
+        steps += &format!(
+            "  CALL safe_ddl.add_check({rel}, {}, {});  -- outside a transaction block\n",
+            literal(&unquoted(&check)),
+            literal(&format!(
+                "({column}::{type_text}) IS NOT DISTINCT FROM {column}"
+            ))
+        );
+    } else {
+        intro = "Add the column without a per-row default, give new rows the default, then fill existing rows in \
+                 batches (a constant or stable default such as 0, 'x' or now() needs no rewrite since PostgreSQL 11):";
+        steps += &format!("  ALTER TABLE {name} ADD COLUMN {column} {type_text};  -- instant\n");
+        if let Some(d) = default_text {
+            steps += &format!("  ALTER TABLE {name} ALTER COLUMN {column} SET DEFAULT {d};  -- new rows only, instant\n");
+            steps += &fill(d);
+        } else {
+            steps += &fill("DEFAULT");
+        }
+    }
+    if not_null {
+        steps += &format!("  CALL safe_ddl.set_not_null({rel}, {col});  -- outside a transaction block, no long lock\n");
+    }
+    for c in constraints {
+        steps += &constraint_step(name, column, c);
+    }
+    format!("{intro}\n{steps}{}", override_text(H, true))
+}
+
+/// The step that adds an inline constraint of ADD COLUMN without a long lock.
+fn constraint_step(name: &str, column: &str, c: &NewConstraint) -> String {
+    let rel = literal(name);
+    let col = literal(&unquoted(column));
+    match c.kind {
+        ConstraintKind::Check => {
+            let cname = c
+                .name
+                .clone()
+                .unwrap_or_else(|| crate::rules::made_name(name, &[column], "check"));
+            match &c.expr_text {
+                Some(e) => format!(
+                    "  CALL safe_ddl.add_check({rel}, {}, {});  -- outside a transaction block\n",
+                    literal(&unquoted(&cname)),
+                    literal(e)
+                ),
+                None => String::new(),
+            }
+        }
+        ConstraintKind::ForeignKey => {
+            let Some(r) = &c.referenced else {
+                return String::new();
+            };
+            let refs = if c.ref_columns.is_empty() {
+                "NULL".to_string()
+            } else {
+                format!(
+                    "ARRAY[{}]::name[]",
+                    c.ref_columns
+                        .iter()
+                        .map(|x| literal(&unquoted(x)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let cname = c
+                .name
+                .as_deref()
+                .map(|n| literal(&unquoted(n)))
+                .unwrap_or_else(|| "NULL".into());
+            format!(
+                "  CALL safe_ddl.add_foreign_key({rel}, ARRAY[{col}]::name[], {}, {refs}, {cname});  -- outside a transaction block\n",
+                literal(&r.written)
+            )
+        }
+        ConstraintKind::Unique | ConstraintKind::PrimaryKey => {
+            let (suffix, what) = if c.kind == ConstraintKind::PrimaryKey {
+                ("pkey", "PRIMARY KEY")
+            } else {
+                ("key", "UNIQUE")
+            };
+            let index = c
+                .name
+                .clone()
+                .unwrap_or_else(|| crate::rules::made_name(name, &[column], suffix));
+            format!(
+                "  CREATE UNIQUE INDEX CONCURRENTLY {index} ON {name} ({column});  -- outside a transaction block\n  \
+                 ALTER TABLE {name} ADD CONSTRAINT {index} {what} USING INDEX {index};  -- instant\n"
+            )
+        }
+        _ => String::new(),
+    }
 }
 
 /// VACUUM FULL / CLUSTER without a table: every table of the database, one after the other.
@@ -257,19 +388,6 @@ fn everything(verb: &str) -> Finding {
 }
 
 /// `amount` -> `amount_new`, keeping quotes right.
-/// A SQL string literal.
-fn literal(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "''"))
-}
-
-/// An identifier as written (`"Odd ""x"""`) -> its name (`Odd "x"`).
-fn unquoted(ident: &str) -> String {
-    match ident.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-        Some(inner) => inner.replace("\"\"", "\""),
-        None => ident.to_string(),
-    }
-}
-
 fn new_column(column: &str) -> String {
     match column.strip_suffix('"') {
         Some(inner) => format!("{inner}_new\""),
@@ -294,17 +412,66 @@ mod tests {
     }
 
     #[test]
+    fn volatile_default_recipe_keeps_not_null_and_constraints() {
+        let f = [facts(1, "t")];
+        let c = |kind, expr: Option<&str>| NewConstraint {
+            kind,
+            name: None,
+            not_valid: false,
+            using_index: false,
+            columns: vec![],
+            referenced: None,
+            ref_columns: vec![],
+            expr_text: expr.map(String::from),
+            without_overlaps: false,
+        };
+        let stmt = alter(vec![AlterCmd::AddColumn {
+            column: "token".into(),
+            type_text: "uuid".into(),
+            default_text: Some("gen_random_uuid()".into()),
+            domain_base: None,
+            rewrite: Some(Rewrite::ColumnDefault("volatile default".into())),
+            constraints: vec![
+                c(ConstraintKind::NotNull, None),
+                c(ConstraintKind::Check, Some("token IS DISTINCT FROM NULL")),
+            ],
+        }]);
+        let found = check(&RuleInput {
+            stmt: &stmt,
+            tables: &f,
+            min_table_size: 0,
+        });
+        let hint = &found[0].hint;
+        for line in [
+            "  ALTER TABLE public.t ADD COLUMN token uuid;",
+            "  ALTER TABLE public.t ALTER COLUMN token SET DEFAULT gen_random_uuid();",
+            "  CALL safe_ddl.backfill('public.t', 'token = gen_random_uuid()', 'token IS NULL');",
+            "  CALL safe_ddl.set_not_null('public.t', 'token');",
+            "  CALL safe_ddl.add_check('public.t', 't_token_check', 'token IS DISTINCT FROM NULL');",
+        ] {
+            assert!(hint.contains(line), "{line}\n{hint}");
+        }
+        assert!(
+            !hint.contains("<expression>") && !hint.contains("key range"),
+            "{hint}"
+        );
+    }
+
+    #[test]
     fn err_type_change_and_volatile_default() {
         let f = [facts(1, "t")];
         let stmt = alter(vec![
             AlterCmd::AlterType {
                 column: "id".into(),
+                new_type: "bigint".into(),
                 rewrite: Some(Rewrite::ColumnType("integer to bigint".into())),
                 referenced_by: vec![],
             },
             AlterCmd::AddColumn {
                 column: "at".into(),
                 type_text: "timestamptz".into(),
+                default_text: Some("clock_timestamp()".into()),
+                domain_base: None,
                 rewrite: Some(Rewrite::ColumnDefault("volatile default".into())),
                 constraints: vec![],
             },
@@ -325,7 +492,7 @@ mod tests {
         assert!(
             found[0]
                 .hint
-                .contains("begin_column_change('public.t', 'id', 'id_new', '<new type>')"),
+                .contains("begin_column_change('public.t', 'id', 'id_new', 'bigint');"),
             "{}",
             found[0].hint
         );
@@ -339,12 +506,15 @@ mod tests {
         let stmt = alter(vec![
             AlterCmd::AlterType {
                 column: "name".into(),
+                new_type: "bigint".into(),
                 rewrite: None,
                 referenced_by: vec![],
             },
             AlterCmd::AddColumn {
                 column: "n".into(),
                 type_text: "int".into(),
+                default_text: None,
+                domain_base: None,
                 rewrite: None,
                 constraints: vec![],
             },
@@ -401,6 +571,7 @@ mod tests {
                 lock,
                 ..alter(vec![AlterCmd::AlterType {
                     column: "id".into(),
+                    new_type: "bigint".into(),
                     rewrite: Some(Rewrite::ColumnType("integer to bigint".into())),
                     referenced_by: vec![],
                 }])
