@@ -529,6 +529,122 @@ DELETE FROM t WHERE v > 10;
 SELECT (SELECT count(*) FROM t) = 10;
 EOF
 
+# ------------------------------------------------------------------ coverage audit (issue 16)
+run_case refresh_matview <<EOF
+$T
+CREATE MATERIALIZED VIEW mv AS SELECT v % 10 AS k, count(*) AS n FROM t GROUP BY 1;
+UPDATE t SET v = 1 WHERE id <= 100;
+-- statement
+REFRESH MATERIALIZED VIEW mv;
+-- verify
+SELECT EXISTS (SELECT FROM pg_index WHERE indrelid = 'mv'::regclass AND indisunique AND indisvalid)
+   AND (SELECT n FROM mv WHERE k = 1) = (SELECT count(*) FROM t WHERE v % 10 = 1);
+EOF
+
+run_case refresh_matview_keyed <<EOF
+$T
+CREATE MATERIALIZED VIEW mv AS SELECT v % 10 AS k, count(*) AS n FROM t GROUP BY 1;
+CREATE UNIQUE INDEX mv_k ON mv (k);
+UPDATE t SET v = 1 WHERE id <= 100;
+-- statement
+REFRESH MATERIALIZED VIEW mv;
+-- verify
+SELECT (SELECT n FROM mv WHERE k = 1) = (SELECT count(*) FROM t WHERE v % 10 = 1);
+EOF
+
+run_case domain_add_check <<EOF
+CREATE DOMAIN positive AS int;
+CREATE TABLE d AS SELECT g::positive AS p FROM generate_series(1, 1000) g;
+-- statement
+ALTER DOMAIN positive ADD CHECK (VALUE > 0);
+-- verify
+SELECT (SELECT NOT convalidated FROM pg_constraint WHERE contypid = 'positive'::regtype AND conname = 'positive_check')
+   AND pg_get_constraintdef((SELECT oid FROM pg_constraint WHERE conname = 'positive_check')) LIKE 'CHECK ((VALUE > 0)) NOT VALID';
+EOF
+
+run_case domain_set_not_null <<EOF
+CREATE DOMAIN positive AS int;
+CREATE TABLE d AS SELECT g::positive AS p FROM generate_series(1, 1000) g;
+-- statement
+ALTER DOMAIN positive SET NOT NULL;
+-- verify
+SELECT EXISTS (SELECT FROM pg_constraint WHERE contypid = 'positive'::regtype AND conname = 'positive_not_null' AND NOT convalidated);
+EOF
+
+run_case domain_validate norecipe <<EOF
+CREATE DOMAIN positive AS int;
+CREATE TABLE d AS SELECT g::positive AS p FROM generate_series(1, 1000) g;
+ALTER DOMAIN positive ADD CONSTRAINT positive_check CHECK (VALUE > 0) NOT VALID;
+-- statement
+ALTER DOMAIN positive VALIDATE CONSTRAINT positive_check;
+-- verify
+SELECT convalidated FROM pg_constraint WHERE conname = 'positive_check';
+EOF
+
+run_case typed_table_rewrite <<EOF
+CREATE TYPE pair AS (a int, b int);
+CREATE TABLE pairs OF pair;
+INSERT INTO pairs SELECT g, g FROM generate_series(1, 1000) g;
+CREATE TABLE before AS SELECT relfilenode AS file FROM pg_class WHERE oid = 'pairs'::regclass;
+-- statement
+ALTER TYPE pair ALTER ATTRIBUTE b TYPE bigint CASCADE;
+-- verify
+SELECT (SELECT reloftype = 0 FROM pg_class WHERE oid = 'pairs'::regclass)
+   AND (SELECT atttypid = 'bigint'::regtype FROM pg_attribute a JOIN pg_type t ON t.typrelid = a.attrelid WHERE t.oid = 'pair'::regtype AND a.attname = 'b')
+   AND (SELECT file FROM before) = (SELECT relfilenode FROM pg_class WHERE oid = 'pairs'::regclass);
+EOF
+
+run_case typed_table_drop_attribute <<EOF
+CREATE TYPE pair AS (a int, b int);
+CREATE TABLE pairs OF pair;
+INSERT INTO pairs SELECT g, g FROM generate_series(1, 1000) g;
+-- statement
+ALTER TYPE pair DROP ATTRIBUTE b CASCADE;
+-- verify
+SELECT NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'pairs'::regclass AND attname = 'b' AND NOT attisdropped)
+   AND NOT EXISTS (SELECT FROM pg_attribute a JOIN pg_type t ON t.typrelid = a.attrelid WHERE t.oid = 'pair'::regtype AND a.attname = 'b' AND NOT a.attisdropped);
+EOF
+
+run_case pk_using_index_nullable <<EOF
+CREATE TABLE k AS SELECT g AS id FROM generate_series(1, 1000) g;
+CREATE UNIQUE INDEX k_id ON k (id);
+-- statement
+ALTER TABLE k ADD PRIMARY KEY USING INDEX k_id;
+-- verify
+SELECT attnotnull FROM pg_attribute WHERE attrelid = 'k'::regclass AND attname = 'id';
+EOF
+
+run_case attach_missing_index_and_fk <<EOF
+CREATE TABLE owners AS SELECT g AS id FROM generate_series(1, 1000) g; ALTER TABLE owners ADD PRIMARY KEY (id);
+CREATE TABLE ev (id int NOT NULL, at int NOT NULL, owner int REFERENCES owners) PARTITION BY RANGE (at);
+CREATE UNIQUE INDEX ev_id_at ON ev (id, at);
+CREATE TABLE ev_1 (id int NOT NULL, at int NOT NULL, owner int);
+INSERT INTO ev_1 SELECT g, 1, g FROM generate_series(1, 1000) g;
+-- statement
+ALTER TABLE ev ATTACH PARTITION ev_1 FOR VALUES FROM (1) TO (2);
+-- verify
+SELECT (SELECT inhparent FROM pg_inherits WHERE inhrelid = 'ev_1'::regclass) = 'ev'::regclass
+   AND (SELECT count(*) FROM pg_index WHERE indrelid = 'ev_1'::regclass) = 1
+   AND (SELECT conparentid <> 0 AND convalidated FROM pg_constraint WHERE conrelid = 'ev_1'::regclass AND contype = 'f');
+EOF
+
+run_case index_set_tablespace norecipe <<EOF
+$T
+-- statement
+ALTER INDEX t_pkey SET TABLESPACE recipes_ts;
+-- verify
+SELECT reltablespace = (SELECT oid FROM pg_tablespace WHERE spcname = 'recipes_ts') FROM pg_class WHERE oid = 't_pkey'::regclass;
+EOF
+
+run_case move_all_tablespace <<EOF
+CREATE TABLE m (id int) TABLESPACE recipes_ts;
+INSERT INTO m SELECT generate_series(1, 1000);
+-- statement
+ALTER TABLE ALL IN TABLESPACE recipes_ts SET TABLESPACE pg_default;
+-- verify
+SELECT reltablespace = 0 FROM pg_class WHERE oid = 'm'::regclass;
+EOF
+
 # ------------------------------------------------------------------ static check
 # A HINT runs from its "HINT:  " line to its "See docs/..." line, a blank line or the next
 # message or statement echoed by psql; isolation outputs also carry hints inline ("hint: ...").

@@ -33,13 +33,15 @@ pub const ALL: &[Rule] = &[
     rename::check,
     drop_column::check,
     drop_table::check,
+    // ATTACH PARTITION's builds and validations first: their recipes run before the bound
+    // scan's, which ends with the ATTACH itself.
+    attach_work::check,
     partition_scan::check,
     partition_detach::check,
     refresh_matview::check,
     domain_check::check,
     move_all::check,
     typed_tables::check,
-    attach_work::check,
 ];
 
 /// Where the statement's own text goes in a HINT; `classify` puts it there (`with_statement`).

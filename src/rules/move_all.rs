@@ -19,13 +19,14 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
         .filter_map(|t| input.guarded(t))
         .map(|t| {
             let name = &t.qualified_name;
-            let one = if t.relkind == b'i' {
-                format!("ALTER INDEX {name} SET TABLESPACE {to};")
-            } else if t.relkind == b'm' {
-                format!("ALTER MATERIALIZED VIEW {name} SET TABLESPACE {to};")
-            } else {
-                format!("ALTER TABLE {name} SET TABLESPACE {to};")
+            let kind = match t.relkind {
+                b'i' => "INDEX",
+                b'm' => "MATERIALIZED VIEW",
+                _ => "TABLE",
             };
+            let one = format!(
+                "BEGIN; SET LOCAL safe_ddl.allow = 'table_rewrite'; ALTER {kind} {name} SET TABLESPACE {to}; COMMIT;"
+            );
             Draft {
                 lock: LockMode::AccessExclusive,
                 rewrites: true,
@@ -43,7 +44,7 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                 ),
                 format!(
                     "PostgreSQL has no online form. Move a table online with pg_repack (--tablespace), or move one \
-                     relation per transaction when it can be locked for its copy:\n  {one}\n\
+                     relation per transaction, each when it can be locked for its copy:\n  {one}\n\
                      New relations can be created in the target tablespace directly (default_tablespace).\n{}",
                     override_text(H, true)
                 ),

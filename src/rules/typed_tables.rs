@@ -91,11 +91,18 @@ fn column_change(
             let (what, own) = match rename_to {
                 None => (
                     format!("drops column {column} of typed table {name}"),
-                    format!("ALTER TABLE {name} DROP COLUMN {column};  -- judged by drop_column"),
+                    format!(
+                        "-- once nothing reads {column} (SELECT * FROM safe_ddl.column_usage WHERE relation = {}::regclass):\n  \
+                         BEGIN; SET LOCAL safe_ddl.allow = 'drop_column'; ALTER TABLE {name} DROP COLUMN {column}; COMMIT;",
+                        crate::rules::literal(name)
+                    ),
                 ),
                 Some(to) => (
                     format!("renames column {column} of typed table {name} to {to}"),
-                    format!("ALTER TABLE {name} RENAME COLUMN {column} TO {to};  -- judged by rename (its HINT gives expand/contract)"),
+                    format!(
+                        "-- rename {name}.{column} with expand/contract: the HINT of ALTER TABLE {name} RENAME COLUMN \
+                         {column} TO {to} gives the steps"
+                    ),
                 ),
             };
             let f = Draft {
@@ -152,8 +159,11 @@ mod tests {
         let f = run(&stmt(None));
         assert_eq!(f.len(), 1, "visible tables, whatever their size");
         assert_eq!(f[0].hazard, Hazard::DropColumn);
+        assert!(f[0]
+            .hint
+            .contains("ALTER TABLE public.points NOT OF;\n  -- once nothing reads x"));
         assert!(f[0].hint.contains(
-            "ALTER TABLE public.points NOT OF;\n  ALTER TABLE public.points DROP COLUMN x;"
+            "SET LOCAL safe_ddl.allow = 'drop_column'; ALTER TABLE public.points DROP COLUMN x; COMMIT;"
         ));
         assert!(
             f[0].hint.contains("ALTER TYPE point3 DROP ATTRIBUTE x;"),
