@@ -312,6 +312,14 @@ pub enum AlterCmd {
         partition: Target,
         concurrent: bool,
     },
+    /// ALTER CONSTRAINT `constraint` INHERIT (18) of a NO INHERIT not-null constraint on `column`:
+    /// Postgres sets NOT NULL on each direct inheritance child, scanning `children` (those not
+    /// proven NOT NULL) under ACCESS EXCLUSIVE.
+    InheritNotNull {
+        constraint: String,
+        column: String,
+        children: Vec<Target>,
+    },
     /// What ATTACH PARTITION builds and validates on `partition` under its ACCESS EXCLUSIVE
     /// lock: an index for each index of the parent the partition has no match for
     /// (AttachPartitionEnsureIndexes), a validation for each validated foreign key of the parent
@@ -559,6 +567,9 @@ impl Statement {
                             }
                         }
                         AlterCmd::DetachPartition { partition, .. } => add(partition),
+                        AlterCmd::InheritNotNull { children, .. } => {
+                            children.iter().for_each(&mut add)
+                        }
                         AlterCmd::AlterType { referenced_by, .. } => {
                             referenced_by.iter().for_each(|fk| add(&fk.table))
                         }

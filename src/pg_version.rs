@@ -327,3 +327,27 @@ pub unsafe fn enforced_constraint_name(def: *mut pg_sys::Node) -> Option<&'stati
             .then(|| std::ffi::CStr::from_ptr((*a).conname))
     }
 }
+
+/// ALTER CONSTRAINT name INHERIT (18: an ATAlterConstraint node that makes a NO INHERIT not-null
+/// constraint inherited): the constraint's name. Postgres then sets NOT NULL on every direct
+/// inheritance child, scanning each one that is not NOT NULL yet. None before 18.
+///
+/// # Safety
+/// `def` is the raw `def` of an AT_AlterConstraint AlterTableCmd (or NULL).
+pub unsafe fn inherited_constraint_name(def: *mut pg_sys::Node) -> Option<&'static std::ffi::CStr> {
+    #[cfg(any(feature = "pg15", feature = "pg16", feature = "pg17"))]
+    {
+        let _ = def;
+        None
+    }
+    #[cfg(not(any(feature = "pg15", feature = "pg16", feature = "pg17")))]
+    // SAFETY: as documented; the name lives as long as the parse tree (the statement).
+    unsafe {
+        if !pgrx::is_a(def, pg_sys::NodeTag::T_ATAlterConstraint) {
+            return None;
+        }
+        let a = def.cast::<pg_sys::ATAlterConstraint>();
+        ((*a).alterInheritability && !(*a).noinherit && !(*a).conname.is_null())
+            .then(|| std::ffi::CStr::from_ptr((*a).conname))
+    }
+}

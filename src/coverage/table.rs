@@ -11,7 +11,7 @@ use super::Section::{
     AlterTable as A, AlterType as T, Statement as St,
 };
 use super::Verdict::{
-    Allowed, BoundedLockOnly, Gap, Internal, NotDdl, NotUtility, PerSubcommand, Refused,
+    Allowed, BoundedLockOnly, Internal, NotDdl, NotUtility, PerSubcommand, Refused,
 };
 use super::{row, Row};
 use crate::hazard::Hazard::{
@@ -93,7 +93,7 @@ pub static ROWS: &[Row] = &[
     row(St, "CommentStmt", "COMMENT ON ...", SUE, "the relation, for relation-level objects", NONE, Allowed, WEAK),
     row(St, "SecLabelStmt", "SECURITY LABEL ON ...", SUE, "the relation, for relation-level objects", NONE, Allowed, WEAK),
     // ---- ProcessUtilitySlow -------------------------------------------------------------------
-    row(St, "CreateSchemaStmt", "CREATE SCHEMA [AUTHORIZATION] ... [elements]", NONE, "new objects in the new schema only", NONE, Allowed, "catalog only: its elements (CREATE TABLE/VIEW/INDEX/SEQUENCE/TRIGGER, GRANT) can only create objects in the new schema; they run as sub-statements that are not judged again").note("an element's REFERENCES to an existing table takes SHARE ROW EXCLUSIVE on it, unbounded"),
+    row(St, "CreateSchemaStmt", "CREATE SCHEMA [AUTHORIZATION] ... [elements]", "SHARE ROW EXCLUSIVE on a table an element REFERENCES", "new objects in the new schema; a referenced existing table", NONE, BoundedLockOnly, "catalog only: its elements (CREATE TABLE/VIEW/INDEX/SEQUENCE/TRIGGER, GRANT) can only create objects in the new schema and run as sub-statements that are not judged again; an element's REFERENCES to an existing table takes SHARE ROW EXCLUSIVE on it, whose wait is bounded"),
     row(St, "CreateStmt", "CREATE TABLE (columns | LIKE | INHERITS | OF type)", "ACCESS SHARE (LIKE), SHARE UPDATE EXCLUSIVE (INHERITS parents)", "the parents or the LIKE source", NONE, Allowed, "creates a new, empty table"),
     row(St, "CreateStmt", "CREATE TABLE ... REFERENCES t", SRE, "the referenced table", NONE, BoundedLockOnly, BOUNDED),
     row(St, "CreateStmt", "CREATE TABLE ... PARTITION OF parent", AE, "the parent and its default partition", "scans the default partition for rows of the new partition", Refused(&[PartitionScan]), "refused as partition_scan when the default partition is above min_table_size and no constraint proves the scan away; otherwise the lock wait is bounded"),
@@ -198,7 +198,7 @@ pub static ROWS: &[Row] = &[
     row(A, "AT_ReAddConstraint", "(constraint rebuilt by ALTER COLUMN TYPE)", AE, "the table", "validation when the comparison changes", Internal, INTERNAL_TYPE),
     row(A, "AT_ReAddDomainConstraint", "(domain constraint rebuilt by ALTER DOMAIN / ALTER TYPE)", AE, "the table", NONE, Internal, INTERNAL_TYPE),
     row(A, "AT_AlterConstraint", "ALTER CONSTRAINT n [NOT] DEFERRABLE / INITIALLY ... ; 18: [NOT] ENFORCED, [NO] INHERIT", AE, "the table", "18: ENFORCED of a NOT ENFORCED foreign key validates it", Refused(&[ConstraintValidation]), "refused as constraint_validation (18's ENFORCED) above min_table_size; the other forms are catalog-only (lock wait bounded)").note("ENFORCED and INHERIT: 18 only"),
-    row(A, "AT_AlterConstraint", "ALTER CONSTRAINT n INHERIT (a not-null constraint)", "ACCESS EXCLUSIVE", "the table and its children", "adds the not-null constraint to children that lack it: a scan of each such child", Gap, "not described: the children's NOT NULL scans are not refused").majors(18, None),
+    row(A, "AT_AlterConstraint", "ALTER CONSTRAINT n INHERIT (a not-null constraint)", "ACCESS EXCLUSIVE", "the table and its children", "adds the not-null constraint to children that lack it: a scan of each such child", Refused(&[NotNullScan]), "each child not proven NOT NULL (and not exempt): refused as not_null_scan; recipe: the NOT NULL constraint NOT VALID + VALIDATE on the child first").majors(18, None),
     row(A, "AT_ValidateConstraint", "VALIDATE CONSTRAINT n", "SHARE UPDATE EXCLUSIVE (FOREIGN KEY: ROW SHARE on the referenced table)", "the table", "scans the table", Allowed, "blocks no reads or writes; refused as constraint_validation only when this transaction already holds a lock on the table that blocks writes"),
     row(A, "AT_ValidateConstraintRecurse", "(VALIDATE CONSTRAINT, recursing to children)", SUE, "the table and its children", "scans", Internal, "15's recursing twin of AT_ValidateConstraint").majors(15, Some(15)),
     row(A, "AT_AddIndexConstraint", "(ADD CONSTRAINT ... USING INDEX after parse analysis)", AE, "the table", NONE, Internal, "made by parse analysis from ADD CONSTRAINT ... USING INDEX; judged as AT_AddConstraint"),

@@ -98,6 +98,32 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                     }
                 }
                 // ALTER CONSTRAINT ... ENFORCED (18) of a NOT ENFORCED foreign key validates it.
+                // ALTER CONSTRAINT ... INHERIT (18) of a NO INHERIT not-null constraint sets NOT
+                // NULL on every child, scanning each that is not NOT NULL yet.
+                AT_AlterConstraint if pg_version::inherited_constraint_name(def).is_some() => {
+                    let cname = pg_version::inherited_constraint_name(def).unwrap_or_default();
+                    match analysis::no_inherit_not_null_column(table.oid.unwrap_or(0), cname) {
+                        Some(raw) => {
+                            let children: Vec<Target> =
+                                analysis::inheritance_children(table.oid.unwrap_or(0))
+                                    .into_iter()
+                                    .filter(|c| {
+                                        let Ok(col) = std::ffi::CString::new(raw.as_str()) else {
+                                            return true;
+                                        };
+                                        !analysis::not_null_proven(c.oid.unwrap_or(0), &col)
+                                    })
+                                    .collect();
+                            let col = std::ffi::CString::new(raw).unwrap_or_default();
+                            AlterCmd::InheritNotNull {
+                                constraint: quoted(cname.as_ptr()).unwrap_or_default(),
+                                column: quoted(col.as_ptr()).unwrap_or_default(),
+                                children,
+                            }
+                        }
+                        None => AlterCmd::Other,
+                    }
+                }
                 AT_AlterConstraint => match pg_version::enforced_constraint_name(def) {
                     Some(cname) => {
                         analysis::not_enforced_foreign_key(table.oid.unwrap_or(0), cname)

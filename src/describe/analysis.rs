@@ -632,6 +632,46 @@ pub fn same_access_method(relid: u32, name: &CStr) -> bool {
     current == Some(wanted)
 }
 
+/// The column (name as stored) of NO INHERIT not-null constraint `name` of `relid` (18), if it is one.
+pub fn no_inherit_not_null_column(relid: u32, name: &CStr) -> Option<String> {
+    Spi::get_one_with_args::<String>(
+        "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_constraint c \
+         JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid \
+           AND a.attnum OPERATOR(pg_catalog.=) c.conkey[1] \
+         WHERE c.conrelid OPERATOR(pg_catalog.=) $1 AND c.conname OPERATOR(pg_catalog.=) $2::pg_catalog.name \
+           AND c.contype OPERATOR(pg_catalog.=) 'n' AND c.connoinherit",
+        &[pg_sys::Oid::from(relid).into(), name.to_string_lossy().as_ref().into()],
+    )
+    .ok()
+    .flatten()
+}
+
+/// The direct inheritance children of `relid`, qualified and quoted.
+pub fn inheritance_children(relid: u32) -> Vec<crate::ddl::Target> {
+    Spi::connect(|client| {
+        let mut out = Vec::new();
+        for row in client.select(
+            "SELECT c.oid, pg_catalog.quote_ident(n.nspname::pg_catalog.text) OPERATOR(pg_catalog.||) '.' \
+                    OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname::pg_catalog.text) \
+             FROM pg_catalog.pg_inherits i \
+             JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+             WHERE i.inhparent OPERATOR(pg_catalog.=) $1 ORDER BY 2",
+            None,
+            &[pg_sys::Oid::from(relid).into()],
+        )? {
+            if let (Some(oid), Some(written)) = (row.get::<pg_sys::Oid>(1)?, row.get::<String>(2)?) {
+                out.push(crate::ddl::Target {
+                    oid: Some(oid.to_u32()),
+                    written,
+                });
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(out)
+    })
+    .unwrap_or_default()
+}
+
 /// The key columns (names as stored) of index `name` of table `relid`, in its schema (ADD PRIMARY
 /// KEY ... USING INDEX); nothing when there is no such index (Postgres reports it).
 pub fn index_key_columns(relid: u32, name: &CStr) -> Vec<String> {

@@ -108,6 +108,7 @@ const DESCRIBED: &[NodeTag] = &[
     NodeTag::T_CreateStmt,
     NodeTag::T_CreateForeignTableStmt,
     NodeTag::T_AlterObjectDependsStmt,
+    NodeTag::T_CreateSchemaStmt,
 ];
 
 fn described_kind(node: *mut pg_sys::Node) -> bool {
@@ -244,6 +245,15 @@ unsafe fn classify_node(node: *mut pg_sys::Node, full: &Sql) -> Option<(Ddl, Opt
         } else if is_a(node, NodeTag::T_ViewStmt) {
             let s = node.cast::<pg_sys::ViewStmt>();
             (*s).replace.then_some(AccessExclusive)
+        } else if is_a(node, NodeTag::T_CreateSchemaStmt) {
+            // Its elements run as sub-statements the hook does not judge again: a CREATE TABLE
+            // element with REFERENCES to an existing table takes SHARE ROW EXCLUSIVE on it.
+            let s = node.cast::<pg_sys::CreateSchemaStmt>();
+            PgList::<pg_sys::Node>::from_pg((*s).schemaElts)
+                .iter_ptr()
+                .filter(|n| is_a(*n, NodeTag::T_CreateStmt))
+                .filter_map(|n| create_table_lock(n.cast()))
+                .max()
         } else if is_a(node, NodeTag::T_AlterObjectDependsStmt) {
             // [NO] DEPENDS ON EXTENSION of an index, materialized view or trigger: ACCESS
             // EXCLUSIVE on the relation for a catalog change.

@@ -16,11 +16,12 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
     let Ddl::AlterTable { table, cmds } = &input.stmt.ddl else {
         return vec![];
     };
+    let mut out = inherit_not_null(input, cmds);
     let Some(t) = input.guarded(table) else {
-        return vec![];
+        return out;
     };
     let name = &t.qualified_name;
-    cmds.iter()
+    let own: Vec<Finding> = cmds.iter()
         .filter_map(|cmd| match cmd {
             AlterCmd::SetNotNull {
                 column,
@@ -66,7 +67,47 @@ pub fn check(input: &RuleInput) -> Vec<Finding> {
                 },
             )
         })
-        .collect()
+        .collect();
+    out.extend(own);
+    out
+}
+
+/// 18: ALTER CONSTRAINT ... INHERIT of a NO INHERIT not-null constraint: Postgres sets NOT NULL on
+/// each direct child, scanning those not NOT NULL yet under ACCESS EXCLUSIVE.
+fn inherit_not_null(input: &RuleInput, cmds: &[AlterCmd]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for cmd in cmds {
+        let AlterCmd::InheritNotNull {
+            constraint,
+            column,
+            children,
+        } = cmd
+        else {
+            continue;
+        };
+        for c in children.iter().filter_map(|c| input.guarded(c)) {
+            let name = &c.qualified_name;
+            out.push(
+                Draft { lock: LockMode::AccessExclusive, rewrites: false, scans: true }.finding(
+                    H,
+                    c,
+                    format!("ALTER CONSTRAINT {constraint} INHERIT scans child table {name} for NULLs in {column}"),
+                    format!(
+                        "Making the not-null constraint inherited sets NOT NULL on {name}.{column}: it {} while it \
+                         reads every row to prove there is no NULL; the table is {}.",
+                        holds(LockMode::AccessExclusive, name),
+                        c.size_text()
+                    ),
+                    format!(
+                        "Make {column} NOT NULL on the child first, without the scan; ALTER CONSTRAINT ... INHERIT \
+                         then finds it NOT NULL and scans nothing.\n{}",
+                        recipe(name, column, &made_name(name, &[column], "not_null"))
+                    ),
+                ),
+            );
+        }
+    }
+    out
 }
 
 /// 18: a NOT VALID NOT NULL constraint is already on the column (a second cannot be added):

@@ -187,6 +187,7 @@ SELECT attname FROM pg_attribute WHERE attrelid = 'dw_pairs2'::regclass AND attn
 SELECT statement, hazard, verdict, lock_mode FROM safe_ddl.check($$
 ALTER INDEX dw_orders_pkey DEPENDS ON EXTENSION safe_ddl;
 DROP EXTENSION IF EXISTS dw_nosuch_extension;
+CREATE SCHEMA dw_s CREATE TABLE r (o int REFERENCES public.dw_orders);
 $$);
 
 -- ALTER TABLE ALL IN TABLESPACE ... SET TABLESPACE copies every relation it moves, each under

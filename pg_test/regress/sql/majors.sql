@@ -113,3 +113,17 @@ SET safe_ddl.allow = 'drop_table';
 DROP TABLE mj7;
 RESET safe_ddl.allow;
 DROP ACCESS METHOD heap2;
+-- 18: ALTER CONSTRAINT ... INHERIT of a NO INHERIT not-null constraint sets NOT NULL on every
+-- child (Postgres' DEBUG1: verifying table), each under ACCESS EXCLUSIVE: not_null_scan per child.
+CREATE TABLE mj_par (id int, CONSTRAINT mj_par_id_nn NOT NULL id NO INHERIT);
+CREATE TABLE mj_chi (id int) INHERITS (mj_par);
+INSERT INTO mj_chi SELECT generate_series(1, 2000);
+ALTER TABLE mj_par ALTER CONSTRAINT mj_par_id_nn INHERIT;
+-- The recipe on the child, then the statement scans nothing.
+ALTER TABLE public.mj_chi ADD CONSTRAINT mj_chi_id_not_null NOT NULL id NOT VALID;
+ALTER TABLE public.mj_chi VALIDATE CONSTRAINT mj_chi_id_not_null;
+ALTER TABLE mj_par ALTER CONSTRAINT mj_par_id_nn INHERIT;
+SELECT conname, conislocal, coninhcount FROM pg_constraint WHERE conrelid = 'mj_chi'::regclass AND contype = 'n';
+SET safe_ddl.allow = 'drop_table';
+DROP TABLE mj_chi, mj_par;
+RESET safe_ddl.allow;
