@@ -304,40 +304,28 @@ pub unsafe fn constraint_without_overlaps(c: *const pg_sys::Constraint) -> bool 
     }
 }
 
-/// ALTER CONSTRAINT name ENFORCED (18: an ATAlterConstraint node that changes enforceability to
-/// enforced): the constraint's name. None before 18 (the node is a Constraint there, and
-/// changes only deferrability) and for any other ALTER CONSTRAINT.
-///
-/// # Safety
-/// `def` is the raw `def` of an AT_AlterConstraint AlterTableCmd (or NULL).
-pub unsafe fn enforced_constraint_name(def: *mut pg_sys::Node) -> Option<&'static std::ffi::CStr> {
-    #[cfg(any(feature = "pg15", feature = "pg16", feature = "pg17"))]
-    {
-        let _ = def;
-        None
-    }
-    #[cfg(not(any(feature = "pg15", feature = "pg16", feature = "pg17")))]
-    // SAFETY: as documented; the name lives as long as the parse tree (the statement).
-    unsafe {
-        if !pgrx::is_a(def, pg_sys::NodeTag::T_ATAlterConstraint) {
-            return None;
-        }
-        let a = def.cast::<pg_sys::ATAlterConstraint>();
-        ((*a).alterEnforceability && (*a).is_enforced && !(*a).conname.is_null())
-            .then(|| std::ffi::CStr::from_ptr((*a).conname))
-    }
+/// What an ALTER CONSTRAINT (18: an ATAlterConstraint node) changes that makes Postgres read rows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ConstraintChange {
+    /// ENFORCED of a NOT ENFORCED foreign key: Postgres validates it.
+    Enforce,
+    /// INHERIT of a NO INHERIT not-null constraint: Postgres sets NOT NULL on every direct
+    /// inheritance child, scanning each one that is not NOT NULL yet.
+    Inherit,
 }
 
-/// ALTER CONSTRAINT name INHERIT (18: an ATAlterConstraint node that makes a NO INHERIT not-null
-/// constraint inherited): the constraint's name. Postgres then sets NOT NULL on every direct
-/// inheritance child, scanning each one that is not NOT NULL yet. None before 18.
+/// The name of the constraint an ALTER CONSTRAINT makes `change` to. None before 18 (the node is
+/// a Constraint there, and changes only deferrability) and for any other ALTER CONSTRAINT.
 ///
 /// # Safety
 /// `def` is the raw `def` of an AT_AlterConstraint AlterTableCmd (or NULL).
-pub unsafe fn inherited_constraint_name(def: *mut pg_sys::Node) -> Option<&'static std::ffi::CStr> {
+pub unsafe fn altered_constraint_name(
+    def: *mut pg_sys::Node,
+    change: ConstraintChange,
+) -> Option<&'static std::ffi::CStr> {
     #[cfg(any(feature = "pg15", feature = "pg16", feature = "pg17"))]
     {
-        let _ = def;
+        let _ = (def, change);
         None
     }
     #[cfg(not(any(feature = "pg15", feature = "pg16", feature = "pg17")))]
@@ -347,7 +335,10 @@ pub unsafe fn inherited_constraint_name(def: *mut pg_sys::Node) -> Option<&'stat
             return None;
         }
         let a = def.cast::<pg_sys::ATAlterConstraint>();
-        ((*a).alterInheritability && !(*a).noinherit && !(*a).conname.is_null())
-            .then(|| std::ffi::CStr::from_ptr((*a).conname))
+        let wanted = match change {
+            ConstraintChange::Enforce => (*a).alterEnforceability && (*a).is_enforced,
+            ConstraintChange::Inherit => (*a).alterInheritability && !(*a).noinherit,
+        };
+        (wanted && !(*a).conname.is_null()).then(|| std::ffi::CStr::from_ptr((*a).conname))
     }
 }

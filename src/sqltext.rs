@@ -8,6 +8,85 @@ struct Word {
     lower: String,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lexeme {
+    /// `-- ...` to the end of the line, or `/* ... */` (nested, as Postgres' lexer allows).
+    Comment,
+    /// A string literal (E'' with backslash escapes), a quoted identifier or a dollar quote.
+    Quoted,
+}
+
+/// The comment or quoted text that starts at byte `i` of `sql`, and the byte after its end (the
+/// end of `sql` when it is not closed); None when none starts there.
+fn lexeme(sql: &str, i: usize) -> Option<(usize, Lexeme)> {
+    let b = sql.as_bytes();
+    let c = b[i];
+    if c == b'-' && b.get(i + 1) == Some(&b'-') {
+        let end = b[i..]
+            .iter()
+            .position(|&x| x == b'\n')
+            .map_or(b.len(), |p| i + p);
+        return Some((end, Lexeme::Comment));
+    }
+    if c == b'/' && b.get(i + 1) == Some(&b'*') {
+        let (mut j, mut nest) = (i, 0usize);
+        while j < b.len() {
+            if b[j] == b'/' && b.get(j + 1) == Some(&b'*') {
+                nest += 1;
+                j += 2;
+            } else if b[j] == b'*' && b.get(j + 1) == Some(&b'/') {
+                nest -= 1;
+                j += 2;
+                if nest == 0 {
+                    break;
+                }
+            } else {
+                j += 1;
+            }
+        }
+        return Some((j.min(b.len()), Lexeme::Comment));
+    }
+    if c == b'\'' || c == b'"' {
+        // E'...' strings take backslash escapes; standard strings and identifiers do not.
+        let escapes = c == b'\'' && i > 0 && (b[i - 1] == b'E' || b[i - 1] == b'e');
+        let mut j = i + 1;
+        while j < b.len() {
+            if escapes && b[j] == b'\\' {
+                j += 2;
+                continue;
+            }
+            if b[j] == c {
+                if b.get(j + 1) == Some(&c) {
+                    j += 2;
+                    continue;
+                }
+                break;
+            }
+            j += 1;
+        }
+        return Some(((j + 1).min(b.len()), Lexeme::Quoted));
+    }
+    if c == b'$' {
+        // Dollar quote: $tag$ ... $tag$ (a $ that starts none is no lexeme: $1 parameters).
+        let e = b[i + 1..]
+            .iter()
+            .position(|&x| x == b'$')
+            .map(|p| i + 1 + p)?;
+        if !b[i + 1..e]
+            .iter()
+            .all(|x| x.is_ascii_alphanumeric() || *x == b'_')
+        {
+            return None;
+        }
+        let tag = &sql[i..=e];
+        let end = sql[e + 1..]
+            .find(tag)
+            .map_or(b.len(), |p| e + 1 + p + tag.len());
+        return Some((end, Lexeme::Quoted));
+    }
+    None
+}
+
 /// The bare words of `sql` at parenthesis depth 0, skipping comments, string literals
 /// (including E'' and dollar quoting) and quoted identifiers.
 fn top_level_words(sql: &str) -> Vec<Word> {
@@ -17,65 +96,8 @@ fn top_level_words(sql: &str) -> Vec<Word> {
     let mut depth = 0usize;
     while i < b.len() {
         let c = b[i];
-        if c == b'-' && b.get(i + 1) == Some(&b'-') {
-            while i < b.len() && b[i] != b'\n' {
-                i += 1;
-            }
-        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            let mut nest = 0usize;
-            while i < b.len() {
-                if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-                    nest += 1;
-                    i += 2;
-                } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                    nest -= 1;
-                    i += 2;
-                    if nest == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-        } else if c == b'\'' || c == b'"' {
-            // E'...' strings take backslash escapes; standard strings and identifiers do not.
-            let escapes = c == b'\'' && i > 0 && (b[i - 1] == b'E' || b[i - 1] == b'e');
-            i += 1;
-            while i < b.len() {
-                if escapes && b[i] == b'\\' {
-                    i += 2;
-                    continue;
-                }
-                if b[i] == c {
-                    if b.get(i + 1) == Some(&c) {
-                        i += 2;
-                        continue;
-                    }
-                    break;
-                }
-                i += 1;
-            }
-            i += 1;
-        } else if c == b'$' {
-            // Dollar quote: $tag$ ... $tag$
-            let tag_end = b[i + 1..]
-                .iter()
-                .position(|&x| x == b'$')
-                .map(|p| i + 1 + p);
-            match tag_end {
-                Some(e)
-                    if b[i + 1..e]
-                        .iter()
-                        .all(|x| x.is_ascii_alphanumeric() || *x == b'_') =>
-                {
-                    let tag = &sql[i..=e];
-                    match sql[e + 1..].find(tag) {
-                        Some(p) => i = e + 1 + p + tag.len(),
-                        None => i = b.len(),
-                    }
-                }
-                _ => i += 1,
-            }
+        if let Some((end, _)) = lexeme(sql, i) {
+            i = end;
         } else if c == b'(' {
             depth += 1;
             i += 1;
@@ -121,71 +143,16 @@ pub fn one_line(sql: &str) -> String {
     while i < b.len() {
         let c = b[i];
         let start = i;
-        if c == b'-' && b.get(i + 1) == Some(&b'-') {
-            while i < b.len() && b[i] != b'\n' {
-                i += 1;
+        if let Some((end, kind)) = lexeme(sql, i) {
+            i = end;
+            if kind == Lexeme::Comment {
+                blank = true;
+                continue;
             }
-            blank = true;
-            continue;
-        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            let mut nest = 0usize;
-            while i < b.len() {
-                if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
-                    nest += 1;
-                    i += 2;
-                } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
-                    nest -= 1;
-                    i += 2;
-                    if nest == 0 {
-                        break;
-                    }
-                } else {
-                    i += 1;
-                }
-            }
-            blank = true;
-            continue;
         } else if c.is_ascii_whitespace() {
             blank = true;
             i += 1;
             continue;
-        } else if c == b'\'' || c == b'"' {
-            let escapes = c == b'\'' && i > 0 && (b[i - 1] == b'E' || b[i - 1] == b'e');
-            i += 1;
-            while i < b.len() {
-                if escapes && b[i] == b'\\' {
-                    i += 2;
-                    continue;
-                }
-                if b[i] == c {
-                    if b.get(i + 1) == Some(&c) {
-                        i += 2;
-                        continue;
-                    }
-                    break;
-                }
-                i += 1;
-            }
-            i = (i + 1).min(b.len());
-        } else if c == b'$' {
-            let tag_end = b[i + 1..]
-                .iter()
-                .position(|&x| x == b'$')
-                .map(|p| i + 1 + p);
-            match tag_end {
-                Some(e)
-                    if b[i + 1..e]
-                        .iter()
-                        .all(|x| x.is_ascii_alphanumeric() || *x == b'_') =>
-                {
-                    let tag = &sql[i..=e];
-                    match sql[e + 1..].find(tag) {
-                        Some(p) => i = e + 1 + p + tag.len(),
-                        None => i = b.len(),
-                    }
-                }
-                _ => i += 1,
-            }
         } else {
             // Up to the next byte that starts something else; stays on a char boundary since
             // every byte tested is ASCII.
@@ -284,46 +251,6 @@ pub fn word_after(sql: &str, after: &str) -> Option<String> {
     words.get(at + 1).map(|w| sql[w.start..w.end].to_string())
 }
 
-/// Skip a comment, quoted string or identifier starting at `i`; returns the index after it, or
-/// None when `i` starts none of them.
-fn skip_quoted(b: &[u8], i: usize) -> Option<usize> {
-    let c = b[i];
-    if c == b'-' && b.get(i + 1) == Some(&b'-') {
-        let mut j = i;
-        while j < b.len() && b[j] != b'\n' {
-            j += 1;
-        }
-        return Some(j);
-    }
-    if c == b'/' && b.get(i + 1) == Some(&b'*') {
-        let mut j = i + 2;
-        while j + 1 < b.len() && !(b[j] == b'*' && b[j + 1] == b'/') {
-            j += 1;
-        }
-        return Some((j + 2).min(b.len()));
-    }
-    if c == b'\'' || c == b'"' {
-        let escapes = c == b'\'' && i > 0 && (b[i - 1] == b'E' || b[i - 1] == b'e');
-        let mut j = i + 1;
-        while j < b.len() {
-            if escapes && b[j] == b'\\' {
-                j += 2;
-                continue;
-            }
-            if b[j] == c {
-                if b.get(j + 1) == Some(&c) {
-                    j += 2;
-                    continue;
-                }
-                return Some(j + 1);
-            }
-            j += 1;
-        }
-        return Some(b.len());
-    }
-    None
-}
-
 /// The type at the start of a column definition: `numeric(10, 2)`, `timestamp with time zone`,
 /// `text[]`, up to DEFAULT, NOT NULL, a constraint, a comma or the end.
 pub fn type_at(rest: &str) -> String {
@@ -346,7 +273,7 @@ pub fn type_at(rest: &str) -> String {
     let b = rest.as_bytes();
     let (mut i, mut depth, mut end) = (0, 0usize, 0);
     while i < b.len() {
-        if let Some(j) = skip_quoted(b, i) {
+        if let Some((j, _)) = lexeme(rest, i) {
             i = j;
             end = i;
             continue;
@@ -405,7 +332,7 @@ pub fn default_expression(rest: &str) -> Option<String> {
     let (mut i, mut depth, mut end) = (start, 0usize, start);
     let mut prev_not: Option<usize> = None;
     while i < b.len() {
-        if let Some(j) = skip_quoted(b, i) {
+        if let Some((j, _)) = lexeme(rest, i) {
             i = j;
             end = i;
             prev_not = None;
@@ -465,7 +392,7 @@ pub fn parenthesized_after(rest: &str, word: &str) -> Option<String> {
     let open = i;
     let mut depth = 0usize;
     while i < b.len() {
-        if let Some(j) = skip_quoted(b, i) {
+        if let Some((j, _)) = lexeme(rest, i) {
             i = j;
             continue;
         }

@@ -7,7 +7,7 @@ use pgrx::{is_a, PgList};
 
 use crate::ddl::{AlterCmd, ConstraintKind, Ddl, NewConstraint, Rewrite, Target};
 use crate::encoding::Sql;
-use crate::pg_version;
+use crate::pg_version::{self, ConstraintChange};
 
 use super::analysis;
 use super::names::{quoted, quoted_strings, target};
@@ -100,8 +100,12 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                 // ALTER CONSTRAINT ... ENFORCED (18) of a NOT ENFORCED foreign key validates it.
                 // ALTER CONSTRAINT ... INHERIT (18) of a NO INHERIT not-null constraint sets NOT
                 // NULL on every child, scanning each that is not NOT NULL yet.
-                AT_AlterConstraint if pg_version::inherited_constraint_name(def).is_some() => {
-                    let cname = pg_version::inherited_constraint_name(def).unwrap_or_default();
+                AT_AlterConstraint
+                    if pg_version::altered_constraint_name(def, ConstraintChange::Inherit)
+                        .is_some() =>
+                {
+                    let cname = pg_version::altered_constraint_name(def, ConstraintChange::Inherit)
+                        .unwrap_or_default();
                     match analysis::no_inherit_not_null_column(table.oid.unwrap_or(0), cname) {
                         Some(raw) => {
                             let children: Vec<Target> =
@@ -124,17 +128,19 @@ pub unsafe fn describe(s: *mut pg_sys::AlterTableStmt, full: &Sql) -> Ddl {
                         None => AlterCmd::Other,
                     }
                 }
-                AT_AlterConstraint => match pg_version::enforced_constraint_name(def) {
-                    Some(cname) => {
-                        analysis::not_enforced_foreign_key(table.oid.unwrap_or(0), cname)
-                            .map(|definition| AlterCmd::EnforceForeignKey {
-                                name: quoted(cname.as_ptr()).unwrap_or_default(),
-                                definition,
-                            })
-                            .unwrap_or(AlterCmd::Other)
+                AT_AlterConstraint => {
+                    match pg_version::altered_constraint_name(def, ConstraintChange::Enforce) {
+                        Some(cname) => {
+                            analysis::not_enforced_foreign_key(table.oid.unwrap_or(0), cname)
+                                .map(|definition| AlterCmd::EnforceForeignKey {
+                                    name: quoted(cname.as_ptr()).unwrap_or_default(),
+                                    definition,
+                                })
+                                .unwrap_or(AlterCmd::Other)
+                        }
+                        None => AlterCmd::Other,
                     }
-                    None => AlterCmd::Other,
-                },
+                }
                 AT_SetNotNull if !name.is_null() => {
                     set_not_null(&table, CStr::from_ptr(name), column, None)
                 }
