@@ -259,14 +259,14 @@ expect_refused shop_unsafe 0004_order_created_at_idx index_build \
     "CREATE INDEX on table public.shop_order blocks writes for the whole build" \
     "HINT:  Build the index without blocking writes, outside a transaction block" \
     '  CREATE INDEX CONCURRENTLY "shop_order_created_at_idx" ON "shop_order" ("created_at");' \
-    "To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = 'index_build'; <statement>; COMMIT;"
+    'To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = '"'"'index_build'"'"'; CREATE INDEX "shop_order_created_at_idx" ON "shop_order" ("created_at"); COMMIT;'
 allowed shop_unsafe 0004_order_created_at_idx index_build
 
 expect_refused shop_unsafe 0005_quantity_bigint table_rewrite \
     "ALTER COLUMN quantity TYPE rewrites table public.shop_order (integer to bigint is not binary coercible)" \
     "HINT:  Change the type with expand/contract instead of rewriting under the lock (docs/expand-contract.md):" \
-    "  SELECT safe_ddl.begin_column_change('public.shop_order', 'quantity', 'quantity_new', '<new type>');" \
-    "To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = 'table_rewrite'; <statement>; COMMIT;"
+    "  SELECT safe_ddl.begin_column_change('public.shop_order', 'quantity', 'quantity_new', 'bigint');" \
+    'To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = '"'"'table_rewrite'"'"'; ALTER TABLE "shop_order" ALTER COLUMN "quantity" TYPE bigint'
 rel="$(relfilenode shop_unsafe)"
 allowed shop_unsafe 0005_quantity_bigint table_rewrite
 check "unsafe chain: the allowed 0005_quantity_bigint really rewrote the table (new relfilenode): the refusal was right" shop_unsafe \
@@ -277,7 +277,7 @@ expect_refused shop_unsafe 0006_status_not_null not_null_scan \
     "HINT:  Prove it with a CHECK constraint first; each step is its own transaction:" \
     "  ALTER TABLE public.shop_order ADD CONSTRAINT shop_order_status_not_null CHECK (status IS NOT NULL) NOT VALID;  -- instant" \
     "  ALTER TABLE public.shop_order VALIDATE CONSTRAINT shop_order_status_not_null;" \
-    "To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = 'not_null_scan'; <statement>; COMMIT;"
+    'To take the lock anyway: BEGIN; SET LOCAL safe_ddl.allow = '"'"'not_null_scan'"'"'; ALTER TABLE "shop_order" ALTER COLUMN "status" SET NOT NULL'
 allowed shop_unsafe 0006_status_not_null not_null_scan
 
 # ---- 3. the safe chain --------------------------------------------------------------------------
