@@ -648,28 +648,16 @@ pub fn no_inherit_not_null_column(relid: u32, name: &CStr) -> Option<String> {
 
 /// The direct inheritance children of `relid`, qualified and quoted.
 pub fn inheritance_children(relid: u32) -> Vec<crate::ddl::Target> {
-    Spi::connect(|client| {
-        let mut out = Vec::new();
-        for row in client.select(
-            "SELECT c.oid, pg_catalog.quote_ident(n.nspname::pg_catalog.text) OPERATOR(pg_catalog.||) '.' \
-                    OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname::pg_catalog.text) \
-             FROM pg_catalog.pg_inherits i \
+    super::data_work::relations(
+        &format!(
+            "SELECT c.oid, {} FROM pg_catalog.pg_inherits i \
              JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.inhrelid \
              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
              WHERE i.inhparent OPERATOR(pg_catalog.=) $1 ORDER BY 2",
-            None,
-            &[pg_sys::Oid::from(relid).into()],
-        )? {
-            if let (Some(oid), Some(written)) = (row.get::<pg_sys::Oid>(1)?, row.get::<String>(2)?) {
-                out.push(crate::ddl::Target {
-                    oid: Some(oid.to_u32()),
-                    written,
-                });
-            }
-        }
-        Ok::<_, pgrx::spi::Error>(out)
-    })
-    .unwrap_or_default()
+            super::data_work::QUALIFIED
+        ),
+        &[pg_sys::Oid::from(relid).into()],
+    )
 }
 
 /// The key columns (names as stored) of index `name` of table `relid`, in its schema (ADD PRIMARY

@@ -15,12 +15,12 @@ use crate::encoding::Sql;
 use super::names::{quoted, target};
 
 /// `schema.relation` quoted as needed, in SQL.
-const QUALIFIED: &str =
+pub(super) const QUALIFIED: &str =
     "pg_catalog.quote_ident(n.nspname::pg_catalog.text) OPERATOR(pg_catalog.||) '.' \
      OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname::pg_catalog.text)";
 
 /// Relations (OID, qualified name) from a query whose first two columns are those.
-fn relations(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<Target> {
+pub(super) fn relations(sql: &str, args: &[pgrx::datum::DatumWithOid]) -> Vec<Target> {
     Spi::connect(|client| {
         let mut out = Vec::new();
         for row in client.select(sql, None, args)? {
