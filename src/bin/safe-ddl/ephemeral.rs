@@ -90,6 +90,10 @@ impl Cluster {
             )));
         }
         let conn = cluster.connect()?;
+        // The server's user is named safe_ddl, like the extension's schema: its "$user" entry
+        // of search_path would put the schema's and the migrations' tables there.
+        conn.exec("ALTER ROLE safe_ddl SET search_path = public")
+            .map_err(|e| Fail::new(format!("ephemeral cluster: {}", e.message)))?;
         conn.exec("CREATE EXTENSION safe_ddl").map_err(|e| {
             Fail::new(format!(
                 "CREATE EXTENSION safe_ddl failed in the ephemeral cluster ({}): {}",

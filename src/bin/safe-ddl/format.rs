@@ -37,7 +37,7 @@ impl Finding {
         }
         let mut parts = Vec::new();
         if let Some(l) = &self.lock {
-            parts.push(format!("{l} lock"));
+            parts.push(format!("{} lock", lock_name(l)));
         }
         if let Some(size) = self.table_size {
             parts.push(pretty_size(size));
@@ -56,6 +56,20 @@ impl Finding {
     fn first_line(&self) -> &str {
         self.statement.lines().next().unwrap_or("").trim_end()
     }
+}
+
+/// "ShareUpdateExclusiveLock" (check()'s lock_mode, as in pg_locks) -> "SHARE UPDATE EXCLUSIVE"
+/// (as LOCK TABLE and the docs name it).
+pub fn lock_name(mode: &str) -> String {
+    let base = mode.strip_suffix("Lock").unwrap_or(mode);
+    let mut out = String::new();
+    for (i, c) in base.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(c.to_uppercase());
+    }
+    out
 }
 
 /// Like Postgres' pg_size_pretty (bytes below 10 kB, then kB, MB, GB, TB, half-up rounding).
@@ -215,13 +229,21 @@ mod tests {
             statement: "CREATE INDEX i ON orders (x)\n  WHERE y;".into(),
             hazard: Some("index_build".into()),
             verdict: "refused".into(),
-            lock: Some("SHARE".into()),
+            lock: Some("ShareLock".into()),
             relation: Some("public.orders".into()),
             table_size: Some(12 * 1024 * 1024),
             rewrites: false,
             scans: true,
             hint: Some("CREATE INDEX CONCURRENTLY i ON orders (x);\n100% \"safe\"".into()),
         }
+    }
+
+    #[test]
+    fn lock_names() {
+        assert_eq!(lock_name("ShareUpdateExclusiveLock"), "SHARE UPDATE EXCLUSIVE");
+        assert_eq!(lock_name("AccessExclusiveLock"), "ACCESS EXCLUSIVE");
+        assert_eq!(lock_name("ShareLock"), "SHARE");
+        assert_eq!(lock_name("odd"), "ODD");
     }
 
     #[test]
@@ -271,7 +293,7 @@ mod tests {
         assert_eq!(
             o.render(&f),
             "{\"file\":\"m/0002, a:b.sql\",\"line\":3,\"column\":1,\"hazard\":\"index_build\",\
-             \"verdict\":\"refused\",\"lock\":\"SHARE\",\"relation\":\"public.orders\",\
+             \"verdict\":\"refused\",\"lock\":\"ShareLock\",\"relation\":\"public.orders\",\
              \"table_size\":null,\"rewrites\":false,\"scans\":true,\
              \"statement\":\"CREATE INDEX i ON orders (x)\\n  WHERE y;\",\"hint\":null}\n"
         );
