@@ -17,6 +17,7 @@ const USER: &str = "safe_ddl";
 
 pub struct Cluster {
     dir: PathBuf,
+    pg_config: PathBuf,
     bindir: PathBuf,
     /// initdb refuses root: as root, the server runs as this (uid, gid).
     run_as: Option<(u32, u32)>,
@@ -30,6 +31,7 @@ impl Cluster {
         // From here on, Drop removes the directory (and stops the server if it runs).
         let cluster = Cluster {
             dir,
+            pg_config,
             bindir,
             run_as,
         };
@@ -94,14 +96,21 @@ impl Cluster {
         // of search_path would put the schema's and the migrations' tables there.
         conn.exec("ALTER ROLE safe_ddl SET search_path = public")
             .map_err(|e| Fail::new(format!("ephemeral cluster: {}", e.message)))?;
-        conn.exec("CREATE EXTENSION safe_ddl").map_err(|e| {
-            Fail::new(format!(
-                "CREATE EXTENSION safe_ddl failed in the ephemeral cluster ({}): {}",
-                pg_config.display(),
-                e.message
-            ))
-        })?;
         Ok(cluster)
+    }
+
+    /// After the schema files (a pg_dump of a database with safe_ddl creates it itself, and
+    /// would fail on an existing one): CREATE EXTENSION IF NOT EXISTS safe_ddl.
+    pub fn create_extension(&self, conn: &Conn) -> Result<(), Fail> {
+        conn.exec("CREATE EXTENSION IF NOT EXISTS safe_ddl")
+            .map(drop)
+            .map_err(|e| {
+                Fail::new(format!(
+                    "CREATE EXTENSION safe_ddl failed in the ephemeral cluster ({}): {}",
+                    self.pg_config.display(),
+                    e.message
+                ))
+            })
     }
 
     fn data(&self) -> PathBuf {
@@ -154,9 +163,17 @@ impl Cluster {
             ))
         })?;
         if !out.status.success() {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let advice = if stderr.contains("role \"") && stderr.contains("\" does not exist") {
+                "\nThe ephemeral cluster has no roles but its superuser safe_ddl: dump the schema \
+                 with pg_dump --schema-only --no-owner --no-privileges, or create the roles in an \
+                 earlier --schema file (e.g. pg_dumpall --roles-only)."
+            } else {
+                ""
+            };
             return Err(Fail::new(format!(
-                "loading the schema {file} failed:\n{}",
-                String::from_utf8_lossy(&out.stderr).trim_end()
+                "loading the schema {file} failed:\n{}{advice}",
+                stderr.trim_end()
             )));
         }
         Ok(())

@@ -107,6 +107,7 @@ fn main() -> ExitCode {
                     cluster.load_schema(schema)?;
                 }
                 let conn = cluster.connect()?;
+                cluster.create_extension(&conn)?;
                 for src in &sources {
                     emit(apply::apply_file(&conn, src)?);
                 }
