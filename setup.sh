@@ -7,13 +7,15 @@
 #                                    15, the server-behaviour suites on 17 and 18, the .deb test
 #   bash setup.sh install [--pg N]   set up only, for major N (15, 17 or 18; default 15): gets
 #                                    PostgreSQL N if the machine has none, builds and installs
-#                                    safe_ddl into it. Last line: pg_config: <path>
+#                                    safe_ddl into it, and the safe-ddl command at
+#                                    /usr/local/bin/safe-ddl. Last line: pg_config: <path>
 #   bash setup.sh cluster [--pg N] [stop]
 #                                    start (or restart) a throwaway cluster of major N with
 #                                    safe_ddl preloaded, Unix socket only; last line:
 #                                    host=<socket dir> port=<port>. With stop: stop it.
 #   bash setup.sh package [--pg N]   Debian packages in target/packages/, one per tested major
-#                                    (or only N): postgresql-<N>-safe-ddl_<version>_amd64.deb
+#                                    (or only N): postgresql-<N>-safe-ddl_<version>_amd64.deb,
+#                                    and the safe-ddl command's: safe-ddl_<version>_amd64.deb
 #
 # Where the majors come from (pg_test/lib/majors.sh): 15 from Debian 12's packages; 17 from Debian
 # 13's packages in a debootstrap root under /opt/safe_ddl (they need a newer glibc than Debian
@@ -130,7 +132,8 @@ install_into() {
     say "building and installing safe_ddl into PostgreSQL $1 ($("$pgc" --pkglibdir))"
     mkdir -p target
     install_extension "$pgc" "target/install-pg$1.log"
-    say "safe_ddl installed"
+    install_cli "$pgc" "target/install-cli.log"
+    say "safe_ddl installed; the safe-ddl command: /usr/local/bin/safe-ddl"
 }
 
 setup_major() {
@@ -249,7 +252,8 @@ case "$ACTION" in
         if [ "$MAJOR_GIVEN" = 1 ]; then majors=("$MAJOR"); fi
         for n in "${majors[@]}"; do get_major "$n"; done
         pgrx_init
-        for n in "${majors[@]}"; do build_package "$n"; done ;;
+        for n in "${majors[@]}"; do build_package "$n"; done
+        build_cli_package ;;
     test)
         base_packages
         rust_toolchain

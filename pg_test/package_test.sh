@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . pg_test/lib/majors.sh
+. pg_test/lib/install.sh
 . pg_test/lib/package.sh
 
 N="${1:-15}"
@@ -30,6 +31,10 @@ deb="$(build_package "$N" | tail -1)"
 [ -f "$deb" ] || fail "no package built"
 echo "package: $deb"
 dpkg-deb -c "$deb" | awk '{print $6}'
+cli_deb="$(build_cli_package | tail -1)"
+[ -f "$cli_deb" ] || fail "no safe-ddl package built"
+echo "package: $cli_deb"
+dpkg-deb -c "$cli_deb" | awk '{print $6}'
 
 if [ ! -f "$CLEAN_ROOT/.safe_ddl_ready" ]; then
     echo "making a clean Debian $SUITE root with postgresql-$N in $CLEAN_ROOT"
@@ -51,11 +56,14 @@ for f in usr/bin/cargo usr/bin/rustc usr/bin/clang root/.cargo/bin/cargo; do
     [ ! -e "$CLEAN_ROOT/$f" ] || fail "the clean root has $f"
 done
 if find "$CLEAN_ROOT/usr" -name 'safe_ddl*' | grep -q .; then
-    in_clean_root dpkg -r "postgresql-$N-safe-ddl" >/dev/null 2>&1 || true
+    in_clean_root dpkg -r "postgresql-$N-safe-ddl" safe-ddl >/dev/null 2>&1 || true
     ! find "$CLEAN_ROOT/usr" -name 'safe_ddl*' | grep . || fail "the clean root has safe_ddl files not from the package"
 fi
 
+[ ! -e "$CLEAN_ROOT/usr/bin/safe-ddl" ] || in_clean_root dpkg -r safe-ddl >/dev/null 2>&1 || true
+[ ! -e "$CLEAN_ROOT/usr/bin/safe-ddl" ] || fail "the clean root has a safe-ddl command not from the package"
 cp "$deb" "$CLEAN_ROOT/tmp/safe_ddl.deb"
+cp "$cli_deb" "$CLEAN_ROOT/tmp/safe_ddl_cli.deb"
 script='
 set -euo pipefail
 N=$1
@@ -95,6 +103,24 @@ echo "$out" | grep -q "CREATE INDEX CONCURRENTLY" || { echo "no CONCURRENTLY rec
 page=/usr/share/postgresql/$N/doc/safe_ddl/hazards/index_build.md
 echo "$out" | grep -qF "See $page" || { echo "the HINT does not point to the installed docs ($page)"; exit 1; }
 [ -s "$page" ] || { echo "$page is not installed"; exit 1; }
+# The safe-ddl command from its package, as root (the throwaway cluster runs as postgres), from
+# a clean directory: refused and allowed findings with file:line:col, exit status 1.
+dpkg -i /tmp/safe_ddl_cli.deb
+rm -rf /tmp/clitest && mkdir /tmp/clitest && cd /tmp/clitest
+printf "CREATE TABLE orders (id bigint PRIMARY KEY, customer int);\n" >schema.sql
+printf -- "-- safe_ddl: allow index_build\nCREATE INDEX orders_id2 ON orders (id);\nCREATE INDEX orders_customer ON orders (customer);\n" >0001_indexes.sql
+set +e
+out="$(safe-ddl check --ephemeral --schema schema.sql 0001_indexes.sql 2>&1)"
+rc=$?
+set -e
+echo "$out"
+[ $rc -eq 1 ] || { echo "safe-ddl check --ephemeral exited $rc, not 1"; exit 1; }
+echo "$out" | grep -q "^0001_indexes.sql:3:1: .*index_build" || { echo "no refused index_build at 0001_indexes.sql:3:1"; exit 1; }
+echo "$out" | grep -q "^0001_indexes.sql:2:1: .*allowed" || { echo "the inline allow at 0001_indexes.sql:2 was not reported as allowed"; exit 1; }
+echo "$out" | grep -q "CREATE INDEX CONCURRENTLY orders_customer" || { echo "no recipe"; exit 1; }
+[ -z "$(ls /tmp | grep -i safe.ddl | grep -v clitest)" ] || { echo "the throwaway cluster was left in /tmp"; ls /tmp; exit 1; }
+cd /
+dpkg -r safe-ddl
 dpkg -r postgresql-$N-safe-ddl
 '
 in_clean_root bash -c "$script" package_test "$N" || fail "install, refusal or removal failed inside the clean root"
@@ -105,8 +131,8 @@ while read -r f; do
     f="${f#./}"
     case "$f" in ""|*/) continue ;; esac
     if [ -f "$CLEAN_ROOT/$f" ]; then echo "left behind: /$f"; left=1; fi
-done < <(dpkg-deb -c "$deb" | awk '{print $6}')
+done < <(dpkg-deb -c "$deb" | awk '{print $6}'; dpkg-deb -c "$cli_deb" | awk '{print $6}')
 [ $left = 0 ] || fail "dpkg -r left files"
 if find "$CLEAN_ROOT/usr" -name 'safe_ddl*' | grep .; then fail "safe_ddl files left after dpkg -r"; fi
-rm -f "$CLEAN_ROOT/tmp/safe_ddl.deb"
-echo "package_test: the $N package installs on a clean Debian $SUITE root, refuses a plain CREATE INDEX with its recipe and the installed docs page, and removes cleanly"
+rm -f "$CLEAN_ROOT/tmp/safe_ddl.deb" "$CLEAN_ROOT/tmp/safe_ddl_cli.deb"
+echo "package_test: the $N package installs on a clean Debian $SUITE root, refuses a plain CREATE INDEX with its recipe and the installed docs page, the safe-ddl package checks a migration in a throwaway cluster as root, and both remove cleanly"

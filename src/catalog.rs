@@ -35,6 +35,8 @@ pub fn table_facts(oid: pg_sys::Oid) -> Option<TableFacts> {
         None => (false, None),
     };
     let (size_bytes, size_exact) = match measured {
+        // safe_ddl.exempt_empty_tables off: a measured 0 is no proof of holding no data.
+        Some(size) if size.bytes == 0 && !crate::gucs::exempt_empty_tables() => (0, false),
         Some(size) => (size.bytes, size.exact),
         None => (estimated_size(oid), false),
     };

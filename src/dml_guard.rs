@@ -85,6 +85,11 @@ unsafe fn check_limit(query_desc: *mut pg_sys::QueryDesc, limit: f64) {
             limit,
             &sql,
         );
+        // SAFETY: the executor's QueryDesc: its source text and planned statement.
+        let _inline = crate::inline_allow::Scope::set(crate::inline_allow::of_source(
+            (*query_desc).sourceText,
+            (*(*query_desc).plannedstmt).stmt_location,
+        ));
         let allow = gucs::allow();
         let findings = [finding];
         if allow.allows(Hazard::LargeDml) {

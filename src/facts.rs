@@ -78,6 +78,8 @@ impl TableFacts {
     pub fn size_text(&self) -> String {
         if self.size_exact {
             pretty_size(self.size_bytes)
+        } else if self.size_bytes == 0 {
+            "of unknown size".into()
         } else {
             format!(
                 "about {} (estimate from pg_class.relpages)",

@@ -73,6 +73,12 @@ static LOCK_TIMEOUT_MS: GucSetting<i32> = GucSetting::<i32>::new(200);
 /// Tables that hold no data are exempt whatever its value (`TableFacts::holds_no_data`).
 static MIN_TABLE_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(0);
 
+/// `safe_ddl.exempt_empty_tables`, default on: a table that holds no data (0 pages, measured) is
+/// exempt from the scan, rewrite and build hazards. Off judges every table as if it held data:
+/// for a cluster that has only the schema (`safe-ddl check --ephemeral`, a CI database), where
+/// every table is empty but production's are not. Superuser: it protects other sessions' tables.
+static EXEMPT_EMPTY_TABLES: GucSetting<bool> = GucSetting::<bool>::new(true);
+
 /// `safe_ddl.auto_concurrently`, default off: run a plain CREATE INDEX / DROP INDEX / REINDEX
 /// issued at top level outside a transaction block as its CONCURRENTLY form instead of refusing
 /// it. Off by default because it changes what a statement does (and how long it takes).
@@ -253,6 +259,14 @@ pub fn init() {
         i32::MAX,
         GucContext::Suset,
         GucFlags::UNIT_KB,
+    );
+    GucRegistry::define_bool_guc(
+        c"safe_ddl.exempt_empty_tables",
+        c"Exempt tables that hold no data from the scan, rewrite and build hazards.",
+        c"Off judges empty tables like any other: for a schema-only database (CI, safe-ddl check --ephemeral).",
+        &EXEMPT_EMPTY_TABLES,
+        GucContext::Suset,
+        GucFlags::default(),
     );
     GucRegistry::define_bool_guc(
         c"safe_ddl.track_usage",
@@ -847,7 +861,11 @@ fn ceiling_error_text(excess: &str, allow: &str) -> (String, String, String) {
 
 /// Use time: safe_ddl.allow names `name`, which the ceiling does not permit. Does not return.
 fn ceiling_exceeded(name: &str) {
-    let (message, detail, hint) = ceiling_error_text(name, &allow_text());
+    let mut allow = allow_text();
+    if let Some(inline) = crate::inline_allow::current() {
+        allow = format!("{allow}' plus the statement's inline allow '{inline}");
+    }
+    let (message, detail, hint) = ceiling_error_text(name, &allow);
     crate::encoding::report(
         pgrx::pg_sys::panic::ErrorReport::new(
             pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
@@ -862,11 +880,16 @@ fn ceiling_exceeded(name: &str) {
 
 /// safe_ddl.allow as the guard uses it: under safe_ddl.allow_ceiling (a hazard it names but the
 /// ceiling does not permit is an ERROR when that hazard comes up).
+/// The inline allow of the statement being judged (`inline_allow::current`) adds to it, under the
+/// same ceiling.
 pub fn allow() -> AllowList {
-    let text = ALLOW
+    let mut text = ALLOW
         .get()
         .map(|c| c.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if let Some(inline) = crate::inline_allow::current() {
+        text = format!("{text}, {inline}");
+    }
     // The check hook validated the value, so a parse error cannot happen; be lenient anyway.
     AllowList::parse(&text)
         .unwrap_or_default()
@@ -919,6 +942,10 @@ pub fn max_lock_hold_ms() -> i32 {
 
 pub fn lock_timeout_ms() -> i32 {
     LOCK_TIMEOUT_MS.get()
+}
+
+pub fn exempt_empty_tables() -> bool {
+    EXEMPT_EMPTY_TABLES.get()
 }
 
 pub fn min_table_size_bytes() -> i64 {

@@ -152,6 +152,11 @@ fn judge_and_run(
         Ok(None) => return chain(pstmt),
         Err(why) => return undecided(mode, &why, pstmt, query, || chain(pstmt)),
     };
+    // The statement's inline allow counts while it is judged and runs (rewrite backstop included).
+    // SAFETY: pstmt and query are what Postgres passed us.
+    let _inline = crate::inline_allow::Scope::set(unsafe {
+        crate::inline_allow::of_source(query, (*pstmt).stmt_location)
+    });
     // Only temporary tables: every rule exempts them and nobody else can lock them.
     if only_temporary(&stmt) {
         return chain(pstmt);

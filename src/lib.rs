@@ -28,6 +28,7 @@ mod gucs;
 pub mod hazard;
 mod hold;
 mod hook;
+mod inline_allow;
 mod load;
 mod pg_error;
 mod pg_version;

@@ -95,14 +95,46 @@ pub fn undecided(warn: bool, why: &str, statement: &str) {
     );
 }
 
+/// A `safe_ddl: ...` comment before a statement that cannot be honoured (unknown hazard, unknown
+/// directive, misplaced): an ERROR, as `SET safe_ddl.allow` of an unknown name is. `located` is
+/// the message suffix and detail that point at it in check()'s SQL. Does not return.
+pub fn invalid_inline(e: &crate::inline_allow::Invalid, located: Option<(String, String)>) {
+    let (suffix, detail) = match located {
+        Some((suffix, at)) => (suffix, format!("{}\n{at}", e.detail)),
+        None => (String::new(), e.detail.clone()),
+    };
+    encoding::report(
+        ErrorReport::new(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("safe_ddl: {}{suffix}", e.message),
+            "safe_ddl",
+        )
+        .set_detail(detail)
+        .set_hint(
+            "An inline allow is a comment on its own line directly before the statement, naming \
+             hazards as safe_ddl.allow does: -- safe_ddl: allow <hazard>[, <hazard>...]",
+        ),
+        PgLogLevel::ERROR,
+    );
+}
+
 /// One LOG line per allowed hazard, for the audit trail: hazard, subject, current_user, database,
 /// session_user, the safe_ddl.allow value, the statement.
 pub fn log_allowed(findings: &[Finding], statement: &str) {
     let (user, session_user, database) = who();
     let allow = crate::gucs::allow_text();
+    let by = match crate::inline_allow::current() {
+        Some(inline) if allow.trim().is_empty() => {
+            format!("the statement's inline allow (safe_ddl: allow {inline})")
+        }
+        Some(inline) => format!(
+            "safe_ddl.allow = '{allow}' and the statement's inline allow (safe_ddl: allow {inline})"
+        ),
+        None => format!("safe_ddl.allow = '{allow}'"),
+    };
     for f in findings {
         let message = format!(
-            "safe_ddl: hazard {} on {} allowed by safe_ddl.allow = '{allow}' for user \"{user}\" \
+            "safe_ddl: hazard {} on {} allowed by {by} for user \"{user}\" \
              (session user \"{session_user}\") in database \"{database}\": {statement}",
             f.hazard, f.subject
         );

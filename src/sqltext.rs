@@ -9,7 +9,7 @@ struct Word {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Lexeme {
+pub(crate) enum Lexeme {
     /// `-- ...` to the end of the line, or `/* ... */` (nested, as Postgres' lexer allows).
     Comment,
     /// A string literal (E'' with backslash escapes), a quoted identifier or a dollar quote.
@@ -19,7 +19,12 @@ enum Lexeme {
 /// The comment or quoted text that starts at byte `i` of `sql`, and the byte after its end (the
 /// end of `sql` when it is not closed); None when none starts there.
 fn lexeme(sql: &str, i: usize) -> Option<(usize, Lexeme)> {
-    let b = sql.as_bytes();
+    lexeme_bytes(sql.as_bytes(), i)
+}
+
+/// `lexeme` on bytes: any server encoding works, since Postgres' server encodings never use an
+/// ASCII byte inside a multibyte character.
+pub(crate) fn lexeme_bytes(b: &[u8], i: usize) -> Option<(usize, Lexeme)> {
     let c = b[i];
     if c == b'-' && b.get(i + 1) == Some(&b'-') {
         let end = b[i..]
@@ -78,9 +83,10 @@ fn lexeme(sql: &str, i: usize) -> Option<(usize, Lexeme)> {
         {
             return None;
         }
-        let tag = &sql[i..=e];
-        let end = sql[e + 1..]
-            .find(tag)
+        let tag = &b[i..=e];
+        let end = b[e + 1..]
+            .windows(tag.len())
+            .position(|w| w == tag)
             .map_or(b.len(), |p| e + 1 + p + tag.len());
         return Some((end, Lexeme::Quoted));
     }

@@ -28,3 +28,24 @@ install_docs() {
     rm -rf "$dst"
     mv "$dst.safe_ddl_new" "$dst"
 }
+
+# The `safe-ddl` command (src/bin/safe-ddl), release. Built with the flags `cargo pgrx package`
+# builds the library with, so the library compiled just before is reused and only the program
+# is compiled (other flags would rebuild pgrx and everything under it). The program itself does
+# not link the library. Usage: build_cli PG_CONFIG LOGFILE  (prints the binary's path last)
+SAFE_DDL_PGRX_RUSTFLAGS="target.'cfg(all(target_family = \"unix\", not(target_os = \"macos\")))'.rustflags = [\"-C\", \"link-arg=-Wl,--no-gc-sections\"]"
+build_cli() {
+    local pg_config="$1" log="$2" n
+    n="$("$pg_config" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')"
+    cargo --config "$SAFE_DDL_PGRX_RUSTFLAGS" build --release --bin safe-ddl \
+        --no-default-features --features "pg$n" >"$log" 2>&1 || { cat "$log" >&2; return 1; }
+    echo "${CARGO_TARGET_DIR:-target}/release/safe-ddl"
+}
+
+# install_cli PG_CONFIG LOGFILE: build_cli, then /usr/local/bin/safe-ddl (renamed into place).
+install_cli() {
+    local bin
+    bin="$(build_cli "$1" "$2" | tail -1)" || return 1
+    install -m 0755 "$bin" /usr/local/bin/safe-ddl.safe_ddl_new
+    mv -f /usr/local/bin/safe-ddl.safe_ddl_new /usr/local/bin/safe-ddl
+}

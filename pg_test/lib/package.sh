@@ -61,3 +61,44 @@ EOF
     printf '\033[1m[setup]\033[0m %s\n' "wrote $deb" >&2
     echo "$deb"
 }
+
+# The `safe-ddl` command's package, one for every major (the program talks to any server over
+# libpq; --ephemeral needs one of the postgresql-N-safe-ddl packages, hence Recommends):
+# target/packages/safe-ddl_<version>_amd64.deb with /usr/bin/safe-ddl. Prints its path last.
+# Needs install.sh (build_cli) sourced.
+build_cli_package() {
+    local version pkgroot deb bin
+    version="$(package_version)"
+    mkdir -p target/packages
+    printf '\033[1m[setup]\033[0m %s\n' "building the safe-ddl command's package (release)" >&2
+    bin="$(build_cli "$(pg_config_of 15)" target/package-cli.log | tail -1)" || return 1
+    pkgroot="target/packages/root-cli"
+    rm -rf "$pkgroot"
+    mkdir -p "$pkgroot/usr/bin" "$pkgroot/DEBIAN" "$pkgroot/usr/share/doc/safe-ddl"
+    install -m 0755 "$bin" "$pkgroot/usr/bin/safe-ddl"
+    strip --strip-unneeded "$pkgroot/usr/bin/safe-ddl"
+    install -m 0644 docs/ci.md "$pkgroot/usr/share/doc/safe-ddl/ci.md"
+    cat >"$pkgroot/DEBIAN/control" <<CONTROL
+Package: safe-ddl
+Version: $version
+Architecture: amd64
+Maintainer: safe_ddl developers <safe-ddl@localhost>
+Depends: libpq5, libc6 (>= 2.34)
+Recommends: postgresql-18-safe-ddl | postgresql-17-safe-ddl | postgresql-15-safe-ddl
+Section: database
+Priority: optional
+Installed-Size: $(du -sk "$pkgroot/usr" | cut -f1)
+Homepage: https://github.com/safe-ddl/safe_ddl
+Description: check PostgreSQL migrations with safe_ddl in CI and pre-commit hooks
+ safe-ddl check reads migration files and reports each statement the safe_ddl
+ extension would refuse (hazard, lock, table size, the safe recipe) with its
+ file, line and column, as text, JSON or GitHub annotations: against a live
+ database or a hot standby (read-only, nothing executed), or against a
+ throwaway cluster it starts itself with the schema loaded (--ephemeral).
+CONTROL
+    deb="target/packages/safe-ddl_${version}_amd64.deb"
+    dpkg-deb --root-owner-group -Zxz --build "$pkgroot" "$deb" >/dev/null
+    rm -rf "$pkgroot"
+    printf '\033[1m[setup]\033[0m %s\n' "wrote $deb" >&2
+    echo "$deb"
+}

@@ -10,6 +10,7 @@ use crate::describe;
 use crate::encoding::{Sql, Text};
 use crate::guard;
 use crate::gucs::{self, Mode};
+use crate::{inline_allow, report};
 
 type Row = (
     Text,
@@ -21,6 +22,7 @@ type Row = (
     bool,
     Option<i64>,
     Option<Text>,
+    i32,
 );
 
 /// One row per statement and hazard; a statement without hazards gets one row with hazard NULL
@@ -42,13 +44,31 @@ fn check(
         name!(scans, bool),
         name!(table_size, Option<i64>),
         name!(hint, Option<Text>),
+        name!(location, i32),
     ),
 > {
     let sql = &sql;
     let stmts = super::parse::parse(sql);
     let mut rows = Vec::new();
     let mut script = Script::default();
+    let mut previous_end = 0usize;
     for (node, location, len) in stmts {
+        let span = Span::of(sql, previous_end, location, len);
+        previous_end = span.end + 1;
+        // The statement's inline allow, for this statement only (an invalid one is an ERROR
+        // pointing at it, whatever the statement).
+        let inline = match inline_allow::in_region(sql.server(), span.start, span.first) {
+            Ok(found) => found.map(|i| i.list),
+            Err(e) => {
+                let at = char_position(sql, e.at);
+                let (suffix, detail) = super::parse::located("", sql.text(), at);
+                report::invalid_inline(&e, detail.map(|d| (suffix, d)));
+                None
+            }
+        };
+        let _inline = inline_allow::Scope::set(inline);
+        let text = span.text(sql);
+        let position = char_position(sql, span.first);
         // SAFETY: node comes from raw_parser in this call.
         if let Some(block) = unsafe { transaction_block(node) } {
             script.in_block = block;
@@ -58,13 +78,16 @@ fn check(
         // the hook, an error of the analysis itself is no answer: the statement is "unanalysed".
         let described = unsafe { describe::describe_node_guarded(node, sql, location, len) };
         let mut stmt = match described {
-            Ok(Some(stmt)) => stmt,
+            Ok(Some(mut stmt)) => {
+                stmt.text = text;
+                stmt
+            }
             Ok(None) => {
-                rows.push(ok_row(sql.statement(location, len), None));
+                rows.push(ok_row(text, None, position));
                 continue;
             }
             Err(why) => {
-                let mut row = ok_row(sql.statement(location, len), None);
+                let mut row = ok_row(text, None, position);
                 row.2 = "unanalysed".into();
                 row.8 = Some(Text(format!(
                     "safe_ddl could not analyse it ({why}); the hook lets Postgres run it unjudged \
@@ -78,7 +101,7 @@ fn check(
         let judgement = guard::judge_holding(&stmt, &script.held);
         script.after(&stmt);
         if judgement.allowed.is_empty() && judgement.refused.is_empty() {
-            rows.push(ok_row(stmt.text.clone(), Some(&stmt)));
+            rows.push(ok_row(stmt.text.clone(), Some(&stmt), position));
             continue;
         }
         let verdict = match gucs::mode() {
@@ -87,13 +110,52 @@ fn check(
             Mode::Off => "ok",
         };
         for f in &judgement.refused {
-            rows.push(finding_row(&stmt, f, verdict));
+            rows.push(finding_row(&stmt, f, verdict, position));
         }
         for f in &judgement.allowed {
-            rows.push(finding_row(&stmt, f, "allowed"));
+            rows.push(finding_row(&stmt, f, "allowed", position));
         }
     }
     TableIterator::new(rows)
+}
+
+/// Where one statement of the checked SQL lies, in server bytes: from just after the previous
+/// statement's `;` (its leading comments, where inline allows are) to its end, and its first
+/// token. Postgres locates a statement just after the previous `;` before 18, at its first token
+/// from 18 on: both give the same span here.
+struct Span {
+    start: usize,
+    first: usize,
+    /// The byte after the statement (its `;`, or the end of the SQL).
+    end: usize,
+}
+
+impl Span {
+    fn of(sql: &Sql, previous_end: usize, location: i32, len: i32) -> Span {
+        let total = sql.server().len();
+        let location = usize::try_from(location).unwrap_or(0).min(total);
+        let start = previous_end.min(location);
+        let end = match usize::try_from(len) {
+            Ok(l) if l > 0 => location.saturating_add(l).min(total),
+            _ => total,
+        };
+        let first = inline_allow::first_token(sql.server(), location).min(end.max(location));
+        Span { start, first, end }
+    }
+
+    fn text(&self, sql: &Sql) -> String {
+        let len = i32::try_from(self.end - self.start).unwrap_or(0);
+        sql.statement(i32::try_from(self.start).unwrap_or(0), len)
+    }
+}
+
+/// The 1-based character position of server byte `at` of `sql`, as Postgres counts positions.
+fn char_position(sql: &Sql, at: usize) -> i32 {
+    let chars = match sql.offset(at) {
+        Some(off) => sql.text()[..off].chars().count(),
+        None => sql.text().chars().count(),
+    };
+    i32::try_from(chars + 1).unwrap_or(i32::MAX)
 }
 
 /// What earlier statements of the checked script did that check() never executes: locks taken
@@ -183,7 +245,7 @@ unsafe fn transaction_block(node: *mut pg_sys::Node) -> Option<bool> {
     }
 }
 
-fn ok_row(text: String, stmt: Option<&Statement>) -> Row {
+fn ok_row(text: String, stmt: Option<&Statement>, position: i32) -> Row {
     let lock = stmt.and_then(|s| s.lock).map(|l| Text::from(l.name()));
     let relation = stmt
         .and_then(|s| s.relations().first().copied())
@@ -200,10 +262,11 @@ fn ok_row(text: String, stmt: Option<&Statement>) -> Row {
         stmt.is_some_and(|s| s.ddl.validates()),
         None,
         None,
+        position,
     )
 }
 
-fn finding_row(stmt: &Statement, f: &Finding, verdict: &str) -> Row {
+fn finding_row(stmt: &Statement, f: &Finding, verdict: &str, position: i32) -> Row {
     (
         Text(stmt.text.clone()),
         Some(Text::from(f.hazard.name())),
@@ -214,6 +277,7 @@ fn finding_row(stmt: &Statement, f: &Finding, verdict: &str) -> Row {
         f.scans,
         f.size_bytes,
         Some(Text(f.hint.clone())),
+        position,
     )
 }
 
