@@ -235,7 +235,7 @@ fn sum_leaves(leaves: impl Iterator<Item = Size>) -> Size {
 
 /// relpages * block size: up to date as of the last VACUUM, ANALYZE or CREATE INDEX.
 fn estimated_size(oid: pg_sys::Oid) -> i64 {
-    Spi::get_one_with_args::<i64>(
+    crate::spi_ro::get_one_with_args::<i64>(
         "SELECT GREATEST(relpages, 0)::pg_catalog.int8 \
                 OPERATOR(pg_catalog.*) pg_catalog.current_setting('block_size')::pg_catalog.int8 \
          FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1",

@@ -600,7 +600,7 @@ fn db_role_setting(name: &str) -> Option<String> {
         }
         push
     };
-    let value = pgrx::Spi::get_one_with_args::<String>(
+    let value = crate::spi_ro::get_one_with_args::<String>(
         "SELECT pg_catalog.substr(c.item, pg_catalog.length($3) OPERATOR(pg_catalog.+) 2) \
            FROM (VALUES (1, $1, $2), (2, 0::pg_catalog.oid, $2), (3, $1, 0::pg_catalog.oid), \
                         (4, 0::pg_catalog.oid, 0::pg_catalog.oid)) AS k(rank, db, role) \

@@ -36,6 +36,7 @@ mod recheck;
 mod report;
 pub mod rules;
 mod slice;
+mod spi_ro;
 pub mod sqltext;
 mod timeout;
 mod usage;

@@ -49,7 +49,7 @@ fn column(relid: pg_sys::Oid, name: &CStr) -> Option<Column> {
     unsafe {
         let (mut typid, mut typmod, mut collation) = (pg_sys::InvalidOid, -1, pg_sys::InvalidOid);
         pg_sys::get_atttypetypmodcoll(relid, attnum, &mut typid, &mut typmod, &mut collation);
-        let not_null = Spi::get_one_with_args::<bool>(
+        let not_null = crate::spi_ro::get_one_with_args::<bool>(
             &format!(
                 "SELECT {} FROM pg_catalog.pg_attribute WHERE attrelid OPERATOR(pg_catalog.=) $1 AND attnum OPERATOR(pg_catalog.=) $2",
                 crate::pg_version::VALID_NOT_NULL_SQL
@@ -494,7 +494,7 @@ pub fn pending_not_null(relid: u32, name: &CStr) -> Option<String> {
     }
     let rel = pg_sys::Oid::from(relid);
     let attnum = attnum(rel, name)?;
-    Spi::get_one_with_args::<String>(
+    crate::spi_ro::get_one_with_args::<String>(
         "SELECT pg_catalog.quote_ident(conname) FROM pg_catalog.pg_constraint \
          WHERE conrelid OPERATOR(pg_catalog.=) $1 AND contype OPERATOR(pg_catalog.=) 'n' \
            AND NOT convalidated AND conkey OPERATOR(pg_catalog.=) ARRAY[$2::pg_catalog.int2]",
@@ -623,7 +623,7 @@ pub unsafe fn attach_scans(
 pub fn same_access_method(relid: u32, name: &CStr) -> bool {
     // SAFETY: catalog lookup; missing_ok.
     let wanted = unsafe { pg_sys::get_table_am_oid(name.as_ptr(), true) };
-    let current = Spi::get_one_with_args::<pg_sys::Oid>(
+    let current = crate::spi_ro::get_one_with_args::<pg_sys::Oid>(
         "SELECT relam FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) $1",
         &[pg_sys::Oid::from(relid).into()],
     )
@@ -634,7 +634,7 @@ pub fn same_access_method(relid: u32, name: &CStr) -> bool {
 
 /// The column (name as stored) of NO INHERIT not-null constraint `name` of `relid` (18), if it is one.
 pub fn no_inherit_not_null_column(relid: u32, name: &CStr) -> Option<String> {
-    Spi::get_one_with_args::<String>(
+    crate::spi_ro::get_one_with_args::<String>(
         "SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_constraint c \
          JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) c.conrelid \
            AND a.attnum OPERATOR(pg_catalog.=) c.conkey[1] \
@@ -664,7 +664,7 @@ pub fn inheritance_children(relid: u32) -> Vec<crate::ddl::Target> {
 /// KEY ... USING INDEX); nothing when there is no such index (Postgres reports it).
 pub fn index_key_columns(relid: u32, name: &CStr) -> Vec<String> {
     let rel = pg_sys::Oid::from(relid);
-    Spi::get_one_with_args::<Vec<String>>(
+    crate::spi_ro::get_one_with_args::<Vec<String>>(
         "SELECT ARRAY(SELECT a.attname::pg_catalog.text \
            FROM pg_catalog.pg_index i \
            JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid \
@@ -694,7 +694,7 @@ pub fn same_tablespace(relid: u32, name: &CStr) -> bool {
 
 /// The default partition of a partitioned table, if it has one.
 pub fn default_partition(parent: u32) -> Option<crate::ddl::Target> {
-    let oid = Spi::get_one_with_args::<pg_sys::Oid>(
+    let oid = crate::spi_ro::get_one_with_args::<pg_sys::Oid>(
         // oid <> int would pick an <>(oid, int) defined in any schema on the search_path: the
         // operator and the constant's type are pg_catalog's.
         "SELECT partdefid FROM pg_catalog.pg_partitioned_table \
@@ -735,7 +735,7 @@ pub fn validation_kind(relid: u32, name: &CStr) -> crate::ddl::ConstraintKind {
     let Ok(name) = name.to_str() else {
         return ConstraintKind::Other;
     };
-    let contype = Spi::get_one_with_args::<String>(
+    let contype = crate::spi_ro::get_one_with_args::<String>(
         "SELECT c.contype::pg_catalog.text FROM pg_catalog.pg_constraint c \
          WHERE c.conrelid OPERATOR(pg_catalog.=) $1 AND c.conname OPERATOR(pg_catalog.=) $2 \
            AND NOT c.convalidated",
@@ -757,7 +757,7 @@ pub fn not_enforced_foreign_key(relid: u32, name: &CStr) -> Option<String> {
         return None;
     }
     let name = name.to_str().ok()?;
-    Spi::get_one_with_args::<String>(
+    crate::spi_ro::get_one_with_args::<String>(
         "SELECT pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint c \
          WHERE c.conrelid OPERATOR(pg_catalog.=) $1 AND c.conname OPERATOR(pg_catalog.=) $2 \
            AND c.contype OPERATOR(pg_catalog.=) 'f' AND NOT c.conenforced",

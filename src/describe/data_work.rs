@@ -201,7 +201,7 @@ pub unsafe fn alter_domain(s: *mut pg_sys::AlterDomainStmt, full: &Sql) -> (Ddl,
 }
 
 fn not_null_domain(domain: pg_sys::Oid) -> bool {
-    Spi::get_one_with_args::<bool>(
+    crate::spi_ro::get_one_with_args::<bool>(
         "SELECT typnotnull FROM pg_catalog.pg_type WHERE oid OPERATOR(pg_catalog.=) $1",
         &[domain.into()],
     )

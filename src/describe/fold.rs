@@ -205,7 +205,7 @@ fn unsafe_domains() -> Vec<pg_sys::Oid> {
 fn reaches(typid: pg_sys::Oid, domains: &[pg_sys::Oid]) -> bool {
     // SAFETY: a syscache lookup inside a transaction.
     let base = unsafe { pg_sys::getBaseType(typid) };
-    pgrx::Spi::get_one_with_args::<bool>(
+    crate::spi_ro::get_one_with_args::<bool>(
         "WITH RECURSIVE r(t) AS ( \
              SELECT $1 \
              UNION \

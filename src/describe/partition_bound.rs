@@ -243,7 +243,7 @@ unsafe fn implied(rel: pg_sys::Oid, test: *mut pg_sys::List) -> bool {
 /// catalog, operators qualified. When the catalog cannot be read, assumed attachable: the proof is
 /// then attempted, and analysis errors are caught by `describe_guarded`.
 fn attachable(parent: pg_sys::Oid, partition: pg_sys::Oid) -> bool {
-    pgrx::Spi::get_one_with_args::<bool>(
+    crate::spi_ro::get_one_with_args::<bool>(
         "SELECT NOT EXISTS (SELECT FROM pg_catalog.pg_class c \
                             WHERE c.oid OPERATOR(pg_catalog.=) $2 \
                               AND c.reloftype OPERATOR(pg_catalog.<>) 0::pg_catalog.oid) \

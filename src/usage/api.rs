@@ -279,7 +279,7 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         usage.depended_on = depended_on;
         usage.depended_on_columns = columns;
         usage.triggers = triggers;
-        usage.unseen_users = Spi::get_one_with_args::<bool>(
+        usage.unseen_users = crate::spi_ro::get_one_with_args::<bool>(
             "SELECT EXISTS (SELECT FROM pg_catalog.pg_subscription_rel \
                              WHERE srrelid OPERATOR(pg_catalog.=) $1) \
                  OR EXISTS (SELECT FROM pg_catalog.pg_depend \
@@ -383,15 +383,15 @@ fn dependents(relid: pg_sys::Oid) -> (bool, Vec<String>, bool) {
     );
     let triggers = "SELECT EXISTS (SELECT FROM pg_catalog.pg_trigger \
                      WHERE tgrelid OPERATOR(pg_catalog.=) $1 AND NOT tgisinternal)";
-    let depended_on = Spi::get_one_with_args::<bool>(&relation, &[relid.into()])
+    let depended_on = crate::spi_ro::get_one_with_args::<bool>(&relation, &[relid.into()])
         .ok()
         .flatten()
         .unwrap_or(true);
-    let triggers = Spi::get_one_with_args::<bool>(triggers, &[relid.into()])
+    let triggers = crate::spi_ro::get_one_with_args::<bool>(triggers, &[relid.into()])
         .ok()
         .flatten()
         .unwrap_or(true);
-    let columns = match Spi::get_one_with_args::<Vec<String>>(&columns, &[relid.into()]) {
+    let columns = match crate::spi_ro::get_one_with_args::<Vec<String>>(&columns, &[relid.into()]) {
         Ok(c) => c.unwrap_or_default(),
         // Cannot be told: every column counts as depended on (the triggers flag says the same).
         Err(_) => return (true, vec![], true),
@@ -401,7 +401,7 @@ fn dependents(relid: pg_sys::Oid) -> (bool, Vec<String>, bool) {
 
 /// Has `relid` a parent or children (inheritance or partitioning)? True when it cannot be told.
 fn in_inheritance_tree(relid: pg_sys::Oid) -> bool {
-    Spi::get_one_with_args::<bool>(
+    crate::spi_ro::get_one_with_args::<bool>(
         "SELECT EXISTS (SELECT FROM pg_catalog.pg_inherits \
                          WHERE inhrelid OPERATOR(pg_catalog.=) $1 OR inhparent OPERATOR(pg_catalog.=) $1)",
         &[relid.into()],
