@@ -26,6 +26,9 @@
 #      shown, with the output they show (issue 16)
 #  16. pg_test/recipes.sh: every refusal's HINT recipe, extracted and run as pasted, does what it
 #      says; no HINT in the expected outputs holds a <...> placeholder (issue 16)
+#  17. pg_test/cli.sh: the safe-ddl command (issue 17): each format's exact output on a fixture
+#      migration set, exit codes, --ephemeral as root and as an unprivileged user, --dsn against
+#      the test cluster and a streaming standby, Django sqlmigrate output (PORT+28, standby +29)
 #
 # With --server-only (what `bash setup.sh test` runs on 17 and 18): the suites that check server
 # behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14.
@@ -157,6 +160,9 @@ rc=0; bash pg_test/docs_walkthrough.sh "$((PORT + 24))" || rc=$?; record $rc "do
 
 step "recipes: every refusal's HINT recipe runs as pasted and does what it says; no placeholder in any expected HINT"
 rc=0; bash pg_test/recipes.sh "$((PORT + 18))" || rc=$?; record $rc "recipes"
+
+step "safe-ddl command: each format's exact output, exit codes, ephemeral as root and as nobody, dsn on the cluster and on a streaming standby, Django sqlmigrate output"
+rc=0; bash pg_test/cli.sh "$((PORT + 28))" || rc=$?; record $rc "cli"
 fi
 
 step "PostgreSQL's own regression suite: plain vs safe_ddl off vs warn (no crash, off identical, warn adds only safe_ddl's WARNINGs)"

@@ -52,6 +52,10 @@ impl Cluster {
             OsStr::new("--locale=C"),
         ]);
         run(&mut initdb, "initdb")?;
+        // Judged as production would be, not as this empty, just-created database is: empty
+        // tables count like any other, and with usage tracking off every object counts as
+        // possibly in use (here all were created while tracking ran and nobody used them,
+        // which would make every drop and rename look harmless).
         let conf = format!(
             "\n# safe-ddl check --ephemeral\n\
              listen_addresses = ''\n\
@@ -61,7 +65,8 @@ impl Cluster {
              fsync = off\n\
              synchronous_commit = off\n\
              full_page_writes = off\n\
-             safe_ddl.exempt_empty_tables = off\n",
+             safe_ddl.exempt_empty_tables = off\n\
+             safe_ddl.usage_window = 0\n",
             conf_quote(&cluster.dir.to_string_lossy())
         );
         append(&data.join("postgresql.conf"), &conf)?;
