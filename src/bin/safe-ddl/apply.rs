@@ -47,7 +47,7 @@ pub fn apply_file(conn: &Conn, src: &Source) -> Result<Vec<Finding>, Fail> {
     }
     let own_control = stmts
         .iter()
-        .any(|s| transaction_control(src.from_position(s.at.location)));
+        .any(|s| transaction_control(src.text_at(s.at.location)));
     if !own_control {
         exec(conn, src, "BEGIN")?;
         match run(conn, src, &stmts, true) {
@@ -99,7 +99,7 @@ fn run(
                 .filter(|r| r.is_finding())
                 .map(|r| r.finding(src, &s.at, false)),
         );
-        let control = transaction_control(src.from_position(s.at.location));
+        let control = transaction_control(src.text_at(s.at.location));
         let in_tx = conn.in_transaction();
         if in_tx && !control {
             exec(conn, src, &format!("SAVEPOINT {SAVEPOINT}"))?;

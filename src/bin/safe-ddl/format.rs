@@ -240,7 +240,10 @@ mod tests {
 
     #[test]
     fn lock_names() {
-        assert_eq!(lock_name("ShareUpdateExclusiveLock"), "SHARE UPDATE EXCLUSIVE");
+        assert_eq!(
+            lock_name("ShareUpdateExclusiveLock"),
+            "SHARE UPDATE EXCLUSIVE"
+        );
         assert_eq!(lock_name("AccessExclusiveLock"), "ACCESS EXCLUSIVE");
         assert_eq!(lock_name("ShareLock"), "SHARE");
         assert_eq!(lock_name("odd"), "ODD");

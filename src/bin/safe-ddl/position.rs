@@ -43,7 +43,7 @@ impl Source {
     }
 
     /// The text from a 1-based character position on.
-    pub fn from_position(&self, position: usize) -> &str {
+    pub fn text_at(&self, position: usize) -> &str {
         let at = position.saturating_sub(1).min(self.chars());
         &self.text[self.byte_of_char[at]..]
     }
@@ -132,7 +132,7 @@ mod tests {
         assert_eq!(s.line_col(10), (4, 1));
         assert_eq!(s.line_col(99), (4, 2)); // past the end: the end
         assert_eq!(s.line_col(0), (1, 1));
-        assert_eq!(s.from_position(7), "x\n\nz");
+        assert_eq!(s.text_at(7), "x\n\nz");
     }
 
     #[test]
