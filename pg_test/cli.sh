@@ -11,8 +11,8 @@
 #      an unreadable or non-UTF-8 file, a schema file that fails, an unreachable --dsn, a
 #      database without the extension, a server with safe_ddl.mode = off;
 #   3. --ephemeral from a clean temporary directory as root (the server runs as postgres) and as
-#      an unprivileged user (nobody): the same output; nothing left in TMPDIR, no server left
-#      running, also after an error;
+#      an unprivileged user (nobody), with PGOPTIONS='-c safe_ddl.allow=all' in the environment:
+#      the same output; nothing left in TMPDIR, no server left running, also after an error;
 #   4. --dsn against the test cluster as a non-superuser: the findings with real table sizes,
 #      in a read-only transaction (nothing changed); warn mode gives warned (exit 1); then against
 #      a real streaming standby of it (pg_basebackup -R, hot standby): the same findings;
@@ -193,7 +193,8 @@ run_as() {
     cp -r "$FIX/migrations" "$FIX/errors" "$DUMP" "$work/"
     chown -R "$user" "$work" "$tmp"
     chmod 755 "$tmp"
-    local cmd=(env TMPDIR="$tmp" PG_CONFIG="$PG_CONFIG" NO_COLOR=1 "$BIN" check --ephemeral --schema schema_dump.sql "${MIGRATIONS[@]}")
+    # The caller's libpq environment changes nothing (the cluster's connections set their options).
+    local cmd=(env TMPDIR="$tmp" PG_CONFIG="$PG_CONFIG" NO_COLOR=1 PGOPTIONS="-c safe_ddl.allow=all" PGTZ=Asia/Tokyo "$BIN" check --ephemeral --schema schema_dump.sql "${MIGRATIONS[@]}")
     if [ "$user" = root ]; then
         (cd "$work" && "${cmd[@]}") >"$DIR/as_$user.out" 2>"$DIR/as_$user.err" || r=$?
     else
@@ -212,7 +213,7 @@ run_as() {
     ! pgrep -f -- "-D $tmp/" >/dev/null || fail "as $user: a server is still running in $tmp"
 }
 run_as root
-pass "ephemeral as root from a clean directory (the server ran as postgres): the expected output; TMPDIR empty and no server left, also after an error"
+pass "ephemeral as root from a clean directory (the server ran as postgres), PGOPTIONS allowing all in the environment: the expected output; TMPDIR empty and no server left, also after an error"
 run_as nobody
 pass "ephemeral as an unprivileged user (nobody) from a clean directory: the expected output; TMPDIR empty and no server left, also after an error"
 

@@ -134,7 +134,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     if files.is_empty() {
         return Err("no FILE given (- reads stdin)".into());
     }
-    if files.iter().filter(|f| *f == "-").count() > 1 {
+    let schema_stdin =
+        matches!(&target, Target::Ephemeral { schemas, .. } if schemas.iter().any(|s| s == "-"));
+    if files.iter().filter(|f| *f == "-").count() + usize::from(schema_stdin) > 1 {
         return Err("- (stdin) given more than once".into());
     }
     Ok(Command::Check(Check {
@@ -228,6 +230,10 @@ mod tests {
                 "--schema and --pg-config go with --ephemeral, not --dsn",
             ),
             ("check --ephemeral - -", "- (stdin) given more than once"),
+            (
+                "check --ephemeral --schema - -",
+                "- (stdin) given more than once",
+            ),
         ] {
             assert_eq!(p(args), Err(err.to_string()), "{args}");
         }

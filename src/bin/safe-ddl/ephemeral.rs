@@ -122,15 +122,19 @@ impl Cluster {
         self.dir.join("data")
     }
 
-    fn conninfo(&self) -> String {
+    /// The cluster's socket as its superuser, with exactly these server options: the caller's
+    /// environment (PGOPTIONS='-c safe_ddl.allow=all', PGTZ...) must not change the verdicts.
+    fn conninfo(&self, options: &str) -> String {
         format!(
-            "host={} port={PORT} user={USER} dbname=postgres application_name=safe-ddl",
-            conninfo_quote(&self.dir.to_string_lossy())
+            "host={} port={PORT} user={USER} dbname=postgres application_name=safe-ddl \
+             options={} sslmode=disable",
+            conninfo_quote(&self.dir.to_string_lossy()),
+            conninfo_quote(options)
         )
     }
 
     pub fn connect(&self) -> Result<Conn, Fail> {
-        Conn::connect(&self.conninfo())
+        Conn::connect(&self.conninfo(""))
             .map_err(|e| Fail::new(format!("could not connect to the ephemeral cluster: {e}")))
     }
 
@@ -152,10 +156,9 @@ impl Cluster {
     pub fn load_schema(&self, file: &str) -> Result<(), Fail> {
         let mut psql = Command::new(self.bindir.join("psql"));
         psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
-            .arg(self.conninfo())
+            .arg(self.conninfo("-c safe_ddl.mode=off"))
             .arg("-f")
             .arg(file)
-            .env("PGOPTIONS", "-c safe_ddl.mode=off")
             .env_remove("PGSERVICE")
             .stdout(Stdio::null());
         if file != "-" {
