@@ -12,7 +12,8 @@
 #      database without the extension, a server with safe_ddl.mode = off;
 #   3. --ephemeral from a clean temporary directory as root (the server runs as postgres) and as
 #      an unprivileged user (nobody), with PGOPTIONS='-c safe_ddl.allow=all' in the environment:
-#      the same output; nothing left in TMPDIR, no server left running, also after an error;
+#      the same output; nothing left in TMPDIR, no server left running, also after an error or
+#      a SIGTERM;
 #   4. --dsn against the test cluster as a non-superuser: the findings with real table sizes,
 #      in a read-only transaction (nothing changed); warn mode gives warned (exit 1); then against
 #      a real streaming standby of it (pg_basebackup -R, hot standby): the same findings;
@@ -216,6 +217,23 @@ run_as root
 pass "ephemeral as root from a clean directory (the server ran as postgres), PGOPTIONS allowing all in the environment: the expected output; TMPDIR empty and no server left, also after an error"
 run_as nobody
 pass "ephemeral as an unprivileged user (nobody) from a clean directory: the expected output; TMPDIR empty and no server left, also after an error"
+
+# A cancelled run (SIGTERM, as a CI job's cancel) stops its server and removes its directory.
+tmp="$DIR/tmp_signal"
+mkdir -p "$tmp" && chmod 755 "$tmp"
+echo "SELECT pg_sleep(60);" >"$DIR/slow.sql" && chmod 644 "$DIR/slow.sql"
+(cd "$FIX" && TMPDIR="$tmp" exec "$BIN" check --ephemeral --schema "$DIR/slow.sql" migrations/0001_clean.sql) \
+    >"$DIR/signal.out" 2>"$DIR/signal.err" &
+spid=$!
+for _ in $(seq 100); do pgrep -f -- "-f $DIR/slow.sql" >/dev/null && break; sleep 0.2; done
+pgrep -f -- "-f $DIR/slow.sql" >/dev/null || fail "signal: the schema file never ran: $(cat "$DIR/signal.err")"
+kill -TERM "$spid"
+r=0; wait "$spid" || r=$?
+[ $r = 143 ] || fail "signal: exit status $r, expected 143 (128 + SIGTERM): $(cat "$DIR/signal.err")"
+[ "$(cat "$DIR/signal.err")" = "safe-ddl: interrupted (signal 15)" ] || fail "signal: stderr: $(cat "$DIR/signal.err")"
+[ -z "$(ls -A "$tmp")" ] || fail "signal: left in TMPDIR: $(ls -A "$tmp")"
+! pgrep -f -- "-D $tmp/" >/dev/null || fail "signal: a server is still running in $tmp"
+pass "ephemeral cancelled by SIGTERM while loading the schema: exit status 143, the server stopped and TMPDIR empty"
 
 # ---- 4. dsn: the test cluster and a streaming standby ------------------------------------------
 before="$(q -c "SELECT count(*) FROM pg_indexes WHERE schemaname = 'public'")"

@@ -7,6 +7,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use crate::libpq::Conn;
 use crate::Fail;
@@ -28,13 +30,15 @@ impl Cluster {
         let (pg_config, bindir) = find_postgres(pg_config)?;
         let run_as = server_user()?;
         let dir = mkdtemp()?;
-        // From here on, Drop removes the directory (and stops the server if it runs).
+        // From here on, Drop removes the directory (and stops the server if it runs); so does
+        // a signal (cleanup_on_signals).
         let cluster = Cluster {
             dir,
             pg_config,
             bindir,
             run_as,
         };
+        register(&cluster);
         if let Some((uid, gid)) = run_as {
             chown(&cluster.dir, uid, gid)?;
         }
@@ -141,7 +145,8 @@ impl Cluster {
     /// A server program (initdb, pg_ctl) of bindir, as the server's user, from `/`.
     fn server_command(&self, program: &str) -> Command {
         let mut c = Command::new(self.bindir.join(program));
-        c.current_dir("/")
+        unblocked(&mut c)
+            .current_dir("/")
             .env_remove("RUST_BACKTRACE")
             .env_remove("PGDATA")
             .env("LC_ALL", "C")
@@ -155,7 +160,8 @@ impl Cluster {
     /// A schema file, with psql (pg_dump's output holds psql meta-commands), safe_ddl off.
     pub fn load_schema(&self, file: &str) -> Result<(), Fail> {
         let mut psql = Command::new(self.bindir.join("psql"));
-        psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+        unblocked(&mut psql)
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
             .arg(self.conninfo("-c safe_ddl.mode=off"))
             .arg("-f")
             .arg(file)
@@ -190,16 +196,109 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let data = self.data();
+        clean_up(Some(&self.dir));
+    }
+}
+
+/// What to stop and remove if the run ends early: by Drop, or by a signal (cleanup_on_signals).
+#[derive(Clone)]
+struct Registered {
+    dir: PathBuf,
+    bindir: PathBuf,
+    run_as: Option<(u32, u32)>,
+}
+
+static ACTIVE: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a signal is ending the run (its clean-up is under way): errors that follow from it
+/// (the server gone) are not worth reporting.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+fn register(c: &Cluster) {
+    let mut active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+    active.push(Registered {
+        dir: c.dir.clone(),
+        bindir: c.bindir.clone(),
+        run_as: c.run_as,
+    });
+}
+
+/// Stop the server (pg_ctl stop -m immediate) and remove the directory: of `dir`, or (None) of
+/// every cluster still there. The lock is held throughout, so a signal arriving meanwhile waits
+/// for the clean-up to end before the process exits.
+fn clean_up(dir: Option<&Path>) {
+    let mut active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+    active.retain(|r| {
+        if dir.is_some_and(|d| d != r.dir) {
+            return true;
+        }
+        let data = r.dir.join("data");
         if data.join("postmaster.pid").exists() {
-            let mut stop = self.server_command("pg_ctl");
-            stop.args([OsStr::new("-D"), data.as_os_str()])
+            let mut stop = Command::new(r.bindir.join("pg_ctl"));
+            stop.current_dir("/")
+                .args([OsStr::new("-D"), data.as_os_str()])
                 .args(["-m", "immediate", "-w", "stop"])
+                .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
+            if let Some((uid, gid)) = r.run_as {
+                stop.uid(uid).gid(gid);
+            }
             let _ = stop.status();
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        let _ = std::fs::remove_dir_all(&r.dir);
+        false
+    });
+}
+
+const CLEANUP_SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Ctrl-C, a CI job's cancel (SIGTERM) or a closed terminal stop the throwaway server and remove
+/// its directory before the process ends (status 128 + the signal). Call first thing in main:
+/// the signals are blocked in every thread and taken by one that waits for them; programs run
+/// as children get them unblocked again (`unblocked`).
+pub fn cleanup_on_signals() {
+    // SAFETY: a local signal set, filled and installed as this thread's mask before any other
+    // thread exists; the waiting thread inherits it, as sigwait requires.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in CLEANUP_SIGNALS {
+            libc::sigaddset(&mut set, s);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        std::thread::spawn(move || {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: set outlives the call (moved into this thread).
+            if libc::sigwait(&set, &mut sig) == 0 {
+                INTERRUPTED.store(true, Ordering::SeqCst);
+                clean_up(None);
+                eprintln!("safe-ddl: interrupted (signal {sig})");
+                std::process::exit(128 + sig);
+            }
+        });
+    }
+}
+
+/// A child program gets the signals cleanup_on_signals blocks back (its mask is inherited).
+pub fn unblocked(c: &mut Command) -> &mut Command {
+    // SAFETY: only async-signal-safe calls (sigemptyset, sigaddset, sigprocmask) between fork
+    // and exec.
+    unsafe {
+        c.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in CLEANUP_SIGNALS {
+                libc::sigaddset(&mut set, s);
+            }
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        })
     }
 }
 
@@ -257,7 +356,7 @@ fn find_postgres(given: Option<&str>) -> Result<(PathBuf, PathBuf), Fail> {
 /// The bindir of that pg_config's PostgreSQL, if safe_ddl is installed there.
 fn with_safe_ddl(pg_config: &Path) -> Result<PathBuf, Fail> {
     let ask = |what: &str| -> Result<PathBuf, Fail> {
-        let out = Command::new(pg_config)
+        let out = unblocked(&mut Command::new(pg_config))
             .arg(what)
             .stdin(Stdio::null())
             .output()

@@ -66,6 +66,7 @@ impl Fail {
 }
 
 fn main() -> ExitCode {
+    ephemeral::cleanup_on_signals();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let check = match args::parse(&argv) {
         Ok(Command::Help) => {
@@ -125,6 +126,10 @@ fn main() -> ExitCode {
             }
         }
         Err(Fail(message)) => {
+            while ephemeral::interrupted() {
+                // The signal's thread cleans up and ends the process.
+                std::thread::park();
+            }
             eprintln!("{message}");
             ExitCode::from(2)
         }
