@@ -165,6 +165,19 @@ done
 grep -q "latin1.sql is not valid UTF-8 (byte 10)" "$DIR/args.err" || fail "non-UTF-8 file: $(cat "$DIR/args.err")"
 pass "bad arguments, an unreadable file, a non-UTF-8 file: exit status 2 with safe-ddl: error: ..."
 
+# A PostgreSQL without safe_ddl: a pg_config whose pkglibdir has no safe_ddl.so.
+mkdir -p "$DIR/fake/lib"
+printf '#!/bin/sh\ncase "$1" in --pkglibdir) echo %s/fake/lib ;; *) echo /nonexistent ;; esac\n' "$DIR" >"$DIR/fake/pg_config"
+chmod 755 "$DIR/fake/pg_config"
+sd fakepg check --ephemeral --pg-config "$DIR/fake/pg_config" migrations/0001_clean.sql
+expect_rc 2 fakepg
+expect_err fakepg "safe-ddl: error: safe_ddl is not installed in the PostgreSQL of $DIR/fake/pg_config (no $DIR/fake/lib/safe_ddl.so)"
+rc=0
+(cd "$FIX" && PG_CONFIG="$DIR/fake/pg_config" "$BIN" check --ephemeral migrations/0001_clean.sql) >/dev/null 2>"$DIR/fakeenv.err" || rc=$?
+[ $rc = 2 ] && grep -q "safe_ddl is not installed in the PostgreSQL of $DIR/fake/pg_config" "$DIR/fakeenv.err" \
+    || fail "PG_CONFIG without safe_ddl: $rc $(cat "$DIR/fakeenv.err")"
+pass "ephemeral with a PostgreSQL without safe_ddl (--pg-config, or PG_CONFIG): exit status 2 naming it"
+
 echo "CREATE TABLE t (a int; -- broken" >"$DIR/bad_schema.sql"
 chmod 644 "$DIR/bad_schema.sql"
 sd badschema check --ephemeral --schema "$DIR/bad_schema.sql" migrations/0001_clean.sql
