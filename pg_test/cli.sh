@@ -178,6 +178,14 @@ rc=0
     || fail "PG_CONFIG without safe_ddl: $rc $(cat "$DIR/fakeenv.err")"
 pass "ephemeral with a PostgreSQL without safe_ddl (--pg-config, or PG_CONFIG): exit status 2 naming it"
 
+mkdir -p "$DIR/private" && chmod 700 "$DIR/private"
+rc=0
+(cd "$FIX" && TMPDIR="$DIR/private" "$BIN" check --ephemeral migrations/0001_clean.sql) >/dev/null 2>"$DIR/private.err" || rc=$?
+[ $rc = 2 ] && grep -q "must be able to reach $DIR/private/safe-ddl\.[A-Za-z0-9]*; set TMPDIR" "$DIR/private.err" \
+    || fail "root with a TMPDIR the server's user cannot reach: $rc $(cat "$DIR/private.err")"
+[ -z "$(ls -A "$DIR/private")" ] || fail "private TMPDIR: left behind: $(ls -A "$DIR/private")"
+pass "ephemeral as root with a TMPDIR the server's user cannot reach: exit status 2 saying so, nothing left behind"
+
 echo "CREATE TABLE t (a int; -- broken" >"$DIR/bad_schema.sql"
 chmod 644 "$DIR/bad_schema.sql"
 sd badschema check --ephemeral --schema "$DIR/bad_schema.sql" migrations/0001_clean.sql

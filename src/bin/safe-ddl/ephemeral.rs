@@ -55,7 +55,14 @@ impl Cluster {
             OsStr::new("UTF8"),
             OsStr::new("--locale=C"),
         ]);
-        run(&mut initdb, "initdb")?;
+        run(&mut initdb, "initdb").map_err(|Fail(m)| match run_as {
+            Some((uid, _)) => Fail(format!(
+                "{m}\n(running as root: initdb and the server run as uid {uid}, which must be able \
+                 to reach {}; set TMPDIR to a directory it can, e.g. /tmp)",
+                cluster.dir.display()
+            )),
+            None => Fail(m),
+        })?;
         // Judged as production would be, not as this empty, just-created database is: empty
         // tables count like any other, and with usage tracking off every object counts as
         // possibly in use (here all were created while tracking ran and nobody used them,
@@ -450,10 +457,16 @@ fn run(c: &mut Command, what: &str) -> Result<Output, Fail> {
         .output()
         .map_err(|e| Fail::new(format!("cannot run {what}: {e}")))?;
     if !out.status.success() {
+        // The errors; the progress chatter on stdout only when there are none.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let said = if stderr.trim().is_empty() {
+            String::from_utf8_lossy(&out.stdout)
+        } else {
+            stderr
+        };
         return Err(Fail::new(format!(
-            "{what} failed for the ephemeral cluster:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr).trim_end()
+            "{what} failed for the ephemeral cluster:\n{}",
+            said.trim_end()
         )));
     }
     Ok(out)
