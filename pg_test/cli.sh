@@ -20,7 +20,8 @@
 #   5. Django: `manage.py sqlmigrate` of each migration of pg_test/django's unsafe chain, in
 #      order, checked with --ephemeral: exactly the three hazardous migrations are reported
 #      (AddIndex: index_build, IntegerField -> BigIntegerField: table_rewrite, null=False:
-#      not_null_scan), the varchar -> text AlterField is not.
+#      not_null_scan), the varchar -> text AlterField is not; the safe chain with --autocommit
+#      (non-atomic migrations have no BEGIN/COMMIT in sqlmigrate's output): nothing refused.
 # Each check prints a PASS line; the first failure prints FAIL and exits non-zero. About a
 # minute (a dozen throwaway clusters of about 2 s each, the Django virtualenv if missing).
 #
@@ -333,18 +334,22 @@ if ! "$VENV/bin/python" -c 'import django, psycopg' 2>/dev/null; then
         >"$DIR/pip.log" 2>&1 || fail "pip install: $(tail -n 20 "$DIR/pip.log")"
 fi
 q -c "CREATE DATABASE django_sql" >/dev/null
-mkdir -p "$DIR/django"
-files=()
-for m in "$PROJECT"/shop/migrations_unsafe/0*.py; do
-    name="$(basename "$m" .py)"
-    env PGHOST="$PRIMARY/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=django_sql SHOP_MIGRATIONS=unsafe \
-        "$VENV/bin/python" "$PROJECT/manage.py" sqlmigrate shop "${name%%_*}" >"$DIR/django/$name.sql" 2>"$DIR/django/$name.err" \
-        || fail "manage.py sqlmigrate shop $name: $(cat "$DIR/django/$name.err")"
-    files+=("$DIR/django/$name.sql")
-done
-chmod -R a+rX "$DIR/django"
+# sqlmigrate CHAIN DIR: each migration's SQL into DIR/<migration>.sql
+sqlmigrate() {
+    local chain="$1" dir="$2" m name
+    mkdir -p "$dir"
+    for m in "$PROJECT/shop/$3"/0*.py; do
+        name="$(basename "$m" .py)"
+        env PGHOST="$PRIMARY/sock" PGPORT="$PORT" PGUSER=postgres PGDATABASE=django_sql SHOP_MIGRATIONS="$chain" \
+            "$VENV/bin/python" "$PROJECT/manage.py" sqlmigrate shop "${name%%_*}" >"$dir/$name.sql" 2>"$dir/$name.err" \
+            || fail "manage.py sqlmigrate shop $name ($chain chain): $(cat "$dir/$name.err")"
+        rm "$dir/$name.err"
+    done
+    chmod -R a+rX "$dir"
+}
+sqlmigrate unsafe "$DIR/django" migrations_unsafe
 rc=0
-(cd "$DIR/django" && "$BIN" check --ephemeral --format json "${files[@]##*/}") >"$DIR/django.out" 2>"$DIR/django.err" || rc=$?
+(cd "$DIR/django" && "$BIN" check --ephemeral --format json 0*.sql) >"$DIR/django.out" 2>"$DIR/django.err" || rc=$?
 expect_rc 1 django
 got="$(jq -r '"\(.file) \(.hazard) \(.verdict) \(.relation)"' "$DIR/django.out")"
 want="0004_order_created_at_idx.sql index_build refused public.shop_order
@@ -362,5 +367,26 @@ for f in 0004_order_created_at_idx 0005_quantity_bigint 0006_status_not_null; do
         || fail "Django $f: line $line is not the statement: $(sed -n "${line}p" "$DIR/django/$f.sql") / $first"
 done
 pass "Django sqlmigrate output of the unsafe chain (0001..0006, BEGIN/COMMIT as Django writes them) checked in order: index_build, table_rewrite and not_null_scan at their lines, 0003's varchar -> text not reported"
+
+# The safe chain: its non-atomic migrations (CONCURRENTLY, the backfill, NOT VALID + VALIDATE in
+# transactions of their own) have no BEGIN/COMMIT in sqlmigrate's output: --autocommit runs
+# them statement by statement, as Django does. Nothing refused; 0007's drop and rename are
+# allowed by its own SET LOCAL safe_ddl.allow.
+sqlmigrate safe "$DIR/django_safe" migrations
+rc=0
+(cd "$DIR/django_safe" && "$BIN" check --ephemeral --autocommit --format json 0*.sql) >"$DIR/django_safe.out" 2>"$DIR/django_safe.err" || rc=$?
+expect_rc 0 django_safe
+got="$(jq -r '"\(.file):\(.line):\(.column) \(.hazard) \(.verdict)"' "$DIR/django_safe.out")"
+want="0007_quantity_bigint_contract.sql:9:1 drop_column allowed
+0007_quantity_bigint_contract.sql:10:1 rename allowed"
+[ "$got" = "$want" ] || fail "Django safe chain: findings:
+$got
+expected:
+$want
+$(cat "$DIR/django_safe.err")"
+rc=0
+(cd "$DIR/django_safe" && "$BIN" check --ephemeral 0*.sql) >/dev/null 2>"$DIR/django_safe_tx.err" || rc=$?
+[ $rc = 1 ] && grep -q "1 refused" "$DIR/django_safe_tx.err" || fail "Django safe chain in one transaction per file: $rc $(cat "$DIR/django_safe_tx.err")"
+pass "Django sqlmigrate output of the safe chain (0001..0008) with --autocommit: exit status 0, only 0007's own allows; without it 0008's NOT VALID + VALIDATE in one transaction is refused"
 
 OK=1

@@ -31,7 +31,8 @@ impl From<Fail> for Stop {
 const ALLOW_ALL: &str = "all, in_use";
 const SAVEPOINT: &str = "safe_ddl_cli";
 
-pub fn apply_file(conn: &Conn, src: &Source) -> Result<Vec<Finding>, Fail> {
+/// `autocommit`: a file without its own transaction control runs statement by statement too.
+pub fn apply_file(conn: &Conn, src: &Source, autocommit: bool) -> Result<Vec<Finding>, Fail> {
     // The server's parser splits the file (BEGIN ATOMIC bodies, dollar quotes...); a syntax
     // error (or an unknown hazard in an inline allow) is reported at its place.
     let rows = rows::check(conn, &src.text).map_err(|e| Fail::at(src, &e, 1, false, None))?;
@@ -48,7 +49,7 @@ pub fn apply_file(conn: &Conn, src: &Source) -> Result<Vec<Finding>, Fail> {
     let own_control = stmts
         .iter()
         .any(|s| transaction_control(src.text_at(s.at.location)));
-    if !own_control {
+    if !own_control && !autocommit {
         exec(conn, src, "BEGIN")?;
         match run(conn, src, &stmts, true) {
             Ok(findings) => {

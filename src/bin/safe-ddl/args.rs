@@ -13,6 +13,9 @@ pub enum Target {
     Ephemeral {
         schemas: Vec<String>,
         pg_config: Option<String>,
+        /// Files without their own BEGIN/COMMIT run statement by statement, not in one
+        /// transaction.
+        autocommit: bool,
     },
 }
 
@@ -32,7 +35,8 @@ pub enum Command {
 
 pub const USAGE: &str = "\
 usage: safe-ddl check --dsn CONNINFO [--format text|json|github] FILE...
-       safe-ddl check --ephemeral [--schema FILE]... [--pg-config PATH] [--format ...] FILE...
+       safe-ddl check --ephemeral [--schema FILE]... [--pg-config PATH] [--autocommit]
+                      [--format ...] FILE...
        safe-ddl --help | --version
 
 Checks PostgreSQL migration files (plain SQL, several statements each; - reads stdin) with the
@@ -49,6 +53,9 @@ verdict, lock, table size and the safe recipe.
                     the files in order as a migration tool would (one transaction per file
                     unless the file cannot run in one) and reports what the guard refuses.
   --schema FILE     (repeatable, in order) SQL/psql script loaded before the migrations.
+  --autocommit      (--ephemeral) a file without its own BEGIN/COMMIT runs statement by
+                    statement, not in one transaction: as psql -f runs it, and as Django runs
+                    a non-atomic migration (its sqlmigrate output has BEGIN/COMMIT when atomic).
   --pg-config PATH  the PostgreSQL to use (default: $PG_CONFIG, pg_config on PATH, the newest
                     /usr/lib/postgresql/*/bin/pg_config with safe_ddl installed).
   --format FORMAT   text (default; colour on a terminal unless NO_COLOR is set), json (one
@@ -77,6 +84,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let mut ephemeral = false;
     let mut schemas = Vec::new();
     let mut pg_config = None;
+    let mut autocommit = false;
     let mut format = None;
     let mut files = Vec::new();
     let mut options_done = false;
@@ -104,6 +112,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             "--help" | "-h" => return Ok(Command::Help),
             "--dsn" => set_once(&mut dsn, value("a connection string")?, name)?,
             "--ephemeral" if inline.is_none() => ephemeral = true,
+            "--autocommit" if inline.is_none() => autocommit = true,
             "--schema" => schemas.push(value("a file")?),
             "--pg-config" => set_once(&mut pg_config, value("a path")?, name)?,
             "--format" => {
@@ -124,12 +133,18 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         (Some(_), true) => return Err("--dsn and --ephemeral exclude each other".into()),
         (None, false) => return Err("check needs --dsn CONNINFO or --ephemeral".into()),
         (Some(dsn), false) => {
-            if !schemas.is_empty() || pg_config.is_some() {
-                return Err("--schema and --pg-config go with --ephemeral, not --dsn".into());
+            if !schemas.is_empty() || pg_config.is_some() || autocommit {
+                return Err(
+                    "--schema, --pg-config and --autocommit go with --ephemeral, not --dsn".into(),
+                );
             }
             Target::Dsn(dsn)
         }
-        (None, true) => Target::Ephemeral { schemas, pg_config },
+        (None, true) => Target::Ephemeral {
+            schemas,
+            pg_config,
+            autocommit,
+        },
     };
     if files.is_empty() {
         return Err("no FILE given (- reads stdin)".into());
@@ -184,11 +199,12 @@ mod tests {
     #[test]
     fn ephemeral_mode() {
         assert_eq!(
-            p("check --ephemeral --schema s1.sql --schema=s2.sql --pg-config /x/pg_config --format json -- -odd.sql"),
+            p("check --ephemeral --schema s1.sql --schema=s2.sql --pg-config /x/pg_config --autocommit --format json -- -odd.sql"),
             Ok(Command::Check(Check {
                 target: Target::Ephemeral {
                     schemas: vec!["s1.sql".into(), "s2.sql".into()],
                     pg_config: Some("/x/pg_config".into()),
+                    autocommit: true,
                 },
                 format: Format::Json,
                 files: vec!["-odd.sql".into()],
@@ -227,7 +243,7 @@ mod tests {
             ("check --ephemeral=yes x", "unknown option --ephemeral=yes"),
             (
                 "check --dsn a --schema s x",
-                "--schema and --pg-config go with --ephemeral, not --dsn",
+                "--schema, --pg-config and --autocommit go with --ephemeral, not --dsn",
             ),
             ("check --ephemeral - -", "- (stdin) given more than once"),
             (

@@ -102,7 +102,11 @@ fn main() -> ExitCode {
         };
         match &check.target {
             Target::Dsn(dsn) => dsn_mode(dsn, &sources, &mut emit),
-            Target::Ephemeral { schemas, pg_config } => {
+            Target::Ephemeral {
+                schemas,
+                pg_config,
+                autocommit,
+            } => {
                 let cluster = ephemeral::Cluster::start(pg_config.as_deref())?;
                 for schema in schemas {
                     cluster.load_schema(schema)?;
@@ -110,7 +114,7 @@ fn main() -> ExitCode {
                 let conn = cluster.connect()?;
                 cluster.create_extension(&conn)?;
                 for src in &sources {
-                    emit(apply::apply_file(&conn, src)?);
+                    emit(apply::apply_file(&conn, src, *autocommit)?);
                 }
                 Ok(())
             }
