@@ -137,6 +137,12 @@ expect_rc 1 stdin
     || fail "stdin: $(cat "$DIR/stdin.out")"
 pass "ephemeral: - reads stdin (<stdin>:LINE:COL, columns in characters: 7:12 after /* café */)"
 
+sd vacuum check --ephemeral --schema "$DUMP" --format json more/vacuum_full.sql
+expect_rc 1 vacuum
+[ "$(jq -r '"\(.line):\(.column) \(.hazard) \(.verdict)"' "$DIR/vacuum.out" | paste -sd' ')" = "3:1 table_rewrite refused 5:1 index_build refused" ] \
+    || fail "VACUUM FULL: $(cat "$DIR/vacuum.out" "$DIR/vacuum.err")"
+pass "ephemeral: VACUUM FULL refused, then outside a transaction block: the file starts over statement by statement and reports every finding"
+
 # ---- 2. exit status 2 ---------------------------------------------------------------------------
 sd syntax check --ephemeral --schema "$DUMP" errors/syntax.sql
 expect_rc 2 syntax

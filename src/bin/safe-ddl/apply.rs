@@ -130,10 +130,10 @@ fn run(
                     .map_err(|e| fail_at(&e, false))
                 };
                 set(ALLOW_ALL)?;
-                let again = conn.exec(&s.text);
-                set(&before)?;
-                match again {
-                    Ok(_) => {}
+                // On an error the transaction (if any) is aborted and the run stops or starts
+                // over: the previous allow matters only after a success.
+                match conn.exec(&s.text) {
+                    Ok(_) => set(&before)?,
                     Err(e) if e.sqlstate == "25001" && one_transaction => {
                         return Err(Stop::NeedsAutocommit)
                     }
