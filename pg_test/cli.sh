@@ -85,6 +85,18 @@ expect_err() {
     [ "$got" = "$2" ] || fail "$1: stderr starts with: $got
 expected: $2"
 }
+# jl FILE FORMAT: each JSON line of FILE (a --format json output) as FORMAT, a Python f-string
+# over its keys (python3 rather than jq: setup.sh installs it). Also fails on a line that is not
+# a JSON object.
+jl() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+for line in open(sys.argv[1], encoding="utf-8"):
+    o = json.loads(line)
+    assert isinstance(o, dict), line
+    print(eval("f" + repr(sys.argv[2]), {}, o))
+PY
+}
 # normalised OUT: stdout with the installed docs directory as <docs>.
 normalised() { sed "s#$DOCS#<docs>#g" "$DIR/$1.out"; }
 
@@ -114,7 +126,7 @@ $(cat "$DIR/$fmt.diff")"
     expect_err "$fmt" "$SUMMARY"
     pass "ephemeral, --format $fmt: the exact expected output (pg_test/cli/expected/$fmt.txt), exit status 1, summary on stderr"
 done
-jq -e . "$DIR/json.out" >/dev/null || fail "--format json: not valid JSON Lines"
+jl "$DIR/json.out" '{file}' >/dev/null || fail "--format json: not valid JSON Lines"
 pass "ephemeral, --format json: every line is valid JSON"
 
 sd clean check --ephemeral --schema "$DUMP" migrations/0001_clean.sql
@@ -124,7 +136,7 @@ pass "ephemeral: the clean file alone (new table and its index, ADD COLUMN, varc
 
 sd allowed check --ephemeral --schema "$DUMP" --format json migrations/0003_allowed.sql
 expect_rc 0 allowed
-[ "$(jq -r '"\(.line):\(.column) \(.hazard) \(.verdict)"' "$DIR/allowed.out")" = "3:1 index_build allowed" ] \
+[ "$(jl "$DIR/allowed.out" '{line}:{column} {hazard} {verdict}')" = "3:1 index_build allowed" ] \
     || fail "inline allow: $(cat "$DIR/allowed.out")"
 pass "ephemeral: an inline allow (-- safe_ddl: allow index_build) honoured by check() (verdict allowed) and by the hook (it ran, no refusal): exit status 0"
 
@@ -132,14 +144,14 @@ rc=0
 (cd "$FIX" && "$BIN" check --ephemeral --schema "$DUMP" --format json - <migrations/0002_refused.sql) \
     >"$DIR/stdin.out" 2>"$DIR/stdin.err" || rc=$?
 expect_rc 1 stdin
-[ "$(jq -r '"\(.file):\(.line):\(.column) \(.hazard)"' "$DIR/stdin.out" | paste -sd' ')" \
+[ "$(jl "$DIR/stdin.out" '{file}:{line}:{column} {hazard}' | paste -sd' ')" \
   = "<stdin>:2:1 index_build <stdin>:5:1 table_rewrite <stdin>:7:12 not_null_scan <stdin>:8:1 constraint_validation" ] \
     || fail "stdin: $(cat "$DIR/stdin.out")"
 pass "ephemeral: - reads stdin (<stdin>:LINE:COL, columns in characters: 7:12 after /* café */)"
 
 sd vacuum check --ephemeral --schema "$DUMP" --format json more/vacuum_full.sql
 expect_rc 1 vacuum
-[ "$(jq -r '"\(.line):\(.column) \(.hazard) \(.verdict)"' "$DIR/vacuum.out" | paste -sd' ')" = "3:1 table_rewrite refused 5:1 index_build refused" ] \
+[ "$(jl "$DIR/vacuum.out" '{line}:{column} {hazard} {verdict}' | paste -sd' ')" = "3:1 table_rewrite refused 5:1 index_build refused" ] \
     || fail "VACUUM FULL: $(cat "$DIR/vacuum.out" "$DIR/vacuum.err")"
 pass "ephemeral: VACUUM FULL refused, then outside a transaction block: the file starts over statement by statement and reports every finding"
 
@@ -271,7 +283,7 @@ expect_rc 1 dsn
 # 0001 creates, is not judged (no such table yet); 0005's CREATE INDEX on customers (email), a
 # column 0005 adds, is judged on customers as it is; the drop_column is in_use too (data.sql
 # wrote the table just now).
-got="$(jq -r '"\(.file):\(.line):\(.column) \(.hazard) \(.verdict) \(.relation) \(.table_size > 0)"' "$DIR/dsn.out")"
+got="$(jl "$DIR/dsn.out" '{file}:{line}:{column} {hazard} {verdict} {relation} {str(table_size > 0).lower()}')"
 want="migrations/0002_refused.sql:2:1 index_build refused public.orders true
 migrations/0002_refused.sql:5:1 table_rewrite refused public.orders true
 migrations/0002_refused.sql:7:12 not_null_scan refused public.orders true
@@ -302,7 +314,7 @@ pass "dsn against the test cluster as a non-superuser: the findings with real si
 
 sd warn check --dsn "$DSN_APP user=postgres options='-c safe_ddl.mode=warn'" --format json migrations/0002_refused.sql
 expect_rc 1 warn
-[ "$(jq -r .verdict "$DIR/warn.out" | sort -u)" = warned ] || fail "warn mode: $(cat "$DIR/warn.out")"
+[ "$(jl "$DIR/warn.out" '{verdict}' | sort -u)" = warned ] || fail "warn mode: $(cat "$DIR/warn.out")"
 pass "dsn with safe_ddl.mode = warn: the same hazards as warned, exit status 1"
 
 sd dsn_unknown check --dsn "$DSN_APP" errors/unknown_allow.sql
@@ -357,7 +369,7 @@ sqlmigrate unsafe "$DIR/django" migrations_unsafe
 rc=0
 (cd "$DIR/django" && "$BIN" check --ephemeral --format json 0*.sql) >"$DIR/django.out" 2>"$DIR/django.err" || rc=$?
 expect_rc 1 django
-got="$(jq -r '"\(.file) \(.hazard) \(.verdict) \(.relation)"' "$DIR/django.out")"
+got="$(jl "$DIR/django.out" '{file} {hazard} {verdict} {relation}')"
 want="0004_order_created_at_idx.sql index_build refused public.shop_order
 0005_quantity_bigint.sql table_rewrite refused public.shop_order
 0006_status_not_null.sql not_null_scan refused public.shop_order"
@@ -367,8 +379,8 @@ expected:
 $want
 $(cat "$DIR/django.out" "$DIR/django.err")"
 for f in 0004_order_created_at_idx 0005_quantity_bigint 0006_status_not_null; do
-    line="$(jq -r "select(.file == \"$f.sql\") | .line" "$DIR/django.out")"
-    first="$(jq -r "select(.file == \"$f.sql\") | .statement | split(\"\n\")[0]" "$DIR/django.out")"
+    line="$(jl "$DIR/django.out" '{file}|{line}' | sed -n "s/^$f\.sql|//p")"
+    first="$(jl "$DIR/django.out" '{file}|{statement.splitlines()[0]}' | sed -n "s/^$f\.sql|//p")"
     [ "$(sed -n "${line}p" "$DIR/django/$f.sql")" = "$first;" ] || [ "$(sed -n "${line}p" "$DIR/django/$f.sql")" = "$first" ] \
         || fail "Django $f: line $line is not the statement: $(sed -n "${line}p" "$DIR/django/$f.sql") / $first"
 done
@@ -382,7 +394,7 @@ sqlmigrate safe "$DIR/django_safe" migrations
 rc=0
 (cd "$DIR/django_safe" && "$BIN" check --ephemeral --autocommit --format json 0*.sql) >"$DIR/django_safe.out" 2>"$DIR/django_safe.err" || rc=$?
 expect_rc 0 django_safe
-got="$(jq -r '"\(.file):\(.line):\(.column) \(.hazard) \(.verdict)"' "$DIR/django_safe.out")"
+got="$(jl "$DIR/django_safe.out" '{file}:{line}:{column} {hazard} {verdict}')"
 want="0007_quantity_bigint_contract.sql:9:1 drop_column allowed
 0007_quantity_bigint_contract.sql:10:1 rename allowed"
 [ "$got" = "$want" ] || fail "Django safe chain: findings:
