@@ -47,7 +47,7 @@ impl Fail {
         let (message, located) = position::split_located(&err.message);
         let pos = located
             .or(err.position.filter(|_| statement_position))
-            .map(|n| base + n - 1)
+            .map(|n| (base + n).saturating_sub(1))
             .or(fallback);
         let mut out = match pos {
             Some(p) => {
