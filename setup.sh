@@ -189,7 +189,8 @@ test_all() {
     install_into 15
 
     say "==== PostgreSQL 15: every suite ===="
-    bash pg_test/run.sh || failed+=("PostgreSQL 15")
+    # pg_test/cli.sh tests the safe-ddl command install_into just built and installed.
+    SAFE_DDL_BIN=/usr/local/bin/safe-ddl bash pg_test/run.sh || failed+=("PostgreSQL 15")
 
     say "==== PostgreSQL 17 and 18: the safe_ddl library builds without warnings (clippy) ===="
     local n

@@ -78,10 +78,7 @@ fn check(
         // the hook, an error of the analysis itself is no answer: the statement is "unanalysed".
         let described = unsafe { describe::describe_node_guarded(node, sql, location, len) };
         let mut stmt = match described {
-            Ok(Some(mut stmt)) => {
-                stmt.text = text;
-                stmt
-            }
+            Ok(Some(stmt)) => stmt,
             Ok(None) => {
                 rows.push(ok_row(text, None, position));
                 continue;
@@ -101,7 +98,7 @@ fn check(
         let judgement = guard::judge_holding(&stmt, &script.held);
         script.after(&stmt);
         if judgement.allowed.is_empty() && judgement.refused.is_empty() {
-            rows.push(ok_row(stmt.text.clone(), Some(&stmt), position));
+            rows.push(ok_row(text, Some(&stmt), position));
             continue;
         }
         let verdict = match gucs::mode() {
@@ -110,10 +107,10 @@ fn check(
             Mode::Off => "ok",
         };
         for f in &judgement.refused {
-            rows.push(finding_row(&stmt, f, verdict, position));
+            rows.push(finding_row(&text, &stmt, f, verdict, position));
         }
         for f in &judgement.allowed {
-            rows.push(finding_row(&stmt, f, "allowed", position));
+            rows.push(finding_row(&text, &stmt, f, "allowed", position));
         }
     }
     TableIterator::new(rows)
@@ -266,9 +263,11 @@ fn ok_row(text: String, stmt: Option<&Statement>, position: i32) -> Row {
     )
 }
 
-fn finding_row(stmt: &Statement, f: &Finding, verdict: &str, position: i32) -> Row {
+/// `text`: the statement with its leading comments (the `statement` column); the findings' hints
+/// quote `stmt.text`, from its first token.
+fn finding_row(text: &str, stmt: &Statement, f: &Finding, verdict: &str, position: i32) -> Row {
     (
-        Text(stmt.text.clone()),
+        Text(text.to_string()),
         Some(Text::from(f.hazard.name())),
         Text::from(verdict),
         f.lock.map(|l| Text::from(l.name())),

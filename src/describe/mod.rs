@@ -136,7 +136,7 @@ pub unsafe fn describe_node(
             ddl,
             tag,
             lock,
-            text: full.statement(location, len),
+            text: from_first_token(full, location, len),
             targets: vec![],
         };
         stmt.targets = stmt.locked_relations();
@@ -145,6 +145,19 @@ pub unsafe fn describe_node(
         }
         Some(stmt)
     }
+}
+
+/// The statement's text from its first token: Postgres locates a statement of a multi-statement
+/// string just after the previous `;` before 18 (leading comments included), at its first token
+/// from 18 on; the recipes and log lines quote it the same way on every major.
+fn from_first_token(full: &Sql, location: i32, len: i32) -> String {
+    let Ok(start) = usize::try_from(location) else {
+        return full.statement(location, len);
+    };
+    let first = crate::inline_allow::first_token(full.server(), start);
+    let skipped = i32::try_from(first - start.min(first)).unwrap_or(0);
+    let len = if len > 0 { (len - skipped).max(1) } else { len };
+    full.statement(i32::try_from(first).unwrap_or(location), len)
 }
 
 unsafe fn classify_node(node: *mut pg_sys::Node, full: &Sql) -> Option<(Ddl, Option<LockMode>)> {
