@@ -107,10 +107,10 @@ fn check(
             Mode::Off => "ok",
         };
         for f in &judgement.refused {
-            rows.push(finding_row(&text, &stmt, f, verdict, position));
+            rows.push(finding_row(&text, f, verdict, position));
         }
         for f in &judgement.allowed {
-            rows.push(finding_row(&text, &stmt, f, "allowed", position));
+            rows.push(finding_row(&text, f, "allowed", position));
         }
     }
     TableIterator::new(rows)
@@ -263,9 +263,9 @@ fn ok_row(text: String, stmt: Option<&Statement>, position: i32) -> Row {
     )
 }
 
-/// `text`: the statement with its leading comments (the `statement` column); the findings' hints
-/// quote `stmt.text`, from its first token.
-fn finding_row(text: &str, stmt: &Statement, f: &Finding, verdict: &str, position: i32) -> Row {
+/// `text`: the statement with its leading comments (the `statement` column); the finding's hint
+/// quotes it from its first token.
+fn finding_row(text: &str, f: &Finding, verdict: &str, position: i32) -> Row {
     (
         Text(text.to_string()),
         Some(Text::from(f.hazard.name())),
