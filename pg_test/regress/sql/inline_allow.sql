@@ -44,6 +44,17 @@ DO $$ BEGIN EXECUTE E'-- safe_ddl: allow index_build\nCREATE INDEX ia_ba ON ia (
 -- An unknown name is an ERROR in the hook as well, and nothing runs.
 DO $$ BEGIN EXECUTE E'-- safe_ddl: allow index_buld\nCREATE INDEX ia_x ON ia (b)'; END $$;
 SELECT count(*) AS ia_x FROM pg_class WHERE relname = 'ia_x';
+-- The allow ends with its statement, also when the statement fails: Postgres' own error (the
+-- index exists) and a refusal of another hazard than the one allowed leave nothing behind.
+SELECT 'before' AS step \;
+-- safe_ddl: allow index_build
+CREATE INDEX ia_a ON ia (a);
+CREATE INDEX ia_z ON ia (b);
+SELECT 'before' AS step \;
+-- safe_ddl: allow index_build
+ALTER TABLE ia ALTER b TYPE text;
+CREATE INDEX ia_z ON ia (b);
+SELECT count(*) AS ia_z FROM pg_class WHERE relname = 'ia_z';
 -- A large UPDATE (the executor's guard) honours it too.
 SET safe_ddl.max_dml_rows = 100;
 SELECT 'before' AS step \;
@@ -53,7 +64,7 @@ UPDATE ia SET b = b + 1;
 RESET safe_ddl.max_dml_rows;
 
 -- The LOG lines name the inline allow as what let each statement through (ia_a, ia_b, ia_ab,
--- ia_ba).
+-- ia_ba, and the second ia_a: logged before it ran into Postgres' error).
 SELECT count(*) AS log_lines
   FROM regexp_split_to_table(encode(pg_read_binary_file(current_setting('data_directory') || '/../server.log'), 'escape'), E'\n') AS line
  WHERE line LIKE '%safe_ddl: hazard index_build on public.ia allowed by the statement''s inline allow (safe_ddl: allow index_build) for user "postgres" (session user "postgres") in database "%": %';
