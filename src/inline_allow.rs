@@ -13,7 +13,7 @@
 
 use std::cell::RefCell;
 
-use crate::hazard::AllowList;
+use crate::hazard::{AllowList, Hazard};
 use crate::sqltext::{lexeme_bytes, Lexeme};
 
 /// The inline allow of one statement.
@@ -31,6 +31,8 @@ pub struct Invalid {
     pub at: usize,
     pub message: String,
     pub detail: String,
+    /// What to write instead (no placeholders: the comment corrected where that can be told).
+    pub hint: String,
 }
 
 const MARKER: &[u8] = b"safe_ddl";
@@ -110,32 +112,73 @@ pub fn in_region(query: &[u8], from: usize, to: usize) -> Result<Option<Inline>,
         let body = comment_body(&query[i..end]);
         if let Some(found) = directive(&body) {
             let comment = String::from_utf8_lossy(&query[i..end]).trim().to_string();
-            let invalid = |message: String, detail: String| Invalid {
+            let block = comment.starts_with("/*");
+            let written = |names: &str| {
+                if block {
+                    format!("/* safe_ddl: allow {names} */")
+                } else {
+                    format!("-- safe_ddl: allow {names}")
+                }
+            };
+            let invalid = |message: String, detail: String, hint: String| Invalid {
                 at: i,
                 message,
                 detail,
+                hint,
             };
             if from > 0 && !query[from..i].contains(&b'\n') {
                 return Err(invalid(
                     "an inline allow must stand on its own line, before the statement it allows".into(),
                     format!(
                         "The comment {comment} follows the previous statement on its line, so it would \
-                         allow the next statement, not that one. Move it to a line of its own directly \
-                         before the statement it is for."
+                         allow the next statement, not that one."
                     ),
+                    format!("Move {comment} to a line of its own directly before the statement it is for."),
                 ));
             }
             match found {
-                Ok(list) => {
+                Directive::Allow(list) => {
                     if let Err(why) = AllowList::parse(&list) {
+                        let hint = match corrected(&list) {
+                            Some(fixed) => format!("Did you mean: {}", written(&fixed)),
+                            None => {
+                                "Name hazards from the list in the DETAIL, as safe_ddl.allow takes them."
+                                    .into()
+                            }
+                        };
                         return Err(invalid(
                             "invalid inline allow".into(),
                             format!("In {comment}: {why}"),
+                            hint,
                         ));
                     }
                     names.push(list);
                 }
-                Err(why) => return Err(invalid(why, format!("The comment: {comment}"))),
+                Directive::Other(word, rest) => {
+                    let hint = if rest.is_empty() {
+                        format!(
+                            "The only directive is allow, e.g. {}",
+                            written("index_build")
+                        )
+                    } else {
+                        format!("The only directive is allow: {}", written(&rest))
+                    };
+                    return Err(invalid(
+                        format!("unknown safe_ddl directive \"{word}\" in a comment"),
+                        format!("The comment: {comment}"),
+                        hint,
+                    ));
+                }
+                Directive::Empty => {
+                    return Err(invalid(
+                        "an inline allow names no hazard".into(),
+                        format!("The comment: {comment}"),
+                        format!(
+                            "Name the hazards it allows, as safe_ddl.allow takes them, e.g. {}",
+                            written("index_build")
+                        ),
+                    ));
+                }
             }
         }
         i = end;
@@ -164,32 +207,75 @@ fn comment_body(comment: &[u8]) -> String {
     inner.trim().to_string()
 }
 
-/// `safe_ddl: allow a, b` -> Some(Ok("a, b")); `safe_ddl: <anything else>` -> Some(Err(why));
-/// any other comment -> None. The marker is case-insensitive, as hazard names are.
-fn directive(body: &str) -> Option<Result<String, String>> {
+enum Directive {
+    /// `safe_ddl: allow a, b`
+    Allow(String),
+    /// `safe_ddl: <word> <rest>`
+    Other(String, String),
+    /// `safe_ddl: allow` and nothing after it
+    Empty,
+}
+
+/// The directive of a comment whose text (delimiters removed) starts with `safe_ddl:`; None for
+/// any other comment. The marker and the word are case-insensitive, as hazard names are.
+fn directive(body: &str) -> Option<Directive> {
     let lower = body.to_ascii_lowercase();
     let rest = lower.strip_prefix("safe_ddl")?.trim_start();
     let rest = rest.strip_prefix(':')?.trim_start();
-    let Some(names) = rest.strip_prefix("allow") else {
-        return Some(Err(format!(
-            "unknown safe_ddl directive \"{}\" in a comment: the only one is \"safe_ddl: allow <hazard>[, <hazard>...]\"",
-            rest.split_whitespace().next().unwrap_or("")
-        )));
-    };
-    if !names.is_empty() && !names.starts_with(char::is_whitespace) {
-        return Some(Err(format!(
-            "unknown safe_ddl directive \"{}\" in a comment: the only one is \"safe_ddl: allow <hazard>[, <hazard>...]\"",
-            rest.split_whitespace().next().unwrap_or("")
-        )));
+    let (word, names) = rest
+        .split_once(char::is_whitespace)
+        .map_or((rest, ""), |(w, n)| (w, n.trim()));
+    if word != "allow" {
+        return Some(Directive::Other(word.to_string(), names.to_string()));
     }
-    let names = names.trim();
     if names.is_empty() {
-        return Some(Err(
-            "an inline allow names no hazard: write \"safe_ddl: allow <hazard>[, <hazard>...]\""
-                .into(),
-        ));
+        return Some(Directive::Empty);
     }
-    Some(Ok(names.to_string()))
+    Some(Directive::Allow(names.to_string()))
+}
+
+/// `list` with each unknown name replaced by the known one it is closest to (a typo: at most 2
+/// edits, or a third of its length), if every unknown name has one.
+fn corrected(list: &str) -> Option<String> {
+    let known: Vec<&str> = Hazard::ALL
+        .iter()
+        .map(|h| h.name())
+        .chain(["all", "in_use"])
+        .collect();
+    let mut out = Vec::new();
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if known.contains(&name) {
+            out.push(name.to_string());
+            continue;
+        }
+        let (best, distance) = known
+            .iter()
+            .map(|k| (*k, edit_distance(name, k)))
+            .min_by_key(|(_, d)| *d)?;
+        if distance > 2.max(name.len() / 3) {
+            return None;
+        }
+        out.push(best.to_string());
+    }
+    Some(out.join(", "))
+}
+
+/// Levenshtein distance of two short ASCII names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// The inline allow of the statement at `location` of the source text `query` (the hook's and
@@ -295,6 +381,18 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.at, 0);
         assert!(e.detail.contains("Unknown hazard \"idx_build\""), "{e:?}");
+        assert_eq!(e.hint, "Did you mean: -- safe_ddl: allow index_build");
+        let e = of(
+            "/* safe_ddl: allow in_use, drop_colum */ DROP TABLE t",
+            "DROP",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.hint,
+            "Did you mean: /* safe_ddl: allow in_use, drop_column */"
+        );
+        let e = of("-- safe_ddl: allow everything\nDROP TABLE t", "DROP").unwrap_err();
+        assert!(e.hint.starts_with("Name hazards"), "{e:?}");
         let e = of(
             "SELECT 1;\n-- safe_ddl: permit index_build\nCREATE INDEX ON t(a)",
             "CREATE",

@@ -110,10 +110,7 @@ pub fn invalid_inline(e: &crate::inline_allow::Invalid, located: Option<(String,
             "safe_ddl",
         )
         .set_detail(detail)
-        .set_hint(
-            "An inline allow is a comment on its own line directly before the statement, naming \
-             hazards as safe_ddl.allow does: -- safe_ddl: allow <hazard>[, <hazard>...]",
-        ),
+        .set_hint(e.hint.clone()),
         PgLogLevel::ERROR,
     );
 }
