@@ -234,11 +234,17 @@ wait "$BG" || fail "replication: the CALL failed: $(cat "$DIR/bg_items5.log")"
 BG=""
 grep -q "goes on after waiting" "$DIR/bg_items5.log" || fail "replication: no NOTICE on going on"
 exactly_once items5 "replication"
-lsn="$(q "SELECT pg_current_wal_lsn()")"
-for ((i = 0; i < 100; i++)); do
-    [ "$(qs "SELECT pg_last_wal_replay_lsn() >= '$lsn'")" = t ] && break
+# The insert position: the test clusters run with synchronous_commit = off, so the last commits
+# may not be written yet, and pg_current_wal_lsn() (the write position) can be before them (CI
+# on 18 saw the standby checked before the backfill's last commits had replayed). Up to 60 s.
+lsn="$(q "SELECT pg_current_wal_insert_lsn()")"
+replayed=f
+for ((i = 0; i < 600; i++)); do
+    replayed="$(qs "SELECT pg_last_wal_replay_lsn() >= '$lsn'")"
+    [ "$replayed" = t ] && break
     sleep 0.1
 done
+[ "$replayed" = t ] || fail "replication: the standby did not replay up to $lsn within 60 s ($(qs "SELECT pg_last_wal_replay_lsn()"))"
 [ "$(qs "SELECT count(*) = $ROWS AND bool_and(touched = 1) FROM items5")" = t ] \
     || fail "replication: the standby does not have every row touched once"
 echo "PASS: replication: the standby has every row touched exactly once"

@@ -332,7 +332,7 @@ echo "primary_conninfo = 'host=$PRIMARY/sock port=$PORT user=postgres applicatio
 as_postgres env -u RUST_BACKTRACE "$PGBIN/pg_ctl" -D "$STANDBY/data" -l "$STANDBY/server.log" -w -t 60 start >/dev/null \
     || fail "standby start: $(cat "$STANDBY/server.log")"
 for _ in $(seq 60); do
-    [ "$(q -c "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'cli_standby' AND state = 'streaming' AND replay_lsn >= pg_current_wal_lsn()")" = 1 ] && break
+    [ "$(q -c "SELECT count(*) FROM pg_stat_replication WHERE application_name = 'cli_standby' AND state = 'streaming' AND replay_lsn >= pg_current_wal_insert_lsn()")" = 1 ] && break
     sleep 0.5
 done
 [ "$(cluster_psql "$STANDBY" "$((PORT + 1))" -d shop -qAt -c "SELECT pg_is_in_recovery()")" = t ] || fail "standby: not in recovery"
