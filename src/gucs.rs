@@ -481,7 +481,7 @@ unsafe extern "C-unwind" fn check_allow(
         let ceiling = ceiling_list();
         let excess = list.excess(&ceiling);
         if !excess.is_empty() {
-            let (message, detail, hint) = ceiling_error_text(&excess.join(", "), &text);
+            let (message, detail, hint) = ceiling_error_text(&excess.join(", "), &text, None);
             return check_fail(
                 pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
                 Some(&message),
@@ -823,8 +823,9 @@ fn quoted_session_user() -> String {
     }
 }
 
-/// Message, detail and hint of "safe_ddl.allow names more than the ceiling".
-fn ceiling_error_text(excess: &str, allow: &str) -> (String, String, String) {
+/// Message, detail and hint of "safe_ddl.allow names more than the ceiling"; `inline`: the
+/// statement's inline allow, added to `allow`.
+fn ceiling_error_text(excess: &str, allow: &str, inline: Option<&str>) -> (String, String, String) {
     let ceiling = ceiling_text();
     let role = quoted_session_user();
     let raised = if ceiling.trim().is_empty() {
@@ -838,8 +839,9 @@ fn ceiling_error_text(excess: &str, allow: &str) -> (String, String, String) {
             ceiling_source()
         ),
         format!(
-            "safe_ddl.allow = '{allow}'. safe_ddl.allow_ceiling is the most safe_ddl.allow may name in this session \
-             (session user {role}); only a superuser, or a role granted SET on it, can change it."
+            "safe_ddl.allow = '{allow}'{}. safe_ddl.allow_ceiling is the most safe_ddl.allow may name in this session \
+             (session user {role}); only a superuser, or a role granted SET on it, can change it.",
+            inline.map_or(String::new(), |i| format!(" plus the statement's inline allow '{i}'"))
         ),
         if may_set("safe_ddl.allow_ceiling") {
             format!(
@@ -861,11 +863,8 @@ fn ceiling_error_text(excess: &str, allow: &str) -> (String, String, String) {
 
 /// Use time: safe_ddl.allow names `name`, which the ceiling does not permit. Does not return.
 fn ceiling_exceeded(name: &str) {
-    let mut allow = allow_text();
-    if let Some(inline) = crate::inline_allow::current() {
-        allow = format!("{allow}' plus the statement's inline allow '{inline}");
-    }
-    let (message, detail, hint) = ceiling_error_text(name, &allow);
+    let inline = crate::inline_allow::current();
+    let (message, detail, hint) = ceiling_error_text(name, &allow_text(), inline.as_deref());
     crate::encoding::report(
         pgrx::pg_sys::panic::ErrorReport::new(
             pgrx::PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,

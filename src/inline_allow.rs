@@ -14,7 +14,7 @@
 use std::cell::RefCell;
 
 use crate::hazard::{AllowList, Hazard};
-use crate::sqltext::{lexeme_bytes, Lexeme};
+use crate::sqltext::{first_token, lexeme_bytes, Lexeme};
 
 /// The inline allow of one statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,22 +51,6 @@ pub fn before_statement(query: &[u8], location: usize) -> Result<Option<Inline>,
         return Ok(None);
     }
     in_region(query, last_boundary(query, first), first)
-}
-
-/// The first byte at or after `from` that is neither blank nor in a comment.
-pub fn first_token(query: &[u8], from: usize) -> usize {
-    let mut i = from;
-    while i < query.len() {
-        if query[i].is_ascii_whitespace() {
-            i += 1;
-            continue;
-        }
-        match lexeme_bytes(query, i) {
-            Some((end, Lexeme::Comment)) => i = end,
-            _ => break,
-        }
-    }
-    i.min(query.len())
 }
 
 /// The byte after the last `;` outside comments, quotes and dollar quotes before `end` (0 if none).

@@ -93,6 +93,22 @@ pub(crate) fn lexeme_bytes(b: &[u8], i: usize) -> Option<(usize, Lexeme)> {
     None
 }
 
+/// The first byte at or after `from` that is neither blank nor in a comment.
+pub fn first_token(query: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i < query.len() {
+        if query[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        match lexeme_bytes(query, i) {
+            Some((end, Lexeme::Comment)) => i = end,
+            _ => break,
+        }
+    }
+    i.min(query.len())
+}
+
 /// The bare words of `sql` at parenthesis depth 0, skipping comments, string literals
 /// (including E'' and dollar quoting) and quoted identifiers.
 fn top_level_words(sql: &str) -> Vec<Word> {

@@ -16,7 +16,7 @@ package_version() {
 }
 
 build_package() {
-    local n="$1" pgc version stage pkgroot deb log
+    local n="$1" pgc version stage pkgroot log
     pgc="$(pg_config_of "$n")"
     version="$(package_version)"
     log="target/package-pg$n.log"
@@ -55,11 +55,16 @@ Description: zero-downtime schema changes by default for PostgreSQL $n
  expand/contract helpers. Add safe_ddl to shared_preload_libraries, restart,
  then CREATE EXTENSION safe_ddl.
 EOF
-    deb="target/packages/postgresql-$n-safe-ddl_${version}_amd64.deb"
-    dpkg-deb --root-owner-group -Zxz --build "$pkgroot" "$deb" >/dev/null
-    rm -rf "$pkgroot"
-    printf '\033[1m[setup]\033[0m %s\n' "wrote $deb" >&2
-    echo "$deb"
+    write_deb "$pkgroot" "target/packages/postgresql-$n-safe-ddl_${version}_amd64.deb"
+}
+
+# write_deb PKGROOT DEB: build DEB from PKGROOT (DEBIAN/control and the files), remove PKGROOT,
+# print DEB's path.
+write_deb() {
+    dpkg-deb --root-owner-group -Zxz --build "$1" "$2" >/dev/null
+    rm -rf "$1"
+    printf '\033[1m[setup]\033[0m %s\n' "wrote $2" >&2
+    echo "$2"
 }
 
 # The `safe-ddl` command's package, one for every major (the program talks to any server over
@@ -67,7 +72,7 @@ EOF
 # target/packages/safe-ddl_<version>_amd64.deb with /usr/bin/safe-ddl. Prints its path last.
 # Needs install.sh (build_cli) sourced.
 build_cli_package() {
-    local version pkgroot deb bin
+    local version pkgroot bin
     version="$(package_version)"
     mkdir -p target/packages
     printf '\033[1m[setup]\033[0m %s\n' "building the safe-ddl command's package (release)" >&2
@@ -96,9 +101,5 @@ Description: check PostgreSQL migrations with safe_ddl in CI and pre-commit hook
  database or a hot standby (read-only, nothing executed), or against a
  throwaway cluster it starts itself with the schema loaded (--ephemeral).
 CONTROL
-    deb="target/packages/safe-ddl_${version}_amd64.deb"
-    dpkg-deb --root-owner-group -Zxz --build "$pkgroot" "$deb" >/dev/null
-    rm -rf "$pkgroot"
-    printf '\033[1m[setup]\033[0m %s\n' "wrote $deb" >&2
-    echo "$deb"
+    write_deb "$pkgroot" "target/packages/safe-ddl_${version}_amd64.deb"
 }

@@ -136,7 +136,7 @@ impl Span {
             Ok(l) if l > 0 => location.saturating_add(l).min(total),
             _ => total,
         };
-        let first = inline_allow::first_token(sql.server(), location).min(end.max(location));
+        let first = crate::sqltext::first_token(sql.server(), location).min(end.max(location));
         Span { start, first, end }
     }
 

@@ -154,7 +154,7 @@ fn from_first_token(full: &Sql, location: i32, len: i32) -> String {
     let Ok(start) = usize::try_from(location) else {
         return full.statement(location, len);
     };
-    let first = crate::inline_allow::first_token(full.server(), start);
+    let first = crate::sqltext::first_token(full.server(), start);
     let skipped = i32::try_from(first - start.min(first)).unwrap_or(0);
     let len = if len > 0 { (len - skipped).max(1) } else { len };
     full.statement(i32::try_from(first).unwrap_or(location), len)
