@@ -92,6 +92,15 @@ fn run(
         let fail_at = |e: &PgError, statement_position: bool| {
             Fail::at(src, e, s.at.start, statement_position, Some(s.at.location))
         };
+        // The statement's own error: in one transaction, "cannot run inside a transaction
+        // block" starts the file over statement by statement; anything else stops the check.
+        let failed = |e: &PgError| -> Stop {
+            if e.sqlstate == "25001" && one_transaction {
+                Stop::NeedsAutocommit
+            } else {
+                fail_at(e, true).into()
+            }
+        };
         // Judged in the current state: earlier statements really ran.
         let rows: Vec<Row> = rows::check(conn, &s.text).map_err(|e| fail_at(&e, false))?;
         let guard_refused_row = rows.iter().any(|r| r.verdict == "refused");
@@ -134,19 +143,13 @@ fn run(
                 // over: the previous allow matters only after a success.
                 match conn.exec(&s.text) {
                     Ok(_) => set(&before)?,
-                    Err(e) if e.sqlstate == "25001" && one_transaction => {
-                        return Err(Stop::NeedsAutocommit)
-                    }
-                    Err(e) => return Err(fail_at(&e, true).into()),
+                    Err(e) => return Err(failed(&e)),
                 }
                 if !guard_refused_row {
                     findings.push(from_refusal(&e, src, &s.at, &s.text));
                 }
             }
-            Err(e) if e.sqlstate == "25001" && one_transaction => {
-                return Err(Stop::NeedsAutocommit)
-            }
-            Err(e) => return Err(fail_at(&e, true).into()),
+            Err(e) => return Err(failed(&e)),
         }
         if in_tx && !control && conn.in_transaction() {
             exec(conn, src, &format!("RELEASE SAVEPOINT {SAVEPOINT}"))?;
