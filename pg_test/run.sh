@@ -29,9 +29,12 @@
 #  17. pg_test/cli.sh: the safe-ddl command (issue 17): each format's exact output on a fixture
 #      migration set, exit codes, --ephemeral as root and as an unprivileged user, --dsn against
 #      the test cluster and a streaming standby, Django sqlmigrate output (PORT+28, standby +29)
+#  18. pg_test/type_change.sh: an int identity key referenced by two tables converted to bigint
+#      keeping its name, under pgbench -M prepared traffic: no failed transaction, no rewrite, the
+#      catalog of a fresh bigint schema, ids past 2^31 (issue 18; PORT+32)
 #
 # With --server-only (what `bash setup.sh test` runs on 17 and 18): the suites that check server
-# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14.
+# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14, 18.
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -123,6 +126,8 @@ if [ $SERVER_ONLY = 1 ]; then
         step "$t (scripted, multi-process)"
         rc=0; bash "pg_test/$t.sh" "$((PORT + 10 + n))" || rc=$?; record $rc "$t"
     done
+    step "type_change: an int identity key referenced by two tables to bigint under pgbench -M prepared; no failed transaction, no rewrite, the catalog of a fresh bigint schema"
+    rc=0; bash pg_test/type_change.sh "$((PORT + 32))" || rc=$?; record $rc "type_change"
 else
 
 step "backfill crash safety: pg_terminate_backend, immediate shutdown, cancel, throttling on a real standby"
@@ -136,6 +141,9 @@ rc=0; bash pg_test/backfill_nice.sh "$((PORT + 8))" || rc=$?; record $rc "backfi
 
 step "expand/contract: an int -> bigint change under pgbench writers, procedures interrupted and resumed"
 rc=0; bash pg_test/expand_contract.sh "$((PORT + 3))" || rc=$?; record $rc "expand_contract"
+
+step "type_change: an int identity key referenced by two tables to bigint under pgbench -M prepared; no failed transaction, no rewrite, the catalog of a fresh bigint schema"
+rc=0; bash pg_test/type_change.sh "$((PORT + 32))" || rc=$?; record $rc "type_change"
 
 step "Django migrations: the unsafe ones refused with safe_ddl's message and HINT, the safe ones applied; fresh databases and manage.py test pass, populated copies refused"
 rc=0; bash pg_test/django_test.sh "$((PORT + 5))" || rc=$?; record $rc "django"
