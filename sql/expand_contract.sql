@@ -169,10 +169,15 @@ CREATE TABLE @extschema@.column_changes (
     trigger_function pg_catalog.regprocedure NOT NULL,
     forward_function pg_catalog.regprocedure NOT NULL,
     backward_function pg_catalog.regprocedure NOT NULL,
-    status        text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'finished', 'cancelled')),
+    -- 'swapped': a type change (sql/type_change.sql) renamed the new column into the old one's
+    -- place (the old one is retired_column now, its trigger and functions are gone)
+    status        text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'swapped', 'finished', 'cancelled')),
     started_by    pg_catalog.regrole NOT NULL,   -- the role whose change it is (it owns the functions)
     started_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    finished_at   timestamptz      -- finished or cancelled
+    finished_at   timestamptz,     -- finished or cancelled
+    type_change   bigint,          -- the type change (safe_ddl.begin_type_change) it is part of: the
+                                   -- change_id of its key column's change; NULL for begin_column_change's
+    retired_column name            -- after the swap of a type change: the old column's new name
 );
 
 COMMENT ON TABLE @extschema@.column_changes IS
@@ -512,7 +517,8 @@ $$;
 -- The rest of begin_column_change once the expressions are functions and the new column is
 -- there: the dual-write trigger function (types and operators from the catalog, search_path
 -- pinned), the trigger, and the change's row (through safe_ddl._state).
-CREATE FUNCTION @extschema@._cc_install(rel pg_catalog.regclass, id bigint, fwd_text text, bwd_text text)
+CREATE FUNCTION @extschema@._cc_install(rel pg_catalog.regclass, id bigint, fwd_text text, bwd_text text,
+                                        type_change bigint DEFAULT NULL)
 RETURNS @extschema@.column_changes
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -539,7 +545,7 @@ BEGIN
     -- It only assigns NEW's fields (no query, no loop: a BEFORE trigger's assignments fire nothing).
     EXECUTE pg_catalog.format($f$
 CREATE FUNCTION %1$s() RETURNS trigger LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $body$
--- safe_ddl.begin_column_change(): dual writes of change %6$s (see safe_ddl.column_changes)
+-- %11$s: dual writes of change %6$s (see safe_ddl.column_changes)
 DECLARE
     f %7$s;
 BEGIN
@@ -569,23 +575,29 @@ $body$$f$, trg_fn, @extschema@._ec_func_name(o.forward_fn::pg_catalog.regprocedu
         @extschema@._type_sql(na.atttypid, na.atttypmod),
         @extschema@._ec_distinct_sql(pg_catalog.format('NEW.%I', o.new_column), 'f', na.atttypid),
         @extschema@._ec_distinct_sql(pg_catalog.format('NEW.%I', o.old_column), pg_catalog.format('OLD.%I', o.old_column), oa.atttypid),
-        @extschema@._ec_distinct_sql(pg_catalog.format('NEW.%I', o.new_column), pg_catalog.format('OLD.%I', o.new_column), na.atttypid));
+        @extschema@._ec_distinct_sql(pg_catalog.format('NEW.%I', o.new_column), pg_catalog.format('OLD.%I', o.new_column), na.atttypid),
+        -- the marker the guard's active_column_change HINT goes by
+        CASE WHEN type_change IS NULL THEN 'safe_ddl.begin_column_change()' ELSE 'safe_ddl.begin_type_change()' END);
     EXECUTE pg_catalog.format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
                               o.trigger_name, @extschema@._rel_sql(rel), trg_fn);
     PERFORM @extschema@._state('cc_register', pg_catalog.jsonb_build_object(
-        'relation', rel::oid, 'change_id', id, 'forward', fwd_text, 'backward', bwd_text)::text);
+        'relation', rel::oid, 'change_id', id, 'forward', fwd_text, 'backward', bwd_text, 'type_change', type_change)::text);
     SELECT * INTO c FROM @extschema@.column_changes AS x WHERE x.change_id = id;
     RETURN c;
 END
 $install$;
 
-CREATE FUNCTION @extschema@.begin_column_change(
+-- begin_column_change's work; begin_type_change's for each of its columns (type_change: 0 = a
+-- new type change whose id is this change's, > 0 = a column of that type change).
+CREATE FUNCTION @extschema@._cc_begin(
+    fn          text,
     relation    pg_catalog.regclass,
     column_name name,
     new_column  name,
     new_type    text,
-    forward     text DEFAULT NULL,
-    backward    text DEFAULT NULL
+    forward     text,
+    backward    text,
+    type_change bigint
 ) RETURNS text
 LANGUAGE plpgsql VOLATILE
 -- No SET search_path: new_type, forward and backward are the caller's SQL and resolve in the
@@ -593,14 +605,13 @@ LANGUAGE plpgsql VOLATILE
 AS $begin$
 #variable_conflict use_variable
 DECLARE
-    fn          constant text := 'safe_ddl.begin_column_change';
-    rel         pg_catalog.regclass := begin_column_change.relation;
+    rel         pg_catalog.regclass := _cc_begin.relation;
     old_att     pg_catalog.pg_attribute;
     type_oid    oid;
     new_type_t  text;
     old_type_q  text;
-    fwd_text    text := NULLIF(pg_catalog.btrim(begin_column_change.forward), '');
-    bwd_text    text := NULLIF(pg_catalog.btrim(begin_column_change.backward), '');
+    fwd_text    text := NULLIF(pg_catalog.btrim(_cc_begin.forward), '');
+    bwd_text    text := NULLIF(pg_catalog.btrim(_cc_begin.backward), '');
     nsp         name;
     id          bigint;
     fwd_fn      text;
@@ -706,7 +717,8 @@ BEGIN
     -- and the change's row.
     EXECUTE pg_catalog.format('ALTER TABLE %s ADD COLUMN %I %s',
                               @extschema@._rel_sql(rel), new_column, new_type_t);
-    c := @extschema@._cc_install(rel, id, fwd_text, bwd_text);
+    c := @extschema@._cc_install(rel, id, fwd_text, bwd_text,
+                                 CASE WHEN type_change OPERATOR(pg_catalog.=) 0 THEN id ELSE type_change END);
 
     call_text := @extschema@._cc_backfill_call(c);
     RAISE NOTICE '%: added %.% (%), dual writes with % (trigger %)', fn, rel, new_column, c.new_type, column_name, c.trigger_name
@@ -715,6 +727,19 @@ BEGIN
     RETURN call_text;
 END
 $begin$;
+
+CREATE FUNCTION @extschema@.begin_column_change(
+    relation    pg_catalog.regclass,
+    column_name name,
+    new_column  name,
+    new_type    text,
+    forward     text DEFAULT NULL,
+    backward    text DEFAULT NULL
+) RETURNS text
+LANGUAGE sql VOLATILE
+-- Not pinned: see _cc_begin.
+RETURN @extschema@._cc_begin('safe_ddl.begin_column_change', relation, column_name, new_column, new_type,
+                             forward, backward, NULL);
 
 COMMENT ON FUNCTION @extschema@.begin_column_change(pg_catalog.regclass, name, name, text, text, text) IS
   'Expand: add new_column (new_type, no rewrite) and a dual-write trigger keeping it in step with '
@@ -832,6 +857,14 @@ BEGIN
         RAISE EXCEPTION '%: no unfinished column change of column "%" of %', fn, column_name, rel
         USING ERRCODE = 'no_data_found',
               HINT = 'column_name is the old column, as given to begin_column_change; see SELECT * FROM safe_ddl.column_change_status().';
+    END IF;
+    IF c.type_change IS NOT NULL THEN
+        SELECT * INTO c FROM @extschema@.column_changes AS x WHERE x.change_id = c.type_change;
+        RAISE EXCEPTION '%: column "%" of % is part of a type change (safe_ddl.begin_type_change)', fn, column_name, rel
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'Its columns are finished or cancelled together.',
+              HINT = pg_catalog.format('See SELECT * FROM safe_ddl.type_change_status(%L, %L); go on with it, or cancel it: SELECT safe_ddl.cancel_type_change(%L, %L);',
+                                       @extschema@._rel_sql(c.relation), c.old_column, @extschema@._rel_sql(c.relation), c.old_column);
     END IF;
     IF c.started_by <> @extschema@._me() THEN
         RAISE EXCEPTION '%: the change of column "%" of % is role %''s, and only that role finishes or cancels it', fn, column_name, rel, c.started_by
@@ -1071,6 +1104,15 @@ BEGIN
     IF EXISTS (SELECT FROM @extschema@.column_changes AS x WHERE x.change_id = id) THEN
         RAISE EXCEPTION 'safe_ddl.begin_column_change: change % is registered already', id USING ERRCODE = 'unique_violation';
     END IF;
+    -- A column of a type change: the first one's (its own id), or one of the actor's unfinished
+    -- type changes.
+    IF (a->>'type_change')::bigint IS DISTINCT FROM id AND (a->>'type_change') IS NOT NULL
+       AND NOT EXISTS (SELECT FROM @extschema@.column_changes AS x
+                        WHERE x.change_id = (a->>'type_change')::bigint AND x.type_change = x.change_id
+                          AND x.started_by = actor AND x.status = 'active') THEN
+        RAISE EXCEPTION 'safe_ddl.begin_type_change: no unfinished type change % of role %', a->>'type_change', actor
+        USING ERRCODE = 'no_data_found';
+    END IF;
     IF EXISTS (SELECT FROM @extschema@.column_changes AS x
                 WHERE x.started_by = actor AND x.relation = rel AND x.status = 'active'
                   AND (x.old_column IN (o.old_column, o.new_column) OR x.new_column IN (o.old_column, o.new_column))) THEN
@@ -1080,16 +1122,18 @@ BEGIN
     END IF;
     INSERT INTO @extschema@.column_changes
            (change_id, relation, old_column, new_column, old_type, new_type, forward, backward,
-            trigger_name, trigger_function, forward_function, backward_function, started_by)
+            trigger_name, trigger_function, forward_function, backward_function, started_by, type_change)
     VALUES (id, rel, o.old_column, o.new_column, @extschema@._type_sql(oa.atttypid, oa.atttypmod),
             @extschema@._type_sql(na.atttypid, na.atttypmod), a->>'forward', a->>'backward',
-            o.trigger_name, o.trigger_fn, o.forward_fn, o.backward_fn, actor);
+            o.trigger_name, o.trigger_fn, o.forward_fn, o.backward_fn, actor, (a->>'type_change')::bigint);
     RETURN id::text;
 END
 $$;
 
 -- Close the actor's active change: finished (its old column is gone) or cancelled (its new
--- column is gone, or the table).
+-- column is gone, or the table); or a type change's column: swapped (the new column has the old
+-- one's name and its type, the old one is retired_column, the trigger is gone), then finished
+-- (retired_column is gone).
 CREATE FUNCTION @extschema@._cc_w_close(actor pg_catalog.regrole, a jsonb) RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -1099,9 +1143,34 @@ DECLARE
     st text := a->>'status';
 BEGIN
     SELECT * INTO c FROM @extschema@.column_changes AS x
-     WHERE x.change_id = (a->>'change_id')::bigint AND x.started_by = actor AND x.status = 'active' FOR UPDATE;
+     WHERE x.change_id = (a->>'change_id')::bigint AND x.started_by = actor AND x.status IN ('active', 'swapped') FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'safe_ddl: no unfinished column change % of role %', a->>'change_id', actor USING ERRCODE = 'no_data_found';
+    END IF;
+    IF c.status = 'swapped' OR st = 'swapped' THEN
+        IF c.type_change IS NULL
+           OR (st = 'swapped' AND (c.status <> 'active'
+                   OR (SELECT o.trigger_oid FROM @extschema@._cc_objects(c.relation, c.change_id) AS o) IS NOT NULL
+                   OR EXISTS (SELECT FROM pg_catalog.pg_attribute AS x
+                               WHERE x.attrelid = c.relation AND NOT x.attisdropped AND x.attname = c.new_column)
+                   OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute AS x
+                                   WHERE x.attrelid = c.relation AND NOT x.attisdropped AND x.attname = c.old_column
+                                     AND @extschema@._type_sql(x.atttypid, x.atttypmod) = c.new_type)
+                   OR NOT EXISTS (SELECT FROM pg_catalog.pg_attribute AS x
+                                   WHERE x.attrelid = c.relation AND NOT x.attisdropped AND x.attname = (a->>'retired_column')
+                                     AND @extschema@._type_sql(x.atttypid, x.atttypmod) = c.old_type)))
+           OR (c.status = 'swapped' AND (st <> 'finished'
+                   OR EXISTS (SELECT FROM pg_catalog.pg_attribute AS x
+                               WHERE x.attrelid = c.relation AND NOT x.attisdropped AND x.attname = c.retired_column))) THEN
+            RAISE EXCEPTION 'safe_ddl: column change % cannot be % now (status %)', c.change_id, st, c.status
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        UPDATE @extschema@.column_changes AS x
+           SET status = st,
+               retired_column = CASE WHEN st = 'swapped' THEN (a->>'retired_column')::name ELSE x.retired_column END,
+               finished_at = CASE WHEN st = 'finished' THEN pg_catalog.clock_timestamp() END
+         WHERE x.change_id = c.change_id;
+        RETURN st;
     END IF;
     IF st NOT IN ('finished', 'cancelled')
        OR EXISTS (SELECT FROM pg_catalog.pg_attribute AS x

@@ -53,6 +53,11 @@ extension_sql_file!(
     requires = [usage::api::_usage_entries, usage::api::_reset_usage]
 );
 extension_sql_file!("../sql/expand_contract.sql", name = "expand_contract");
+extension_sql_file!(
+    "../sql/type_change.sql",
+    name = "type_change",
+    requires = ["expand_contract"]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
