@@ -346,6 +346,12 @@ BEGIN
     FOR m IN SELECT * FROM @extschema@._tc_columns(rel, column_name, typ) LOOP
         PERFORM @extschema@._tc_begin_checks(fn, m.relation, m.column_name, typ);
     END LOOP;
+    -- Every table's lock up front, all or none, as the swap does: one ADD COLUMN after another
+    -- would wait for the next table while holding the previous ones, which the guard refuses
+    -- (an application transaction that writes the parent and then a child is always in the way).
+    EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE',
+        (SELECT pg_catalog.string_agg(DISTINCT @extschema@._rel_sql(tc.relation), ', ')
+           FROM @extschema@._tc_columns(rel, column_name, typ) AS tc));
     FOR m IN SELECT * FROM @extschema@._tc_columns(rel, column_name, typ) LOOP
         call := @extschema@._cc_begin(fn, m.relation, m.column_name, @extschema@._tc_shadow(m.column_name),
                                       new_type, NULL, NULL, COALESCE(id, 0));
