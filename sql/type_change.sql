@@ -312,6 +312,22 @@ AS $$
      ORDER BY x.change_id = id, x.change_id
 $$;
 
+-- Its columns in one state (the procedures below cannot pin their search_path: they COMMIT; they
+-- use no operator of their own).
+CREATE FUNCTION @extschema@._tc_members_in(id bigint, st text) RETURNS SETOF @extschema@.column_changes
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM @extschema@._tc_members(id) AS x WHERE x.status = st $$;
+
+-- Its tables in the order of the swap: the referencing ones first, the key's own last.
+CREATE FUNCTION @extschema@._tc_tables(id bigint) RETURNS SETOF pg_catalog.regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.relation FROM @extschema@._tc_members(id) AS m
+     GROUP BY m.relation ORDER BY pg_catalog.bool_or(m.change_id = id), pg_catalog.min(m.change_id)
+$$;
+
 ----------------------------------------------------------------------------------------------------
 -- 1. begin_type_change: shadow columns and dual writes
 ----------------------------------------------------------------------------------------------------
@@ -350,9 +366,7 @@ BEGIN
         call := @extschema@._cc_begin(fn, m.relation, m.column_name, @extschema@._tc_shadow(m.column_name),
                                       new_type, NULL, NULL, COALESCE(id, 0));
         IF id IS NULL THEN
-            SELECT x.change_id INTO id FROM @extschema@.column_changes AS x
-             WHERE x.relation = rel AND x.old_column = column_name AND x.status = 'active'
-               AND x.started_by = @extschema@._me() AND x.change_id = x.type_change;
+            id := @extschema@._tc_find(fn, rel, column_name);
         END IF;
         RETURN NEXT call;
     END LOOP;
@@ -671,6 +685,7 @@ AS $$
       FROM @extschema@._tc_members(id) AS m
       CROSS JOIN LATERAL @extschema@._tc_fkeys(m.relation, ARRAY[@extschema@._tc_attnum(m.relation, m.old_column)]) AS f
      WHERE m.status = 'swapped' AND NOT f.valid
+     ORDER BY 1, 2
 $$;
 
 CREATE PROCEDURE @extschema@.swap_type_change(relation pg_catalog.regclass, column_name name)
@@ -696,9 +711,7 @@ BEGIN
     END IF;
     -- Table by table, the referencing ones first: each swap is one short transaction (the
     -- locks of a catalog change; no scan, no rewrite).
-    FOR t IN SELECT m.relation, pg_catalog.min(m.change_id) AS first
-               FROM @extschema@._tc_members(id) AS m
-              GROUP BY m.relation ORDER BY pg_catalog.bool_or(m.change_id = id), pg_catalog.min(m.change_id) LOOP
+    FOR t IN SELECT x AS relation FROM @extschema@._tc_tables(id) AS x LOOP
         IF @extschema@._tc_swap_table(fn, id, t.relation) THEN
             RAISE NOTICE '%: swapped %', fn, t.relation;
         END IF;
@@ -768,17 +781,17 @@ BEGIN
     CALL @extschema@._require_own_transaction(fn);
     COMMIT;
     id := @extschema@._tc_find(fn, rel, column_name);
-    IF EXISTS (SELECT FROM @extschema@._tc_members(id) AS x WHERE x.status = 'active')
+    IF EXISTS (SELECT FROM @extschema@._tc_members_in(id, 'active'))
        OR EXISTS (SELECT FROM @extschema@._tc_unvalidated(id)) THEN
         RAISE EXCEPTION '%: the type change of %.% is not swapped yet', fn, rel, column_name
         USING ERRCODE = 'object_not_in_prerequisite_state',
               HINT = pg_catalog.format('CALL safe_ddl.swap_type_change(%L, %L);', @extschema@._rel_sql(rel), column_name);
     END IF;
     -- Every column first: none goes while one of them is still in use.
-    FOR c IN SELECT * FROM @extschema@._tc_members(id) AS x WHERE x.status = 'swapped' LOOP
+    FOR c IN SELECT * FROM @extschema@._tc_members_in(id, 'swapped') LOOP
         PERFORM @extschema@._tc_check_unused(fn, c, pg_catalog.format('CALL safe_ddl.finish_type_change(%L, %L);', @extschema@._rel_sql(rel), column_name));
     END LOOP;
-    FOR c IN SELECT * FROM @extschema@._tc_members(id) AS x WHERE x.status = 'swapped' LOOP
+    FOR c IN SELECT * FROM @extschema@._tc_members_in(id, 'swapped') LOOP
         IF @extschema@._tc_attnum(c.relation, c.retired_column) IS NOT NULL THEN
             prev := @extschema@._tc_allow('drop_column, in_use');
             EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._rel_sql(c.relation), c.retired_column);
