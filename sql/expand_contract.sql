@@ -736,10 +736,14 @@ CREATE FUNCTION @extschema@.begin_column_change(
     forward     text DEFAULT NULL,
     backward    text DEFAULT NULL
 ) RETURNS text
-LANGUAGE sql VOLATILE
--- Not pinned: see _cc_begin.
-RETURN @extschema@._cc_begin('safe_ddl.begin_column_change', relation, column_name, new_column, new_type,
-                             forward, backward, NULL);
+LANGUAGE plpgsql VOLATILE
+-- Not pinned: see _cc_begin. (PL/pgSQL, not an inlinable SQL function: a call is a call.)
+AS $$
+BEGIN
+    RETURN @extschema@._cc_begin('safe_ddl.begin_column_change', relation, column_name, new_column, new_type,
+                                 forward, backward, NULL);
+END
+$$;
 
 COMMENT ON FUNCTION @extschema@.begin_column_change(pg_catalog.regclass, name, name, text, text, text) IS
   'Expand: add new_column (new_type, no rewrite) and a dual-write trigger keeping it in step with '

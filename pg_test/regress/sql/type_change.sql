@@ -3,6 +3,8 @@
 -- traffic with prepared statements, and the final catalog against fresh bigint tables:
 -- pg_test/type_change.sh.
 \set SHOW_CONTEXT never
+-- Change ids from 101 on, whatever ran before in this database.
+SELECT setval('safe_ddl.column_changes_change_id_seq', 100) IS NOT NULL AS ids_from_101;
 CREATE VIEW tc_objects AS
 SELECT 'function' AS kind, p.proname::text AS name FROM pg_proc AS p WHERE p.proname LIKE '\_safe\_ddl\_cc%'
 UNION ALL
