@@ -105,6 +105,16 @@ SELECT table_name, table_column, step FROM safe_ddl.type_change_status('tc_paren
 
 -- 3. Swap: per table, the new column takes the name, key, indexes, default and sequence; the
 --    foreign keys are re-created NOT VALID and validated. No table is rewritten.
+--    Interrupted after the referencing tables (a view on the key refuses the key's table, the
+--    last one): they stay swapped, the application writes on, and the same CALL goes on.
+CREATE VIEW tc_parent_view AS SELECT id FROM tc_parent;
+CALL safe_ddl.swap_type_change('tc_parent', 'id');
+SELECT table_name, table_column, step FROM safe_ddl.type_change_status('tc_parent', 'id', count_rows => false);
+SELECT conrelid::regclass, conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint
+ WHERE contype = 'f' AND confrelid = 'tc_parent'::regclass ORDER BY 1;
+INSERT INTO tc_parent (name) VALUES ('between') RETURNING id, id_new;
+INSERT INTO tc_child (id, parent_id, amount) VALUES (5004, 1002, 4) RETURNING parent_id, parent_id_old;
+DROP VIEW tc_parent_view;
 CALL safe_ddl.swap_type_change('tc_parent', 'id');
 SELECT pg_relation_filenode('tc_parent') = :f_parent AS parent_same_file,
        pg_relation_filenode('tc_child') = :f_child AS child_same_file,
