@@ -89,9 +89,10 @@ BEGIN
 END
 $$;
 
--- Whether the caller's safe_ddl.allow names in_use (an override of the usage checks). The helper
--- then skips its own usage refusal; the guard still judges its DROP with in_use under
--- safe_ddl.allow_ceiling.
+-- Whether the caller's safe_ddl.allow names in_use (an override of the usage checks) and
+-- safe_ddl.allow_ceiling permits it (names in_use or all; a ceiling can arrive after the allow).
+-- The helper then skips its own usage refusal; the guard still judges its DROP with in_use under
+-- the ceiling.
 CREATE FUNCTION @extschema@._ec_allows_in_use() RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -99,6 +100,9 @@ AS $$
     SELECT COALESCE('in_use' = ANY (SELECT pg_catalog.lower(pg_catalog.btrim(x))
                                       FROM pg_catalog.unnest(pg_catalog.string_to_array(
                                                pg_catalog.current_setting('safe_ddl.allow', true), ',')) AS x), false)
+       AND COALESCE(ARRAY['in_use', 'all'] && ARRAY(SELECT pg_catalog.lower(pg_catalog.btrim(x))
+                                                     FROM pg_catalog.unnest(pg_catalog.string_to_array(
+                                                              pg_catalog.current_setting('safe_ddl.allow_ceiling', true), ',')) AS x), false)
 $$;
 
 -- An identifier of at most 63 bytes: prefix || body, the body cut and suffixed with a hash of the

@@ -108,6 +108,12 @@ UPDATE ccg SET note = 'old code' WHERE id = 4;   -- old code, moments ago
 SET safe_ddl.usage_window = '1h';
 \set VERBOSITY terse
 SELECT safe_ddl.finish_column_change('ccg', 'note');
+-- in_use counts only under a ceiling that permits it (one that arrived after the allow: no skip)
+BEGIN;
+SET LOCAL safe_ddl.allow = 'in_use';
+SET LOCAL safe_ddl.allow_ceiling = 'drop_column';
+SELECT safe_ddl.finish_column_change('ccg', 'note');
+ROLLBACK;
 \set VERBOSITY default
 BEGIN;
 SET LOCAL safe_ddl.allow = 'in_use';
