@@ -23,38 +23,6 @@
 -- Internals
 ----------------------------------------------------------------------------------------------------
 
--- Add hazards to the caller's safe_ddl.allow for the next statements (the caller's own allows,
--- in_use above all, stay); returns the previous value for _tc_restore.
-CREATE FUNCTION @extschema@._tc_allow(hazards text) RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    prev text := COALESCE(pg_catalog.current_setting('safe_ddl.allow', true), '');
-BEGIN
-    PERFORM pg_catalog.set_config('safe_ddl.allow',
-                                  CASE WHEN pg_catalog.btrim(prev) = '' THEN hazards ELSE prev || ', ' || hazards END, true);
-    RETURN prev;
-END
-$$;
-
-CREATE FUNCTION @extschema@._tc_restore(prev text) RETURNS void
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.set_config('safe_ddl.allow', prev, true) IS NULL AND false
-$$;
-
--- Whether the caller's safe_ddl.allow lets a column that is (or may be) in use go (in_use, all).
-CREATE FUNCTION @extschema@._tc_in_use_allowed() RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT COALESCE(pg_catalog.string_to_array(pg_catalog.replace(pg_catalog.lower(
-                        pg_catalog.current_setting('safe_ddl.allow', true)), ' ', ''), ',')
-                    && ARRAY['in_use', 'all'], false)
-$$;
-
 -- The names a column gets during a type change: its shadow, and the old column after the swap.
 CREATE FUNCTION @extschema@._tc_shadow(col name) RETURNS name
 LANGUAGE sql IMMUTABLE STRICT
@@ -617,10 +585,10 @@ BEGIN
             EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', qrel, c.old_column);
         END IF;
         -- 5. The names.
-        prev := @extschema@._tc_allow('rename, in_use');
+        prev := @extschema@._ec_allow('rename, in_use');
         EXECUTE pg_catalog.format('ALTER TABLE %s RENAME COLUMN %I TO %I', qrel, c.old_column, retired);
         EXECUTE pg_catalog.format('ALTER TABLE %s RENAME COLUMN %I TO %I', qrel, c.new_column, c.old_column);
-        PERFORM @extschema@._tc_restore(prev);
+        PERFORM @extschema@._ec_restore_allow(prev);
         -- 6. Constraints and indexes on the new column, under the old names.
         --    (The old column's other indexes, renamed above, go with it at finish.)
         FOR p IN SELECT x.con_name, x.con_type, x.new_name, x.old_name
@@ -748,7 +716,7 @@ AS $$
 DECLARE
     u record;
 BEGIN
-    IF @extschema@._tc_in_use_allowed() THEN
+    IF @extschema@._ec_allows_in_use() THEN
         RETURN;
     END IF;
     SELECT * INTO u FROM @extschema@._ec_last_use(c.relation, c.retired_column);
@@ -793,9 +761,10 @@ BEGIN
     END LOOP;
     FOR c IN SELECT * FROM @extschema@._tc_members_in(id, 'swapped') LOOP
         IF @extschema@._tc_attnum(c.relation, c.retired_column) IS NOT NULL THEN
-            prev := @extschema@._tc_allow('drop_column, in_use');
+            -- (through the guard, which judges its use again: the caller's in_use counts)
+            prev := @extschema@._ec_allow('drop_column');
             EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._rel_sql(c.relation), c.retired_column);
-            PERFORM @extschema@._tc_restore(prev);
+            PERFORM @extschema@._ec_restore_allow(prev);
         END IF;
         PERFORM @extschema@._state('cc_close', pg_catalog.jsonb_build_object('change_id', c.change_id, 'status', 'finished')::text);
         COMMIT;
@@ -910,15 +879,14 @@ BEGIN
         -- functions, the shadow column (through the guard: its usage check refuses while code
         -- uses it, unless the caller allows in_use).
         FOR p IN SELECT * FROM @extschema@._tc_index_plan(c.relation, c.old_column, c.new_column) WHERE new_index IS NOT NULL LOOP
-            prev := @extschema@._tc_allow('index_drop');
+            prev := @extschema@._ec_allow('index_drop');
             EXECUTE pg_catalog.format('DROP INDEX %s', p.new_index::pg_catalog.regclass);
-            PERFORM @extschema@._tc_restore(prev);
+            PERFORM @extschema@._ec_restore_allow(prev);
         END LOOP;
         PERFORM @extschema@._cc_drop_objects(c);
         IF @extschema@._tc_attnum(c.relation, c.new_column) IS NOT NULL THEN
-            prev := @extschema@._tc_allow('drop_column');
-            EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._rel_sql(c.relation), c.new_column);
-            PERFORM @extschema@._tc_restore(prev);
+            PERFORM @extschema@._cc_drop_column(fn, c.relation, c.new_column,
+                pg_catalog.format('SELECT safe_ddl.cancel_type_change(%L, %L);', @extschema@._rel_sql(rel), column_name));
         END IF;
         PERFORM @extschema@._state('cc_close', pg_catalog.jsonb_build_object('change_id', c.change_id, 'status', 'cancelled')::text);
         n := n + 1;
