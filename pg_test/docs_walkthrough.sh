@@ -20,7 +20,8 @@ DIR=/tmp/docs_walkthrough
 PAGES=(docs/expand-contract.md README.md docs/hazards/constraint_validation.md docs/hazards/index_build.md
     docs/hazards/index_drop.md docs/hazards/large_dml.md docs/hazards/not_null_scan.md
     docs/hazards/partition_detach.md docs/hazards/partition_scan.md docs/hazards/table_rewrite.md
-    docs/hazards/drop_column.md docs/hazards/drop_table.md docs/hazards/rename.md)
+    docs/hazards/drop_column.md docs/hazards/drop_table.md docs/hazards/rename.md
+    docs/hazards/active_column_change.md)
 OK=0
 
 cleanup() {

@@ -472,6 +472,19 @@ ALTER TABLE t DROP COLUMN note;
 SELECT NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'note' AND NOT attisdropped);
 EOF
 
+# ------------------------------------------------------------------ active_column_change
+# A type change of the new column of a live column change (binary coercible: no other hazard);
+# the recipe cancels the change, and writes of the table work after it.
+run_case active_column_change <<EOF
+$T
+SELECT safe_ddl.begin_column_change('t', 'note', 'remark', 'varchar(100)');
+-- statement
+ALTER TABLE t ALTER COLUMN remark TYPE text;
+-- verify
+SELECT NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'remark' AND NOT attisdropped)
+   AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = 't'::regclass AND NOT tgisinternal);
+EOF
+
 run_case drop_table <<EOF
 $T
 -- statement

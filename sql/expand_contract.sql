@@ -52,18 +52,57 @@ BEGIN
 END
 $$;
 
--- Allow hazards for the statements that follow in this transaction; returns the previous value of
--- safe_ddl.allow so the caller restores it (_ec_allow(prev)) right after its one statement.
-CREATE FUNCTION @extschema@._ec_allow(hazards text) RETURNS text
+-- Allow hazards for the statements that follow in this transaction, on top of what the caller
+-- allowed (a caller's in_use still counts: the helper's statement is refused for what the caller
+-- did not allow, not for less). Returns the previous value of safe_ddl.allow so the caller
+-- restores it (_ec_restore_allow(prev)) right after its one statement. safe_ddl.allow_ceiling
+-- applies as to any SET (the GUC's check refuses a value above it). `optional`: hazards added only
+-- where the ceiling permits them (belt and braces: the helper's statement should not need them).
+CREATE FUNCTION @extschema@._ec_allow(hazards text, optional text DEFAULT NULL) RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     prev text := COALESCE(pg_catalog.current_setting('safe_ddl.allow', true), '');
+    base text := CASE WHEN pg_catalog.btrim(prev) = '' THEN hazards ELSE prev || ', ' || hazards END;
 BEGIN
-    PERFORM pg_catalog.set_config('safe_ddl.allow', hazards, true);
+    IF optional IS NOT NULL THEN
+        BEGIN
+            PERFORM pg_catalog.set_config('safe_ddl.allow', base || ', ' || optional, true);
+            RETURN prev;
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;   -- above safe_ddl.allow_ceiling: without them
+        END;
+    END IF;
+    PERFORM pg_catalog.set_config('safe_ddl.allow', base, true);
     RETURN prev;
 END
+$$;
+
+-- Restore safe_ddl.allow to what _ec_allow() returned.
+CREATE FUNCTION @extschema@._ec_restore_allow(prev text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_catalog.set_config('safe_ddl.allow', COALESCE(prev, ''), true);
+END
+$$;
+
+-- Whether the caller's safe_ddl.allow names in_use (an override of the usage checks) and
+-- safe_ddl.allow_ceiling permits it (names in_use or all; a ceiling can arrive after the allow).
+-- The helper then skips its own usage refusal; the guard still judges its DROP with in_use under
+-- the ceiling.
+CREATE FUNCTION @extschema@._ec_allows_in_use() RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT COALESCE('in_use' = ANY (SELECT pg_catalog.lower(pg_catalog.btrim(x))
+                                      FROM pg_catalog.unnest(pg_catalog.string_to_array(
+                                               pg_catalog.current_setting('safe_ddl.allow', true), ',')) AS x), false)
+       AND COALESCE(ARRAY['in_use', 'all'] && ARRAY(SELECT pg_catalog.lower(pg_catalog.btrim(x))
+                                                     FROM pg_catalog.unnest(pg_catalog.string_to_array(
+                                                              pg_catalog.current_setting('safe_ddl.allow_ceiling', true), ',')) AS x), false)
 $$;
 
 -- An identifier of at most 63 bytes: prefix || body, the body cut and suffixed with a hash of the
@@ -736,10 +775,14 @@ CREATE FUNCTION @extschema@.begin_column_change(
     forward     text DEFAULT NULL,
     backward    text DEFAULT NULL
 ) RETURNS text
-LANGUAGE sql VOLATILE
--- Not pinned: see _cc_begin.
-RETURN @extschema@._cc_begin('safe_ddl.begin_column_change', relation, column_name, new_column, new_type,
-                             forward, backward, NULL);
+LANGUAGE plpgsql VOLATILE
+-- Not pinned: see _cc_begin. (PL/pgSQL, not an inlinable SQL function: a call is a call.)
+AS $$
+BEGIN
+    RETURN @extschema@._cc_begin('safe_ddl.begin_column_change', relation, column_name, new_column, new_type,
+                                 forward, backward, NULL);
+END
+$$;
 
 COMMENT ON FUNCTION @extschema@.begin_column_change(pg_catalog.regclass, name, name, text, text, text) IS
   'Expand: add new_column (new_type, no rewrite) and a dual-write trigger keeping it in step with '
@@ -917,6 +960,37 @@ BEGIN
 END
 $$;
 
+-- DROP COLUMN col of rel, a column of the caller's own change whose trigger is already gone:
+-- through the guard (its lock_timeout, retries and usage check), drop_column allowed for this one
+-- statement on top of the caller's allows (a caller's in_use counts), active_column_change too
+-- where the ceiling permits. A refusal of the guard (the column in use) is re-raised as the
+-- helper's, its HINT the helper's call (`again`) with in_use: never a DROP COLUMN by hand, which
+-- would leave the dual-write trigger behind when run without the helper.
+CREATE FUNCTION @extschema@._cc_drop_column(fn text, rel pg_catalog.regclass, col name, again text) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    prev text;
+    msg  text;
+    det  text;
+BEGIN
+    prev := @extschema@._ec_allow('drop_column', 'active_column_change');
+    BEGIN
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._rel_sql(rel), col);
+    EXCEPTION WHEN object_not_in_prerequisite_state THEN
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+        RAISE EXCEPTION '%: could not drop column % of %: %', fn, pg_catalog.quote_ident(col), @extschema@._rel_sql(rel), msg
+        USING ERRCODE = 'object_not_in_prerequisite_state', DETAIL = det,
+              HINT = pg_catalog.format('Wait until nothing has used %I for safe_ddl.usage_window '
+                                       '(SELECT * FROM safe_ddl.column_usage WHERE relation = %L::regclass;), then run it again. '
+                                       'To override while it is in use: BEGIN; SET LOCAL safe_ddl.allow = ''in_use''; %s COMMIT;',
+                                       col, @extschema@._rel_sql(rel), again);
+    END;
+    PERFORM @extschema@._ec_restore_allow(prev);
+END
+$$;
+
 CREATE FUNCTION @extschema@.finish_column_change(relation pg_catalog.regclass, column_name name)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -931,7 +1005,6 @@ DECLARE
     n       bigint;
     u       record;
     deps    text;
-    prev    text;
     was_nn  boolean;
     def     text;
     why     text;
@@ -958,21 +1031,26 @@ BEGIN
               HINT = 'Fill them first (outside a transaction block): ' || @extschema@._cc_backfill_call(c);
     END IF;
 
-    -- 2. Nothing used the old column within safe_ddl.usage_window.
+    -- 2. Nothing used the old column within safe_ddl.usage_window, unless the caller allowed
+    --    in_use (then the guard's own usage check of the DROP COLUMN honours it, under the ceiling).
     SELECT * INTO u FROM @extschema@._ec_last_use(rel, c.old_column);
-    IF u.unproven AND NOT u.recent THEN
+    IF @extschema@._ec_allows_in_use() THEN
+        NULL;
+    ELSIF u.unproven AND NOT u.recent THEN
         RAISE EXCEPTION '%: column "%" of % is not proven unused: usage tracking has run for less than safe_ddl.usage_window (%)', fn, c.old_column, rel, u.usage_window
         USING ERRCODE = 'object_not_in_prerequisite_state',
               DETAIL = pg_catalog.format('Its use is tracked since %s (safe_ddl.column_usage).', u.tracking_since),
-              HINT = 'Wait until tracking has run for safe_ddl.usage_window, then finish.';
-    END IF;
-    IF u.recent THEN
+              HINT = pg_catalog.format('Wait until tracking has run for safe_ddl.usage_window, then finish. To finish anyway: '
+                                       'BEGIN; SET LOCAL safe_ddl.allow = ''in_use''; SELECT safe_ddl.finish_column_change(%L, %L); COMMIT;',
+                                       @extschema@._rel_sql(rel), c.old_column);
+    ELSIF u.recent THEN
         RAISE EXCEPTION '%: column "%" of % was used within safe_ddl.usage_window (%)', fn, c.old_column, rel, u.usage_window
         USING ERRCODE = 'object_not_in_prerequisite_state',
               DETAIL = pg_catalog.format('Last read %s, last written %s (safe_ddl.column_usage).',
                                          COALESCE(u.last_read::text, 'never'), COALESCE(u.last_write::text, 'never')),
-              HINT = pg_catalog.format('Deploy the application without %I (it reads and writes %I only), then wait until it has not been used for safe_ddl.usage_window.',
-                                       c.old_column, c.new_column);
+              HINT = pg_catalog.format('Deploy the application without %I (it reads and writes %I only), then wait until it has not been used for safe_ddl.usage_window. '
+                                       'To finish anyway: BEGIN; SET LOCAL safe_ddl.allow = ''in_use''; SELECT safe_ddl.finish_column_change(%L, %L); COMMIT;',
+                                       c.old_column, c.new_column, @extschema@._rel_sql(rel), c.old_column);
     END IF;
 
     -- 3. Nothing but the column itself would go with it: DROP COLUMN silently drops the indexes
@@ -1015,9 +1093,8 @@ BEGIN
     IF def IS NOT NULL THEN
         EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', @extschema@._rel_sql(rel), c.new_column, def);
     END IF;
-    prev := @extschema@._ec_allow('drop_column');
-    EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._rel_sql(rel), c.old_column);
-    PERFORM @extschema@._ec_allow(prev);
+    PERFORM @extschema@._cc_drop_column(fn, rel, c.old_column,
+        pg_catalog.format('SELECT safe_ddl.finish_column_change(%L, %L);', @extschema@._rel_sql(rel), c.old_column));
 
     PERFORM @extschema@._state('cc_close', pg_catalog.jsonb_build_object('change_id', c.change_id, 'status', 'finished')::text);
 
@@ -1044,7 +1121,6 @@ DECLARE
     fn      constant text := 'safe_ddl.cancel_column_change';
     rel     pg_catalog.regclass := cancel_column_change.relation;
     c       @extschema@.column_changes;
-    prev    text;
     gone    boolean;
 BEGIN
     c := @extschema@._cc_own_change(fn, rel, column_name);
@@ -1053,10 +1129,10 @@ BEGIN
     IF NOT gone THEN
         IF EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                     WHERE a.attrelid = rel AND a.attname = c.new_column AND NOT a.attisdropped) THEN
-            -- Through the guard, drop_column allowed: its usage check refuses while new code uses it.
-            prev := @extschema@._ec_allow('drop_column');
-            EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._rel_sql(rel), c.new_column);
-            PERFORM @extschema@._ec_allow(prev);
+            -- Through the guard: its usage check refuses while new code uses it (unless the
+            -- caller allowed in_use).
+            PERFORM @extschema@._cc_drop_column(fn, rel, c.new_column,
+                pg_catalog.format('SELECT safe_ddl.cancel_column_change(%L, %L);', @extschema@._rel_sql(rel), c.old_column));
         END IF;
     END IF;
     PERFORM @extschema@._state('cc_close', pg_catalog.jsonb_build_object('change_id', c.change_id, 'status', 'cancelled')::text);
@@ -1670,7 +1746,7 @@ BEGIN
     -- One transaction: the rename (safe here: the view keeps the old name working) and the view.
     prev := @extschema@._ec_allow('rename, in_use');
     EXECUTE pg_catalog.format('ALTER TABLE %s RENAME TO %I', qview, new_name);
-    PERFORM @extschema@._ec_allow(prev);
+    PERFORM @extschema@._ec_restore_allow(prev);
     -- A simple view is automatically updatable (SELECT, INSERT with the table's defaults, UPDATE,
     -- DELETE, ON CONFLICT, RETURNING). security_invoker: privileges and row-level security of the
     -- table apply to whoever uses the view, as they applied to the table.
@@ -1763,9 +1839,10 @@ BEGIN
         RAISE EXCEPTION '%: the view % (the old name of %) is not proven unused: usage tracking has run for less than safe_ddl.usage_window (%)', fn, r.view, r.relation, u.usage_window
         USING ERRCODE = 'object_not_in_prerequisite_state',
               DETAIL = pg_catalog.format('Its use is tracked since %s (safe_ddl.column_usage).', u.tracking_since),
-              HINT = 'Wait until tracking has run for safe_ddl.usage_window, then finish.';
-    END IF;
-    IF u.recent THEN
+              HINT = pg_catalog.format('Wait until tracking has run for safe_ddl.usage_window, then finish. To finish anyway: '
+                                       'BEGIN; SET LOCAL safe_ddl.allow = ''in_use''; SELECT safe_ddl.finish_column_change(%L, %L); COMMIT;',
+                                       @extschema@._rel_sql(rel), c.old_column);
+    ELSIF u.recent THEN
         RAISE EXCEPTION '%: the view % (the old name of %) was used within safe_ddl.usage_window (%)', fn, r.view, r.relation, u.usage_window
         USING ERRCODE = 'object_not_in_prerequisite_state',
               DETAIL = pg_catalog.format('Last read %s, last written %s (safe_ddl.column_usage).',
@@ -1777,7 +1854,7 @@ BEGIN
     -- check still applies), its lock_timeout and retries.
     prev := @extschema@._ec_allow('drop_table');
     EXECUTE pg_catalog.format('DROP VIEW %I.%I', vnsp, vname);
-    PERFORM @extschema@._ec_allow(prev);
+    PERFORM @extschema@._ec_restore_allow(prev);
     PERFORM @extschema@._state('tr_finish', pg_catalog.jsonb_build_object('rename_id', r.rename_id)::text);
     RETURN pg_catalog.format('dropped the view %I.%I; the table is %s', r.schema_name, r.old_name, r.relation);
 END

@@ -23,38 +23,6 @@
 -- Internals
 ----------------------------------------------------------------------------------------------------
 
--- Add hazards to the caller's safe_ddl.allow for the next statements (the caller's own allows,
--- in_use above all, stay); returns the previous value for _tc_restore.
-CREATE FUNCTION @extschema@._tc_allow(hazards text) RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    prev text := COALESCE(pg_catalog.current_setting('safe_ddl.allow', true), '');
-BEGIN
-    PERFORM pg_catalog.set_config('safe_ddl.allow',
-                                  CASE WHEN pg_catalog.btrim(prev) = '' THEN hazards ELSE prev || ', ' || hazards END, true);
-    RETURN prev;
-END
-$$;
-
-CREATE FUNCTION @extschema@._tc_restore(prev text) RETURNS void
-LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.set_config('safe_ddl.allow', prev, true) IS NULL AND false
-$$;
-
--- Whether the caller's safe_ddl.allow lets a column that is (or may be) in use go (in_use, all).
-CREATE FUNCTION @extschema@._tc_in_use_allowed() RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT COALESCE(pg_catalog.string_to_array(pg_catalog.replace(pg_catalog.lower(
-                        pg_catalog.current_setting('safe_ddl.allow', true)), ' ', ''), ',')
-                    && ARRAY['in_use', 'all'], false)
-$$;
-
 -- The names a column gets during a type change: its shadow, and the old column after the swap.
 CREATE FUNCTION @extschema@._tc_shadow(col name) RETURNS name
 LANGUAGE sql IMMUTABLE STRICT
@@ -312,6 +280,22 @@ AS $$
      ORDER BY x.change_id = id, x.change_id
 $$;
 
+-- Its columns in one state (the procedures below cannot pin their search_path: they COMMIT; they
+-- use no operator of their own).
+CREATE FUNCTION @extschema@._tc_members_in(id bigint, st text) RETURNS SETOF @extschema@.column_changes
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT * FROM @extschema@._tc_members(id) AS x WHERE x.status = st $$;
+
+-- Its tables in the order of the swap: the referencing ones first, the key's own last.
+CREATE FUNCTION @extschema@._tc_tables(id bigint) RETURNS SETOF pg_catalog.regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.relation FROM @extschema@._tc_members(id) AS m
+     GROUP BY m.relation ORDER BY pg_catalog.bool_or(m.change_id = id), pg_catalog.min(m.change_id)
+$$;
+
 ----------------------------------------------------------------------------------------------------
 -- 1. begin_type_change: shadow columns and dual writes
 ----------------------------------------------------------------------------------------------------
@@ -356,9 +340,7 @@ BEGIN
         call := @extschema@._cc_begin(fn, m.relation, m.column_name, @extschema@._tc_shadow(m.column_name),
                                       new_type, NULL, NULL, COALESCE(id, 0));
         IF id IS NULL THEN
-            SELECT x.change_id INTO id FROM @extschema@.column_changes AS x
-             WHERE x.relation = rel AND x.old_column = column_name AND x.status = 'active'
-               AND x.started_by = @extschema@._me() AND x.change_id = x.type_change;
+            id := @extschema@._tc_find(fn, rel, column_name);
         END IF;
         RETURN NEXT call;
     END LOOP;
@@ -609,10 +591,10 @@ BEGIN
             EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I DROP NOT NULL', qrel, c.old_column);
         END IF;
         -- 5. The names.
-        prev := @extschema@._tc_allow('rename, in_use');
+        prev := @extschema@._ec_allow('rename, in_use');
         EXECUTE pg_catalog.format('ALTER TABLE %s RENAME COLUMN %I TO %I', qrel, c.old_column, retired);
         EXECUTE pg_catalog.format('ALTER TABLE %s RENAME COLUMN %I TO %I', qrel, c.new_column, c.old_column);
-        PERFORM @extschema@._tc_restore(prev);
+        PERFORM @extschema@._ec_restore_allow(prev);
         -- 6. Constraints and indexes on the new column, under the old names.
         --    (The old column's other indexes, renamed above, go with it at finish.)
         FOR p IN SELECT x.con_name, x.con_type, x.new_name, x.old_name
@@ -677,6 +659,7 @@ AS $$
       FROM @extschema@._tc_members(id) AS m
       CROSS JOIN LATERAL @extschema@._tc_fkeys(m.relation, ARRAY[@extschema@._tc_attnum(m.relation, m.old_column)]) AS f
      WHERE m.status = 'swapped' AND NOT f.valid
+     ORDER BY 1, 2
 $$;
 
 CREATE PROCEDURE @extschema@.swap_type_change(relation pg_catalog.regclass, column_name name)
@@ -702,9 +685,7 @@ BEGIN
     END IF;
     -- Table by table, the referencing ones first: each swap is one short transaction (the
     -- locks of a catalog change; no scan, no rewrite).
-    FOR t IN SELECT m.relation, pg_catalog.min(m.change_id) AS first
-               FROM @extschema@._tc_members(id) AS m
-              GROUP BY m.relation ORDER BY pg_catalog.bool_or(m.change_id = id), pg_catalog.min(m.change_id) LOOP
+    FOR t IN SELECT x AS relation FROM @extschema@._tc_tables(id) AS x LOOP
         IF @extschema@._tc_swap_table(fn, id, t.relation) THEN
             RAISE NOTICE '%: swapped %', fn, t.relation;
         END IF;
@@ -741,7 +722,7 @@ AS $$
 DECLARE
     u record;
 BEGIN
-    IF @extschema@._tc_in_use_allowed() THEN
+    IF @extschema@._ec_allows_in_use() THEN
         RETURN;
     END IF;
     SELECT * INTO u FROM @extschema@._ec_last_use(c.relation, c.retired_column);
@@ -774,21 +755,22 @@ BEGIN
     CALL @extschema@._require_own_transaction(fn);
     COMMIT;
     id := @extschema@._tc_find(fn, rel, column_name);
-    IF EXISTS (SELECT FROM @extschema@._tc_members(id) AS x WHERE x.status = 'active')
+    IF EXISTS (SELECT FROM @extschema@._tc_members_in(id, 'active'))
        OR EXISTS (SELECT FROM @extschema@._tc_unvalidated(id)) THEN
         RAISE EXCEPTION '%: the type change of %.% is not swapped yet', fn, rel, column_name
         USING ERRCODE = 'object_not_in_prerequisite_state',
               HINT = pg_catalog.format('CALL safe_ddl.swap_type_change(%L, %L);', @extschema@._rel_sql(rel), column_name);
     END IF;
     -- Every column first: none goes while one of them is still in use.
-    FOR c IN SELECT * FROM @extschema@._tc_members(id) AS x WHERE x.status = 'swapped' LOOP
+    FOR c IN SELECT * FROM @extschema@._tc_members_in(id, 'swapped') LOOP
         PERFORM @extschema@._tc_check_unused(fn, c, pg_catalog.format('CALL safe_ddl.finish_type_change(%L, %L);', @extschema@._rel_sql(rel), column_name));
     END LOOP;
-    FOR c IN SELECT * FROM @extschema@._tc_members(id) AS x WHERE x.status = 'swapped' LOOP
+    FOR c IN SELECT * FROM @extschema@._tc_members_in(id, 'swapped') LOOP
         IF @extschema@._tc_attnum(c.relation, c.retired_column) IS NOT NULL THEN
-            prev := @extschema@._tc_allow('drop_column, in_use');
+            -- (through the guard, which judges its use again: the caller's in_use counts)
+            prev := @extschema@._ec_allow('drop_column');
             EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._rel_sql(c.relation), c.retired_column);
-            PERFORM @extschema@._tc_restore(prev);
+            PERFORM @extschema@._ec_restore_allow(prev);
         END IF;
         PERFORM @extschema@._state('cc_close', pg_catalog.jsonb_build_object('change_id', c.change_id, 'status', 'finished')::text);
         COMMIT;
@@ -903,15 +885,14 @@ BEGIN
         -- functions, the shadow column (through the guard: its usage check refuses while code
         -- uses it, unless the caller allows in_use).
         FOR p IN SELECT * FROM @extschema@._tc_index_plan(c.relation, c.old_column, c.new_column) WHERE new_index IS NOT NULL LOOP
-            prev := @extschema@._tc_allow('index_drop');
+            prev := @extschema@._ec_allow('index_drop');
             EXECUTE pg_catalog.format('DROP INDEX %s', p.new_index::pg_catalog.regclass);
-            PERFORM @extschema@._tc_restore(prev);
+            PERFORM @extschema@._ec_restore_allow(prev);
         END LOOP;
         PERFORM @extschema@._cc_drop_objects(c);
         IF @extschema@._tc_attnum(c.relation, c.new_column) IS NOT NULL THEN
-            prev := @extschema@._tc_allow('drop_column');
-            EXECUTE pg_catalog.format('ALTER TABLE %s DROP COLUMN %I', @extschema@._rel_sql(c.relation), c.new_column);
-            PERFORM @extschema@._tc_restore(prev);
+            PERFORM @extschema@._cc_drop_column(fn, c.relation, c.new_column,
+                pg_catalog.format('SELECT safe_ddl.cancel_type_change(%L, %L);', @extschema@._rel_sql(rel), column_name));
         END IF;
         PERFORM @extschema@._state('cc_close', pg_catalog.jsonb_build_object('change_id', c.change_id, 'status', 'cancelled')::text);
         n := n + 1;

@@ -52,6 +52,7 @@ pub fn table_facts(oid: pg_sys::Oid) -> Option<TableFacts> {
         inheritance_children: relkind == b'r' && has_inheritance_children(oid),
         usage: None,
         held_lock: held_lock(oid),
+        column_changes: vec![],
     })
 }
 
@@ -244,6 +245,59 @@ fn estimated_size(oid: pg_sys::Oid) -> i64 {
     .ok()
     .flatten()
     .unwrap_or(0)
+}
+
+/// The marker `safe_ddl.begin_type_change()` writes into its dual-write trigger functions' source.
+pub const TYPE_CHANGE_MARKER: &str = "safe_ddl.begin_type_change()";
+
+/// The live column changes on table `oid`, from the catalog (every role's): each trigger
+/// `zz_safe_ddl_column_change_<id>` on it that calls `_safe_ddl_cc<id>_dual_write()` of the
+/// table's schema, with the columns `_safe_ddl_cc<id>_forward` and `_backward` (same schema, same
+/// owner as the trigger function) take, as `_cc_objects` finds them. Empty when none, or when
+/// the look-up fails.
+pub fn column_changes(oid: pg_sys::Oid) -> Vec<crate::facts::ColumnChange> {
+    // One text[] of (id, old column, new column, 't'/'f' type change) groups.
+    let query = format!(
+        "SELECT COALESCE(pg_catalog.array_agg(v.e ORDER BY x.n, v.k), '{{}}'::pg_catalog.text[]) FROM ( \
+           SELECT pg_catalog.row_number() OVER () AS n, pg_catalog.substr(t.tgname, 27) AS id, fw.proargnames[1]::pg_catalog.text AS old, \
+                  bw.proargnames[1]::pg_catalog.text AS new, \
+                  (pg_catalog.strpos(tf.prosrc, {marker}) OPERATOR(pg_catalog.>) 0)::pg_catalog.text AS tc \
+             FROM pg_catalog.pg_trigger AS t \
+             JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) t.tgrelid \
+             JOIN pg_catalog.pg_proc AS tf ON tf.oid OPERATOR(pg_catalog.=) t.tgfoid \
+             JOIN pg_catalog.pg_proc AS fw ON fw.pronamespace OPERATOR(pg_catalog.=) c.relnamespace \
+                  AND fw.proname OPERATOR(pg_catalog.=) pg_catalog.concat('_safe_ddl_cc', pg_catalog.substr(t.tgname, 27), '_forward') \
+                  AND fw.pronargs OPERATOR(pg_catalog.=) 1 AND fw.proowner OPERATOR(pg_catalog.=) tf.proowner \
+             JOIN pg_catalog.pg_proc AS bw ON bw.pronamespace OPERATOR(pg_catalog.=) c.relnamespace \
+                  AND bw.proname OPERATOR(pg_catalog.=) pg_catalog.concat('_safe_ddl_cc', pg_catalog.substr(t.tgname, 27), '_backward') \
+                  AND bw.pronargs OPERATOR(pg_catalog.=) 1 AND bw.proowner OPERATOR(pg_catalog.=) tf.proowner \
+            WHERE t.tgrelid OPERATOR(pg_catalog.=) $1 \
+              AND t.tgname OPERATOR(pg_catalog.~) '^zz_safe_ddl_column_change_[0-9]{{1,18}}$' \
+              AND tf.pronamespace OPERATOR(pg_catalog.=) c.relnamespace \
+              AND tf.proname OPERATOR(pg_catalog.=) pg_catalog.concat('_safe_ddl_cc', pg_catalog.substr(t.tgname, 27), '_dual_write') \
+              AND fw.proargnames[1] IS NOT NULL AND bw.proargnames[1] IS NOT NULL \
+         ) AS x CROSS JOIN LATERAL (VALUES (1, x.id), (2, x.old), (3, x.new), (4, x.tc)) AS v(k, e)",
+        marker = crate::rules::literal(TYPE_CHANGE_MARKER),
+    );
+    let Ok(Some(flat)) =
+        crate::spi_ro::get_one_with_args::<Vec<Option<String>>>(&query, &[oid.into()])
+    else {
+        return vec![];
+    };
+    let mut out: Vec<crate::facts::ColumnChange> = flat
+        .chunks(4)
+        .filter_map(|g| match g {
+            [Some(id), Some(old), Some(new), Some(tc)] => Some(crate::facts::ColumnChange {
+                id: id.parse().ok()?,
+                old_column: old.clone(),
+                new_column: new.clone(),
+                type_change: tc == "true",
+            }),
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|c| c.id);
+    out
 }
 
 #[cfg(test)]

@@ -511,6 +511,20 @@ impl Statement {
     /// Every existing relation the rules may need facts about.
     /// Whether the statement drops or renames a table or column: only those rules ask whether
     /// the object is in use (usage tracking), so only they pay for looking it up.
+    /// DROP COLUMN, RENAME COLUMN or ALTER COLUMN TYPE: what an active column change's dual-write
+    /// trigger does not survive (the guard then looks for one: `catalog::column_changes`).
+    pub fn changes_columns(&self) -> bool {
+        match &self.ddl {
+            Ddl::Rename {
+                column: Some(_), ..
+            } => true,
+            Ddl::AlterTable { cmds, .. } => cmds
+                .iter()
+                .any(|c| matches!(c, AlterCmd::DropColumn { .. } | AlterCmd::AlterType { .. })),
+            _ => false,
+        }
+    }
+
     pub fn drops_or_renames(&self) -> bool {
         match &self.ddl {
             Ddl::Drop {

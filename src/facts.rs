@@ -28,6 +28,24 @@ pub struct TableFacts {
     /// already holds on the table, from the backend's own lock table: a statement that is safe
     /// under its own weak lock (VALIDATE CONSTRAINT) scans under this one instead.
     pub held_lock: Option<crate::ddl::LockMode>,
+    /// The unfinished column changes whose dual-write trigger is on the table, from the catalog
+    /// (every role's: safe_ddl.column_changes shows each role its own). Gathered only for
+    /// statements that drop, rename or retype a column (`Statement::changes_columns`).
+    pub column_changes: Vec<ColumnChange>,
+}
+
+/// A live column change on a table: trigger `zz_safe_ddl_column_change_<id>` calling
+/// `_safe_ddl_cc<id>_dual_write()`, which keeps `old_column` and `new_column` in step (the
+/// columns are the argument names of `_safe_ddl_cc<id>_forward` and `_backward`, as the helpers
+/// find them: `_cc_objects` in sql/expand_contract.sql).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnChange {
+    pub id: i64,
+    pub old_column: String,
+    pub new_column: String,
+    /// Part of a type change that keeps the column's name (begin_type_change marks its trigger
+    /// functions): it is ended by cancel_type_change / finish_type_change.
+    pub type_change: bool,
 }
 
 impl TableFacts {
@@ -119,6 +137,7 @@ mod tests {
             inheritance_children: false,
             usage: None,
             held_lock: None,
+            column_changes: vec![],
         }
     }
 

@@ -56,6 +56,9 @@ pub fn judge_holding(stmt: &Statement, held: &[(u32, crate::ddl::LockMode)]) -> 
                 if stmt.drops_or_renames() {
                     f.usage = usage::relation_usage(oid);
                 }
+                if stmt.changes_columns() {
+                    f.column_changes = catalog::column_changes(oid);
+                }
                 for (o, l) in held {
                     if *o == f.oid && l.blocks_reads_or_writes() {
                         f.held_lock = f.held_lock.max(Some(*l));

@@ -27,6 +27,9 @@ pub enum Hazard {
     PartitionDetach,
     /// UPDATE/DELETE estimated above safe_ddl.max_dml_rows.
     LargeDml,
+    /// DROP, RENAME or ALTER TYPE of a column that the live dual-write trigger of an unfinished
+    /// column change (begin_column_change, begin_type_change) names.
+    ActiveColumnChange,
 }
 
 impl Hazard {
@@ -42,6 +45,7 @@ impl Hazard {
         Hazard::PartitionScan,
         Hazard::PartitionDetach,
         Hazard::LargeDml,
+        Hazard::ActiveColumnChange,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +61,7 @@ impl Hazard {
             Hazard::PartitionScan => "partition_scan",
             Hazard::PartitionDetach => "partition_detach",
             Hazard::LargeDml => "large_dml",
+            Hazard::ActiveColumnChange => "active_column_change",
         }
     }
 

@@ -15,8 +15,8 @@ use super::Verdict::{
 };
 use super::{row, Row};
 use crate::hazard::Hazard::{
-    ConstraintValidation, DropColumn, DropTable, IndexBuild, IndexDrop, NotNullScan,
-    PartitionDetach, PartitionScan, Rename, TableRewrite,
+    ActiveColumnChange, ConstraintValidation, DropColumn, DropTable, IndexBuild, IndexDrop,
+    NotNullScan, PartitionDetach, PartitionScan, Rename, TableRewrite,
 };
 
 const AE: &str = "ACCESS EXCLUSIVE";
@@ -82,7 +82,7 @@ pub static ROWS: &[Row] = &[
     row(St, "DropStmt", "DROP VIEW / MATERIALIZED VIEW / SEQUENCE / FOREIGN TABLE / TRIGGER / RULE / POLICY; any DROP ... CASCADE", AE, "the relation (trigger, rule, policy: its table; CASCADE: whatever depends on it)", NONE, BoundedLockOnly, BOUNDED),
     row(St, "DropStmt", "DROP FUNCTION / TYPE / DOMAIN / SCHEMA / ... (no CASCADE)", NONE, "the object only", NONE, Allowed, "locks no table: a dependent object stops the drop unless CASCADE"),
     row(St, "DropStmt", "DROP EXTENSION (with or without CASCADE)", AE, "the extension's own tables and whatever else it owns", NONE, BoundedLockOnly, "an extension's own tables are dropped with it: the lock wait is bounded"),
-    row(St, "RenameStmt", "ALTER TABLE t RENAME [COLUMN] c TO ...; ALTER TABLE t RENAME TO ...", AE, "the table", NONE, Refused(&[Rename]), "refused as rename for a table other sessions can see, unless usage tracking saw it (or the column) created and nobody use it since; columns added in this transaction are exempt"),
+    row(St, "RenameStmt", "ALTER TABLE t RENAME [COLUMN] c TO ...; ALTER TABLE t RENAME TO ...", AE, "the table", NONE, Refused(&[Rename, ActiveColumnChange]), "refused as rename for a table other sessions can see, unless usage tracking saw it (or the column) created and nobody use it since; columns added in this transaction are exempt; RENAME COLUMN of either column of an unfinished column change (its dual-write trigger names it): active_column_change, whatever its usage"),
     row(St, "RenameStmt", "ALTER INDEX i RENAME TO ...", SUE, "the index", NONE, Allowed, WEAK),
     row(St, "RenameStmt", "RENAME of a view, materialized view, sequence, foreign table, constraint, trigger, policy, rule, column of a view", AE, "the relation (or the table of the trigger, policy, rule, constraint)", NONE, BoundedLockOnly, BOUNDED),
     row(St, "RenameStmt", "RENAME of a function, type, schema, domain, ... ; ALTER TYPE ... RENAME ATTRIBUTE without CASCADE", NONE, "the object only", NONE, Allowed, CATALOG),
@@ -188,7 +188,7 @@ pub static ROWS: &[Row] = &[
     row(A, "AT_ResetOptions", "ALTER [COLUMN] c RESET (...)", SUE, "the table", NONE, Allowed, WEAK),
     row(A, "AT_SetStorage", "ALTER [COLUMN] c SET STORAGE ...", AE, "the table", "none (applies to new values)", BoundedLockOnly, BOUNDED),
     row(A, "AT_SetCompression", "ALTER [COLUMN] c SET COMPRESSION ...", AE, "the table", "none (applies to new values)", BoundedLockOnly, BOUNDED),
-    row(A, "AT_DropColumn", "DROP [COLUMN] c", AE, "the table", "none (the column is marked dropped)", Refused(&[DropColumn]), "refused as drop_column for an existing column of a table other sessions can see, unless usage tracking saw it created and nobody use it since; columns added in this transaction are exempt").note("ALTER TYPE ... DROP ATTRIBUTE ... CASCADE drops the column of every typed table: refused as drop_column for each typed table other sessions can see (recipe: ALTER TABLE ... NOT OF first)"),
+    row(A, "AT_DropColumn", "DROP [COLUMN] c", AE, "the table", "none (the column is marked dropped)", Refused(&[DropColumn, ActiveColumnChange]), "refused as drop_column for an existing column of a table other sessions can see, unless usage tracking saw it created and nobody use it since; columns added in this transaction are exempt; either column of an unfinished column change (its dual-write trigger names it): active_column_change, whatever its usage").note("ALTER TYPE ... DROP ATTRIBUTE ... CASCADE drops the column of every typed table: refused as drop_column for each typed table other sessions can see (recipe: ALTER TABLE ... NOT OF first)"),
     row(A, "AT_DropColumnRecurse", "(DROP COLUMN, recursing to children)", AE, "the table and its children", NONE, Internal, "15's recursing twin of AT_DropColumn; judged as AT_DropColumn").majors(15, Some(15)),
     row(A, "AT_AddIndex", "(ADD PRIMARY KEY / UNIQUE after parse analysis)", AE, "the table", "builds the index", Internal, "made by parse analysis from ADD CONSTRAINT; judged as AT_AddConstraint (index_build)"),
     row(A, "AT_ReAddIndex", "(index rebuilt by ALTER COLUMN TYPE)", AE, "the table", "rebuilds the index", Internal, INTERNAL_TYPE),
@@ -205,7 +205,7 @@ pub static ROWS: &[Row] = &[
     row(A, "AT_DropConstraint", "DROP CONSTRAINT n", AE, "the table (a foreign key: also the referenced table)", NONE, BoundedLockOnly, "no data work: the lock wait on the table is bounded"),
     row(A, "AT_DropConstraintRecurse", "(DROP CONSTRAINT, recursing to children)", AE, "the table and its children", NONE, Internal, "15's recursing twin of AT_DropConstraint").majors(15, Some(15)),
     row(A, "AT_ReAddComment", "(comment restored by ALTER COLUMN TYPE)", AE, "the table", NONE, Internal, INTERNAL_TYPE),
-    row(A, "AT_AlterColumnType", "ALTER [COLUMN] c [SET DATA] TYPE t [USING ...]", AE, "the table (and the tables whose foreign keys reference the column)", "rewrite unless binary coercible; rebuilds the indexes on the column; revalidates referencing foreign keys when the comparison changes", Refused(&[TableRewrite, ConstraintValidation]), "refused as table_rewrite above min_table_size; constraint_validation when an exempt table's change revalidates populated referencing tables").note("ALTER TYPE composite ALTER ATTRIBUTE ... TYPE ... CASCADE with typed tables: table_rewrite"),
+    row(A, "AT_AlterColumnType", "ALTER [COLUMN] c [SET DATA] TYPE t [USING ...]", AE, "the table (and the tables whose foreign keys reference the column)", "rewrite unless binary coercible; rebuilds the indexes on the column; revalidates referencing foreign keys when the comparison changes", Refused(&[TableRewrite, ConstraintValidation, ActiveColumnChange]), "refused as table_rewrite above min_table_size; constraint_validation when an exempt table's change revalidates populated referencing tables; either column of an unfinished column change (its dual-write trigger names it): active_column_change, whatever the table's size").note("ALTER TYPE composite ALTER ATTRIBUTE ... TYPE ... CASCADE with typed tables: table_rewrite"),
     row(A, "AT_AlterColumnGenericOptions", "ALTER [COLUMN] c OPTIONS (...) (foreign tables)", AE, "the foreign table", NONE, BoundedLockOnly, BOUNDED),
     row(A, "AT_ChangeOwner", "OWNER TO role", AE, "the relation", NONE, BoundedLockOnly, BOUNDED),
     row(A, "AT_ClusterOn", "CLUSTER ON i", SUE, "the table", NONE, Allowed, WEAK),

@@ -6,6 +6,7 @@ use crate::ddl::LockMode;
 use crate::facts::TableFacts;
 use crate::hazard::Hazard;
 
+pub mod active_column_change;
 pub mod attach_work;
 pub mod constraint_validation;
 pub mod domain_check;
@@ -25,6 +26,8 @@ pub mod typed_tables;
 pub type Rule = fn(&RuleInput) -> Vec<Finding>;
 
 pub const ALL: &[Rule] = &[
+    // First: what breaks every write of the table comes before what only takes a lock.
+    active_column_change::check,
     table_rewrite::check,
     index_build::check,
     index_drop::check,
@@ -228,6 +231,7 @@ pub(crate) mod test_support {
             inheritance_children: false,
             usage: None,
             held_lock: None,
+            column_changes: vec![],
         }
     }
 

@@ -60,6 +60,8 @@ fn finding(t: &TableFacts, rewrite: &Rewrite, cmd: &AlterCmd) -> Finding {
                  -- outside a transaction block: fills the existing rows in short batches\n  \
                  -- switch the application to {new}; once {column} is unused for safe_ddl.usage_window:\n  \
                  SELECT safe_ddl.finish_column_change({rel}, {col});\n\
+                 To keep the name {column} instead (no application deploy; the foreign keys that reference a key \
+                 follow), start with SELECT safe_ddl.begin_type_change({rel}, {col}, {type_lit}); and see the same page.\n\
                  Binary-coercible changes are instant and never refused (varchar(n) to varchar(m > n) or text, \
                  numeric(p, s) to numeric(q > p, s), a domain without constraints, timestamp to timestamptz and back \
                  when the session TimeZone is UTC).\n{}",

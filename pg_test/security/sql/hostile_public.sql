@@ -42,7 +42,12 @@ ALTER TABLE hp.part_ca ADD CONSTRAINT part_ca_region CHECK (region IS NOT NULL A
 CREATE TABLE hp.nn (id int, v int);
 INSERT INTO hp.nn SELECT g, g FROM generate_series(1, 100) AS g;
 ALTER TABLE hp.nn ADD CONSTRAINT nn_v CHECK (v IS NOT NULL);
-ANALYZE hp.acc, hp.cust, hp.orders, hp.blk, hp.part, hp.part_eu, hp.part_default, hp.nn;
+CREATE TABLE hp.tk (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v int);
+INSERT INTO hp.tk (v) SELECT g FROM generate_series(1, 200) AS g;
+CREATE TABLE hp.tr (id int PRIMARY KEY, tk_id int NOT NULL REFERENCES hp.tk ON DELETE CASCADE, note text);
+CREATE INDEX tr_tk_idx ON hp.tr (tk_id, note DESC) INCLUDE (id);
+INSERT INTO hp.tr SELECT g, 1 + g % 200, 'n' FROM generate_series(1, 400) AS g;
+ANALYZE hp.acc, hp.cust, hp.orders, hp.blk, hp.part, hp.part_eu, hp.part_default, hp.nn, hp.tk, hp.tr;
 RESET safe_ddl.mode;
 
 ---------------------------------------------------------------- the traps
@@ -413,6 +418,30 @@ SET hostile.step = 'finish_rename_table';
 SELECT safe_ddl.finish_rename_table('hp.purchases') IS NOT NULL AS finished;
 SELECT c.relname, c.relkind FROM pg_class AS c
  WHERE c.relnamespace = 'hp'::regnamespace::oid AND c.relname IN ('orders', 'purchases') ORDER BY 1;
+
+-- A type change keeping the name: an identity key and the foreign key that references it, every
+-- step through to the end; a cancelled one.
+SET hostile.step = 'begin_type_change';
+SET client_min_messages = warning;   -- NOTICEs name the change ids, which other files advance
+SELECT count(*) AS backfills FROM safe_ddl.begin_type_change('hp.tk', 'id', 'bigint');
+SET hostile.step = 'type_change_backfills';
+SELECT detail FROM safe_ddl.type_change_status('hp.tk', 'id') WHERE step = 'backfill' \gexec
+SET hostile.step = 'prepare_type_change';
+SELECT safe_ddl.prepare_type_change('hp.tk', 'id') \gexec
+SET hostile.step = 'swap_type_change';
+CALL safe_ddl.swap_type_change('hp.tk', 'id');
+SET hostile.step = 'finish_type_change';
+SET safe_ddl.allow = 'in_use';
+CALL safe_ddl.finish_type_change('hp.tk', 'id');
+RESET safe_ddl.allow;
+SET hostile.step = 'type_change_status';
+SELECT table_name, table_column, step, detail FROM safe_ddl.type_change_status('hp.tk', 'id');
+SET hostile.step = 'cancel_type_change';
+SELECT count(*) AS backfills FROM safe_ddl.begin_type_change('hp.tr', 'id', 'bigint');
+SELECT safe_ddl.cancel_type_change('hp.tr', 'id') IS NOT NULL AS cancelled;
+RESET client_min_messages;
+SELECT a.attrelid::regclass, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute AS a
+ WHERE a.attrelid IN ('hp.tk'::regclass::oid, 'hp.tr'::regclass::oid) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY 1, 2;
 
 -- Backfills: run, fail and resume, cancel, status.
 SET hostile.step = 'backfill_resume';
