@@ -880,6 +880,12 @@ BEGIN
               HINT = pg_catalog.format('Finish it: CALL safe_ddl.swap_type_change(%L, %L); then CALL safe_ddl.finish_type_change(%L, %L);',
                                        @extschema@._rel_sql(rel), column_name, @extschema@._rel_sql(rel), column_name);
     END IF;
+    -- Every table's lock up front, all or none (as begin and swap do): dropping one table's
+    -- objects and then waiting for the next table's lock while holding the first would make the
+    -- application's transactions that use both wait on it, and deadlock with it.
+    EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE',
+        (SELECT pg_catalog.string_agg(DISTINCT @extschema@._rel_sql(x.relation), ', ')
+           FROM @extschema@._tc_members(id) AS x));
     FOR c IN SELECT * FROM @extschema@._tc_members(id) LOOP
         -- The shadow's indexes (a brief lock each; they are the change's own), the trigger and its
         -- functions, the shadow column (through the guard: its usage check refuses while code
