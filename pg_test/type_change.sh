@@ -28,9 +28,10 @@
 # Ids are split so that the workload never fails by design: parents 1..PARENTS/2 are never
 # deleted (children are added to and moved to them), PARENTS/2+1..PARENTS are the ones deleted.
 #
-# Steps: begin (the CALLs it returns), prepare refused before the backfills, each backfill CALL,
-# prepare (SELECT safe_ddl.prepare_type_change(...) \gexec), swap, swap again, finish
-# (safe_ddl.usage_window is 2 s in tc), each under the traffic.
+# Steps, each under the traffic: begin and cancel (nothing left behind), then begin (the CALLs it
+# returns), prepare refused before the backfills, each backfill CALL, prepare (SELECT
+# safe_ddl.prepare_type_change(...) \gexec), swap, swap again, finish (safe_ddl.usage_window is
+# 2 s in tc).
 # Checks (each prints PASS; the first failure prints FAIL and exits non-zero):
 #   - pgbench: exit 0, 0 failed transactions, no aborted client, nothing on stderr, its run
 #     spanned the whole conversion; every script ran;
@@ -231,6 +232,20 @@ done
 [ "$(q "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'prepared_before_swap'")" = 1 ] \
     || fail "the prepared-statement session did not start: $(cat "$DIR/prepared.out")"
 sleep 2   # traffic before the first step
+
+# ---- a change begun and cancelled under the traffic: nothing left, the application unharmed ------
+q "SELECT safe_ddl.begin_type_change('parent', 'id', 'bigint')" >"$DIR/begin_cancelled.out" 2>&1 \
+    || fail "begin_type_change (to cancel): $(cat "$DIR/begin_cancelled.out")"
+q "SELECT safe_ddl.cancel_type_change('parent', 'id')" >"$DIR/cancel.out" 2>&1 \
+    || fail "cancel_type_change under the traffic: $(cat "$DIR/cancel.out")"
+echo "PASS: begin_type_change then cancel_type_change under the traffic: $(tail -1 "$DIR/cancel.out")"
+check "the cancel left no shadow column, trigger or function, and rewrote nothing" \
+    "SELECT NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid IN ('parent'::regclass, 'child_a'::regclass, 'child_b'::regclass)
+                         AND attname ~ '_(old|new)\$' AND NOT attisdropped)
+        AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid IN ('parent'::regclass, 'child_a'::regclass, 'child_b'::regclass) AND NOT tgisinternal)
+        AND NOT EXISTS (SELECT FROM pg_proc WHERE proname LIKE '\\_safe\\_ddl\\_cc%')
+        AND (SELECT string_agg(c || '=' || pg_relation_filenode(c), ' ' ORDER BY c)
+               FROM unnest('{parent,child_a,child_b}'::regclass[]) AS c) = '$FILENODES_BEFORE'"
 
 # ---- the conversion, step by step, under the traffic -----------------------------------------------
 t=$(date +%s.%N)
