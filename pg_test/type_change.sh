@@ -43,7 +43,7 @@
 #     type, definition, validated; on 18 NOT NULL constraints too), indexes (name, definition,
 #     valid), triggers (user and internal, by function and constraint), functions outside
 #     extensions (none);
-#   - type_change_status: every column 'done'; the column changes finished;
+#   - type_change_status: every column 'done';
 #   - ids past 2^31: a parent with OVERRIDING SYSTEM VALUE, children pointing at it, then the
 #     identity default itself past 2^31;
 #   - no orphans, counts: every child's parent exists; one new parent per insert transaction
