@@ -280,6 +280,18 @@ AS $$
      ORDER BY x.change_id = id, x.change_id
 $$;
 
+-- LOCK TABLE of these tables in ACCESS EXCLUSIVE mode, in OID order: one statement, so the
+-- guard takes all of them at once or none (no table held while waiting for the next, which an
+-- application transaction that uses two of them would be stuck behind, or deadlock with).
+CREATE FUNCTION @extschema@._tc_lock_sql(rels pg_catalog.regclass[]) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE',
+                             pg_catalog.string_agg(@extschema@._rel_sql(r.r), ', ' ORDER BY r.r::oid))
+      FROM (SELECT DISTINCT x AS r FROM pg_catalog.unnest(rels) AS x) AS r
+$$;
+
 -- Its columns in one state (the procedures below cannot pin their search_path: they COMMIT; they
 -- use no operator of their own).
 CREATE FUNCTION @extschema@._tc_members_in(id bigint, st text) RETURNS SETOF @extschema@.column_changes
@@ -333,9 +345,7 @@ BEGIN
     -- Every table's lock up front, all or none, as the swap does: one ADD COLUMN after another
     -- would wait for the next table while holding the previous ones, which the guard refuses
     -- (an application transaction that writes the parent and then a child is always in the way).
-    EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE',
-        (SELECT pg_catalog.string_agg(DISTINCT @extschema@._rel_sql(tc.relation), ', ')
-           FROM @extschema@._tc_columns(rel, column_name, typ) AS tc));
+    EXECUTE @extschema@._tc_lock_sql(ARRAY(SELECT tc.relation FROM @extschema@._tc_columns(rel, column_name, typ) AS tc));
     FOR m IN SELECT * FROM @extschema@._tc_columns(rel, column_name, typ) LOOP
         call := @extschema@._cc_begin(fn, m.relation, m.column_name, @extschema@._tc_shadow(m.column_name),
                                       new_type, NULL, NULL, COALESCE(id, 0));
@@ -447,6 +457,7 @@ BEGIN
             RETURN NEXT pg_catalog.format('CALL safe_ddl.set_not_null(%L, %L);', @extschema@._rel_sql(c.relation), c.new_column);
             n := n + 1;
         END IF;
+
     END LOOP;
     IF n = 0 THEN
         RAISE NOTICE '%', pg_catalog.format('%s: the shadow columns are ready; next: CALL safe_ddl.swap_type_change(%L, %L);',
@@ -484,6 +495,62 @@ AS $$
      ORDER BY c.conrelid, c.conname
 $$;
 
+-- What else of the old column the new one must have from the swap on, as statements: its column
+-- privileges (GRANT ... (col): without them a role granted only columns loses access), its
+-- comment, statistics target and options (n_distinct). Run after the renames: col is the name
+-- the new column has then, old_att the old column's number.
+CREATE FUNCTION @extschema@._tc_column_props_sql(rel pg_catalog.regclass, old_att int2, col name) RETURNS SETOF text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('GRANT %s (%I) ON %s TO %s%s', g.privilege_type, col, @extschema@._rel_sql(rel),
+                             CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
+                             CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+      FROM pg_catalog.pg_attribute AS a CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) AS g
+     WHERE a.attrelid = rel AND a.attnum = old_att AND a.attacl IS NOT NULL
+    UNION ALL
+    SELECT pg_catalog.format('COMMENT ON COLUMN %s.%I IS %L', @extschema@._rel_sql(rel), col, d.description)
+      FROM pg_catalog.pg_description AS d
+     WHERE d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objoid = rel AND d.objsubid = old_att
+    UNION ALL
+    SELECT pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS %s', @extschema@._rel_sql(rel), col, a.attstattarget)
+      FROM pg_catalog.pg_attribute AS a
+     WHERE a.attrelid = rel AND a.attnum = old_att AND a.attstattarget >= 0
+    UNION ALL
+    SELECT pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET (%s)', @extschema@._rel_sql(rel), col,
+                             (SELECT pg_catalog.string_agg(pg_catalog.format('%I = %L', pg_catalog.split_part(o, '=', 1),
+                                                                             pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1)), ', ')
+                                FROM pg_catalog.unnest(a.attoptions) AS o))
+      FROM pg_catalog.pg_attribute AS a
+     WHERE a.attrelid = rel AND a.attnum = old_att AND a.attoptions IS NOT NULL
+$$;
+
+-- The privileges on a sequence, as GRANTs on another one (an identity's new sequence).
+CREATE FUNCTION @extschema@._tc_sequence_grants_sql(old_acl aclitem[], seq pg_catalog.regclass) RETURNS SETOF text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('GRANT %s ON SEQUENCE %s TO %s%s', g.privilege_type, seq,
+                             CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
+                             CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
+      FROM pg_catalog.aclexplode(old_acl) AS g
+     WHERE g.grantee IS DISTINCT FROM (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = seq)
+$$;
+
+-- ANALYZE of a table's shadow columns not swapped yet (NULL: none). Planner statistics follow a
+-- column's number through the renames: gathered just before the swap, the new column has them
+-- from its first query on (ANALYZE takes SHARE UPDATE EXCLUSIVE: reads and writes go on).
+CREATE FUNCTION @extschema@._tc_analyze_sql(id bigint, rel pg_catalog.regclass) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.format('ANALYZE %s (%s)', @extschema@._rel_sql(rel),
+                             pg_catalog.string_agg(pg_catalog.quote_ident(m.new_column), ', ' ORDER BY m.change_id))
+      FROM @extschema@._tc_members_in(id, 'active') AS m
+     WHERE m.relation = rel
+    HAVING pg_catalog.count(*) > 0
+$$;
+
 -- The swap of one table's columns of a type change, in the caller's transaction. False when
 -- they are swapped already.
 CREATE FUNCTION @extschema@._tc_swap_table(fn text, id bigint, rel pg_catalog.regclass) RETURNS boolean
@@ -509,6 +576,9 @@ DECLARE
     nn     name;
     plan   jsonb;
     lv     record;
+    old_att int2;
+    seq_acl aclitem[];
+    q      text;
 BEGIN
     SELECT pg_catalog.array_agg(x ORDER BY x.change_id) INTO cols
       FROM @extschema@._tc_members(id) AS x WHERE x.relation = rel AND x.status = 'active';
@@ -522,10 +592,9 @@ BEGIN
 
     -- Every lock up front, all or none (the guard takes them without queueing behind old
     -- transactions, within lock_timeout): this table and the other side of each foreign key.
-    EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE',
-        (SELECT pg_catalog.string_agg(@extschema@._rel_sql(t.r::pg_catalog.regclass), ', ' ORDER BY t.r)
-           FROM (SELECT rel::oid AS r UNION SELECT (f->>'conrelid')::pg_catalog.regclass::oid FROM pg_catalog.jsonb_array_elements(fks) AS f
-                 UNION SELECT (f->>'confrelid')::pg_catalog.regclass::oid FROM pg_catalog.jsonb_array_elements(fks) AS f) AS t));
+    EXECUTE @extschema@._tc_lock_sql(ARRAY[rel]
+        || ARRAY(SELECT (f->>'conrelid')::pg_catalog.regclass FROM pg_catalog.jsonb_array_elements(fks) AS f)
+        || ARRAY(SELECT (f->>'confrelid')::pg_catalog.regclass FROM pg_catalog.jsonb_array_elements(fks) AS f));
 
     -- Under the locks: everything still as prepare left it.
     FOREACH c IN ARRAY cols LOOP
@@ -570,6 +639,8 @@ BEGIN
         SELECT a.attidentity INTO ident FROM pg_catalog.pg_attribute AS a
          WHERE a.attrelid = rel AND a.attname = c.old_column AND NOT a.attisdropped;
         seq := pg_catalog.pg_get_serial_sequence(qrel, pg_catalog.quote_ident(c.old_column))::pg_catalog.regclass;
+        old_att := @extschema@._tc_attnum(rel, c.old_column);
+        seq_acl := (SELECT x.relacl FROM pg_catalog.pg_class AS x WHERE x.oid = seq);
         sq := NULL;
         def := NULL;
         IF ident <> '' THEN
@@ -614,6 +685,10 @@ BEGIN
                                       qrel, c.old_column, CASE WHEN ident = 'a' THEN 'ALWAYS' ELSE 'BY DEFAULT' END,
                                       sq.seqstart, sq.seqincrement, sq.seqcache, CASE WHEN sq.seqcycle THEN 'CYCLE' ELSE 'NO CYCLE' END);
             PERFORM pg_catalog.setval(pg_catalog.pg_get_serial_sequence(qrel, pg_catalog.quote_ident(c.old_column)), lv.last_value, lv.is_called);
+            FOR q IN SELECT * FROM @extschema@._tc_sequence_grants_sql(seq_acl,
+                         pg_catalog.pg_get_serial_sequence(qrel, pg_catalog.quote_ident(c.old_column))::pg_catalog.regclass) LOOP
+                EXECUTE q;
+            END LOOP;
         ELSIF def IS NOT NULL THEN
             EXECUTE pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET DEFAULT %s', qrel, c.old_column, def);
             IF seq IS NOT NULL THEN
@@ -626,7 +701,11 @@ BEGIN
                 END IF;
             END IF;
         END IF;
-        -- 8. PostgreSQL 18: the NOT NULL constraint under the name a new table's column gets.
+        -- 8. Its column privileges, comment, statistics target and options.
+        FOR q IN SELECT * FROM @extschema@._tc_column_props_sql(rel, old_att, c.old_column) LOOP
+            EXECUTE q;
+        END LOOP;
+        -- 9. PostgreSQL 18: the NOT NULL constraint under the name a new table's column gets.
         IF @extschema@._not_null_not_valid() THEN
             nn := @extschema@._ec_name('', (SELECT r.relname FROM pg_catalog.pg_class AS r WHERE r.oid = rel) || '_' || c.old_column || '_not_null');
             SELECT x.conname INTO what FROM pg_catalog.pg_constraint AS x
@@ -639,7 +718,7 @@ BEGIN
             'change_id', c.change_id, 'status', 'swapped', 'retired_column', retired)::text);
     END LOOP;
 
-    -- 9. The foreign keys again, by the same text (the names now mean the new columns), NOT
+    -- 10. The foreign keys again, by the same text (the names now mean the new columns), NOT
     --    VALID: enforced for every write from now on; swap_type_change validates them once every
     --    table is swapped.
     FOR fk IN SELECT * FROM pg_catalog.jsonb_to_recordset(fks) AS x(con oid, conrelid pg_catalog.regclass, conname name, def text) LOOP
@@ -685,7 +764,11 @@ BEGIN
     END IF;
     -- Table by table, the referencing ones first: each swap is one short transaction (the
     -- locks of a catalog change; no scan, no rewrite).
-    FOR t IN SELECT x AS relation FROM @extschema@._tc_tables(id) AS x LOOP
+    FOR t IN SELECT x AS relation, @extschema@._tc_analyze_sql(id, x) AS analyze FROM @extschema@._tc_tables(id) AS x LOOP
+        IF t.analyze IS NOT NULL THEN
+            EXECUTE t.analyze;
+            COMMIT;
+        END IF;
         IF @extschema@._tc_swap_table(fn, id, t.relation) THEN
             RAISE NOTICE '%: swapped %', fn, t.relation;
         END IF;
@@ -883,9 +966,7 @@ BEGIN
     -- Every table's lock up front, all or none (as begin and swap do): dropping one table's
     -- objects and then waiting for the next table's lock while holding the first would make the
     -- application's transactions that use both wait on it, and deadlock with it.
-    EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE',
-        (SELECT pg_catalog.string_agg(DISTINCT @extschema@._rel_sql(x.relation), ', ')
-           FROM @extschema@._tc_members(id) AS x));
+    EXECUTE @extschema@._tc_lock_sql(ARRAY(SELECT x.relation FROM @extschema@._tc_members(id) AS x));
     FOR c IN SELECT * FROM @extschema@._tc_members(id) LOOP
         -- The shadow's indexes (a brief lock each; they are the change's own), the trigger and its
         -- functions, the shadow column (through the guard: its usage check refuses while code

@@ -46,6 +46,12 @@ INSERT INTO tc_child SELECT g, 1 + g % 1000, g FROM generate_series(1, 2000) g;
 INSERT INTO tc_other SELECT g, 1 + g % 1000, 'n' || (g % 7) FROM generate_series(1, 2000) g;
 SELECT pg_relation_filenode('tc_parent') AS f_parent, pg_relation_filenode('tc_child') AS f_child,
        pg_relation_filenode('tc_other') AS f_other \gset
+-- What the column carries besides its type: a role granted only some columns, a comment, a
+-- statistics target.
+CREATE ROLE tc_reader;
+GRANT SELECT (id, name) ON tc_parent TO tc_reader;
+COMMENT ON COLUMN tc_parent.id IS 'the key';
+ALTER TABLE tc_parent ALTER COLUMN id SET STATISTICS 500;
 
 -- Refused before anything is added: bad arguments, objects the swap cannot move across.
 SELECT safe_ddl.begin_type_change('tc_parent', 'nope', 'bigint');
@@ -122,6 +128,15 @@ SELECT pg_relation_filenode('tc_parent') = :f_parent AS parent_same_file,
 SELECT * FROM tc_objects;
 SELECT * FROM tc_shape;
 SELECT table_name, table_column, step FROM safe_ddl.type_change_status('tc_parent', 'id');
+-- the new id has the old one's grant, comment, statistics target, and planner statistics
+SELECT has_column_privilege('tc_reader', 'tc_parent', 'id', 'SELECT') AS reader_id,
+       has_column_privilege('tc_reader', 'tc_parent', 'name', 'SELECT') AS reader_name,
+       col_description('tc_parent'::regclass, (SELECT attnum FROM pg_attribute WHERE attrelid = 'tc_parent'::regclass AND attname = 'id')) AS comment,
+       (SELECT attstattarget FROM pg_attribute WHERE attrelid = 'tc_parent'::regclass AND attname = 'id') AS stattarget,
+       EXISTS (SELECT FROM pg_stats WHERE tablename = 'tc_parent' AND attname = 'id') AS has_stats;
+SET ROLE tc_reader;
+SELECT name FROM tc_parent WHERE id = 1;
+RESET ROLE;
 CALL safe_ddl.swap_type_change('tc_parent', 'id');          -- again: nothing left to do
 -- no way back once swapped
 SELECT safe_ddl.cancel_type_change('tc_parent', 'id');
@@ -193,6 +208,21 @@ RESET safe_ddl.allow;
 RESET client_min_messages;
 INSERT INTO tc_item DEFAULT VALUES RETURNING id, qty;
 SELECT * FROM tc_shape WHERE tbl = 'tc_item';
+-- and then its identity key, whose sequence another role may use: the new identity's sequence
+-- goes on from the old one's value, with its grants
+GRANT USAGE ON SEQUENCE tc_item_id_seq TO tc_reader;
+SET client_min_messages = warning;
+SELECT safe_ddl.begin_type_change('tc_item', 'id', 'bigint') \gset
+SELECT detail FROM safe_ddl.type_change_status('tc_item', 'id') WHERE step = 'backfill' \gexec
+SELECT safe_ddl.prepare_type_change('tc_item', 'id') \gexec
+CALL safe_ddl.swap_type_change('tc_item', 'id');
+SET safe_ddl.allow = 'in_use';
+CALL safe_ddl.finish_type_change('tc_item', 'id');
+RESET safe_ddl.allow;
+RESET client_min_messages;
+SELECT has_sequence_privilege('tc_reader', pg_get_serial_sequence('tc_item', 'id'), 'USAGE') AS reader_usage;
+INSERT INTO tc_item DEFAULT VALUES RETURNING id, qty;
+SELECT * FROM tc_shape WHERE tbl = 'tc_item';
 BEGIN; SET LOCAL safe_ddl.allow = 'drop_table'; DROP TABLE tc_item; COMMIT;
 
 -- Another role sees none of this role's type changes and cannot join one.
@@ -216,4 +246,5 @@ SELECT * FROM tc_objects;
 BEGIN; SET LOCAL safe_ddl.allow = 'drop_table'; DROP TABLE tc_mine; COMMIT;
 REVOKE CREATE ON SCHEMA public FROM tc_intruder;
 DROP ROLE tc_intruder;
+DROP ROLE tc_reader;
 DELETE FROM safe_ddl.backfill_jobs;
