@@ -42,6 +42,25 @@ AS $$
      WHERE a.attrelid = rel AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
 $$;
 
+-- Storage parameters or column options (name=value text[], as the catalog keeps them) as SQL:
+-- name = 'value', ...
+CREATE FUNCTION @extschema@._tc_options_sql(opts text[]) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I = %L', pg_catalog.split_part(o, '=', 1),
+                                                   pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1)), ', ')
+      FROM pg_catalog.unnest(opts) AS o
+$$;
+
+-- A grantee of an aclitem as SQL: PUBLIC or the role's quoted name.
+CREATE FUNCTION @extschema@._tc_grantee_sql(grantee oid) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(grantee)) END
+$$;
+
 -- The indexes on a column and what the column's shadow needs to replace each one: the CREATE
 -- INDEX CONCURRENTLY of the same index on the shadow (new_name), the constraint it carries (the
 -- swap re-creates it USING the new index), or why it cannot be copied (problem).
@@ -145,10 +164,7 @@ BEGIN
                               CASE WHEN pg_catalog.cardinality(incl) > 0 THEN ' INCLUDE (' || pg_catalog.array_to_string(incl, ', ') || ')' ELSE '' END,
                               CASE WHEN i.nnd THEN ' NULLS NOT DISTINCT' ELSE '' END,
                               CASE WHEN i.reloptions IS NOT NULL
-                                   THEN ' WITH (' || (SELECT pg_catalog.string_agg(pg_catalog.format('%I = %L', pg_catalog.split_part(o, '=', 1),
-                                                                                                       pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1)), ', ')
-                                                        FROM pg_catalog.unnest(i.reloptions) AS o) || ')'
-                                   ELSE '' END);
+                                   THEN ' WITH (' || @extschema@._tc_options_sql(i.reloptions) || ')' ELSE '' END);
         END IF;
         RETURN NEXT;
     END LOOP;
@@ -504,7 +520,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.format('GRANT %s (%I) ON %s TO %s%s', g.privilege_type, col, @extschema@._rel_sql(rel),
-                             CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
+                             @extschema@._tc_grantee_sql(g.grantee),
                              CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
       FROM pg_catalog.pg_attribute AS a CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) AS g
      WHERE a.attrelid = rel AND a.attnum = old_att AND a.attacl IS NOT NULL
@@ -518,9 +534,7 @@ AS $$
      WHERE a.attrelid = rel AND a.attnum = old_att AND a.attstattarget >= 0
     UNION ALL
     SELECT pg_catalog.format('ALTER TABLE %s ALTER COLUMN %I SET (%s)', @extschema@._rel_sql(rel), col,
-                             (SELECT pg_catalog.string_agg(pg_catalog.format('%I = %L', pg_catalog.split_part(o, '=', 1),
-                                                                             pg_catalog.substr(o, pg_catalog.strpos(o, '=') + 1)), ', ')
-                                FROM pg_catalog.unnest(a.attoptions) AS o))
+                             @extschema@._tc_options_sql(a.attoptions))
       FROM pg_catalog.pg_attribute AS a
      WHERE a.attrelid = rel AND a.attnum = old_att AND a.attoptions IS NOT NULL
 $$;
@@ -531,7 +545,7 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.format('GRANT %s ON SEQUENCE %s TO %s%s', g.privilege_type, seq,
-                             CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
+                             @extschema@._tc_grantee_sql(g.grantee),
                              CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END)
       FROM pg_catalog.aclexplode(old_acl) AS g
      WHERE g.grantee IS DISTINCT FROM (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = seq)
