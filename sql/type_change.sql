@@ -262,7 +262,9 @@ BEGIN
 END
 $$;
 
--- The type change of rel.col (its key column's change id): this role's, unfinished.
+-- The type change of rel.col (its key column's change id): this role's, unfinished; col is the
+-- key column or any column that goes along with it (a referencing table's, as the guard's
+-- active_column_change HINT names it).
 CREATE FUNCTION @extschema@._tc_find(fn text, rel pg_catalog.regclass, col name) RETURNS bigint
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -273,8 +275,8 @@ BEGIN
     IF rel IS NULL OR col IS NULL THEN
         RAISE EXCEPTION '%: relation and column_name must not be NULL', fn USING ERRCODE = 'null_value_not_allowed';
     END IF;
-    SELECT x.change_id INTO id FROM @extschema@.column_changes AS x
-     WHERE x.relation = rel AND x.old_column = col AND x.change_id = x.type_change
+    SELECT x.type_change INTO id FROM @extschema@.column_changes AS x
+     WHERE x.relation = rel AND x.old_column = col AND x.type_change IS NOT NULL
        AND x.status IN ('active', 'swapped') AND x.started_by = @extschema@._me()
      ORDER BY x.change_id DESC LIMIT 1;
     IF NOT FOUND THEN
@@ -897,9 +899,9 @@ DECLARE
     st  record;
     u   record;
 BEGIN
-    SELECT x.change_id INTO id FROM @extschema@.column_changes AS x
+    SELECT x.type_change INTO id FROM @extschema@.column_changes AS x
      WHERE x.relation = type_change_status.relation AND x.old_column = type_change_status.column_name
-       AND x.change_id = x.type_change AND x.started_by = @extschema@._me()
+       AND x.type_change IS NOT NULL AND x.started_by = @extschema@._me()
      ORDER BY x.change_id DESC LIMIT 1;
     IF id IS NULL THEN
         RAISE EXCEPTION 'safe_ddl.type_change_status: no type change of column "%" of %', type_change_status.column_name, type_change_status.relation
@@ -921,7 +923,8 @@ BEGIN
                 SELECT * INTO st FROM @extschema@._tc_prepare_left(c);
                 IF pg_catalog.cardinality(st.builds) > 0 OR st.needs_not_null THEN
                     step := 'prepare';
-                    detail := pg_catalog.array_to_string(st.builds || CASE WHEN st.needs_not_null THEN
+                    detail := CASE WHEN NOT type_change_status.count_rows THEN '(rows not counted: the backfill first, if not done) ' ELSE '' END
+                              || pg_catalog.array_to_string(st.builds || CASE WHEN st.needs_not_null THEN
                                   ARRAY[pg_catalog.format('NOT NULL on %I', c.new_column)] ELSE '{}' END, '; ');
                 ELSE
                     step := 'swap';

@@ -82,6 +82,11 @@ SELECT table_name, table_column, step, rows_out_of_step FROM safe_ddl.type_chang
 -- the columns of a type change are finished or cancelled together
 SELECT safe_ddl.cancel_column_change('tc_child', 'parent_id');
 SELECT safe_ddl.finish_column_change('tc_parent', 'id');
+-- and not dropped, renamed or retyped by hand (the guard: active_column_change), with the type
+-- change's own call as the HINT, which works from any of its columns
+ALTER TABLE tc_child DROP COLUMN parent_id_new;
+ALTER TABLE tc_parent RENAME COLUMN id TO ident;
+SELECT table_name, table_column, step, left(detail, 50) AS detail FROM safe_ddl.type_change_status('tc_child', 'parent_id', count_rows => false);
 -- the application writes on, through the old columns
 INSERT INTO tc_parent (name) VALUES ('new') RETURNING id, id_new;
 INSERT INTO tc_child VALUES (5001, 1001, 1) RETURNING parent_id, parent_id_new;
