@@ -644,7 +644,8 @@ BEGIN
         --    the old column step aside for the shadow's.
         SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(x)) INTO plan
           FROM @extschema@._tc_index_plan(rel, c.old_column, c.new_column) AS x;
-        FOR p IN SELECT * FROM @extschema@._tc_index_plan(rel, c.old_column, c.new_column) LOOP
+        FOR p IN SELECT x.old_index, x.con_name, x.retired_name
+                   FROM pg_catalog.jsonb_to_recordset(COALESCE(plan, '[]')) AS x(old_index oid, con_name name, retired_name name) LOOP
             IF p.con_name IS NOT NULL THEN
                 EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', qrel, p.con_name);
             ELSE
