@@ -32,9 +32,12 @@
 #  18. pg_test/type_change.sh: an int identity key referenced by two tables converted to bigint
 #      keeping its name, under pgbench -M prepared traffic: no failed transaction, no rewrite, the
 #      catalog of a fresh bigint schema, ids past 2^31 (issue 18; PORT+32)
+#  19. pg_test/usage_persist.sh: column usage kept across fast and immediate restarts and crash-
+#      restarts, restarted (and said so) after the postmaster is killed, on a standby and after its
+#      promotion (issue 19; PORT+40, standby +41)
 #
 # With --server-only (what `bash setup.sh test` runs on 17 and 18): the suites that check server
-# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14, 18.
+# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14, 18, 19.
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -128,6 +131,8 @@ if [ $SERVER_ONLY = 1 ]; then
     done
     step "type_change: an int identity key referenced by two tables to bigint under pgbench -M prepared; no failed transaction, no rewrite, the catalog of a fresh bigint schema"
     rc=0; bash pg_test/type_change.sh "$((PORT + 32))" || rc=$?; record $rc "type_change"
+    step "usage_persist: column usage across restarts, crashes, a standby and its promotion"
+    rc=0; bash pg_test/usage_persist.sh "$((PORT + 40))" || rc=$?; record $rc "usage_persist"
 else
 
 step "backfill crash safety: pg_terminate_backend, immediate shutdown, cancel, throttling on a real standby"
@@ -144,6 +149,9 @@ rc=0; bash pg_test/expand_contract.sh "$((PORT + 3))" || rc=$?; record $rc "expa
 
 step "type_change: an int identity key referenced by two tables to bigint under pgbench -M prepared; no failed transaction, no rewrite, the catalog of a fresh bigint schema"
 rc=0; bash pg_test/type_change.sh "$((PORT + 32))" || rc=$?; record $rc "type_change"
+
+step "usage_persist: column usage across restarts, crashes, a standby and its promotion"
+rc=0; bash pg_test/usage_persist.sh "$((PORT + 40))" || rc=$?; record $rc "usage_persist"
 
 step "Django migrations: the unsafe ones refused with safe_ddl's message and HINT, the safe ones applied; fresh databases and manage.py test pass, populated copies refused"
 rc=0; bash pg_test/django_test.sh "$((PORT + 5))" || rc=$?; record $rc "django"

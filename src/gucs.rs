@@ -129,6 +129,10 @@ static USAGE_WINDOW_S: GucSetting<i32> = GucSetting::<i32>::new(86_400);
 /// table, one per (database, relation, column) used or created; 40 bytes each. 0 disables tracking.
 static USAGE_MAX_ENTRIES: GucSetting<i32> = GucSetting::<i32>::new(65_536);
 
+/// `safe_ddl.usage_save_interval`, default 5 min (reload): how often the usage saver writes the
+/// usage table to disk, besides the postmaster's complete save at every shutdown (usage/persist.rs).
+static USAGE_SAVE_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(300);
+
 pub fn init() {
     GucRegistry::define_int_guc(
         c"safe_ddl.max_dml_rows",
@@ -293,6 +297,7 @@ pub fn init() {
     // SAFETY: a plain global of the postmaster.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         define_usage_max_entries();
+        define_usage_save_interval();
     }
     // SAFETY: called from _PG_init with a static, NUL-terminated name.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"safe_ddl".as_ptr()) };
@@ -329,6 +334,19 @@ fn define_docs_url() {
         &DOCS_URL,
         GucContext::Suset,
         GucFlags::default(),
+    );
+}
+
+fn define_usage_save_interval() {
+    GucRegistry::define_int_guc(
+        c"safe_ddl.usage_save_interval",
+        c"How often the column usage table is saved to disk, besides at every shutdown; 0: only at shutdown.",
+        c"After a crash of the machine or the postmaster, the uses since the last save are lost and tracking restarts (safe_ddl.usage_tracking()).",
+        &USAGE_SAVE_INTERVAL_S,
+        0,
+        86_400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
     );
 }
 
@@ -958,6 +976,11 @@ pub fn track_usage() -> bool {
 /// `safe_ddl.usage_window` in microseconds.
 pub fn usage_window_us() -> i64 {
     i64::from(USAGE_WINDOW_S.get()) * 1_000_000
+}
+
+/// `safe_ddl.usage_save_interval` (zero: save only at shutdown).
+pub fn usage_save_interval() -> std::time::Duration {
+    std::time::Duration::from_secs(u64::try_from(USAGE_SAVE_INTERVAL_S.get()).unwrap_or(0))
 }
 
 pub fn usage_max_entries() -> usize {

@@ -209,6 +209,8 @@ fn usage_tracking() -> TableIterator<
         name!(uses_dropped, i64),
         name!(overflow_since, Option<TimestampWithTimeZone>),
         name!(last_overflow, Option<TimestampWithTimeZone>),
+        name!(last_save, Option<TimestampWithTimeZone>),
+        name!(since_reason, Option<String>),
     ),
 > {
     let row = match store::stats() {
@@ -220,8 +222,14 @@ fn usage_tracking() -> TableIterator<
             s.dropped as i64,
             ts(s.overflow_since),
             ts(s.last_overflow),
+            store::last_save().and_then(ts),
+            Some(
+                store::restart()
+                    .and_then(|r| r.describe(|t| instant(t).map_or_else(String::new, |i| i.text)))
+                    .unwrap_or_else(|| "server start".into()),
+            ),
         ),
-        None => (false, None, 0, 0, 0, None, None),
+        None => (false, None, 0, 0, 0, None, None, None, None),
     };
     TableIterator::once(row)
 }
@@ -230,13 +238,22 @@ fn usage_tracking() -> TableIterator<
 pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
     let db = db();
     let rel = u32::from(relid);
-    let since = instant(store::tracking_since(db, rel)?)?;
-    // SAFETY: plain backend call.
+    // SAFETY: plain backend calls (the shared recovery state, the clock).
     let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    // SAFETY: as above.
+    store::note_promotion_if(unsafe { pg_sys::RecoveryInProgress() }, now);
+    let since_at = store::tracking_since(db, rel)?;
+    let since = instant(since_at)?;
+    // The server-wide restart explains `since` unless this relation's own reset is later.
+    let restart_note = store::stats()
+        .filter(|s| s.since == since_at)
+        .and(store::restart())
+        .and_then(|r| r.describe(|t| instant(t).map_or_else(String::new, |i| i.text)));
     let mut usage = RelationUsage {
         now,
         window_us: gucs::usage_window_us(),
         tracking_since: since,
+        restart_note,
         table: ObjectUse::default(),
         table_recorded: false,
         columns: vec![],

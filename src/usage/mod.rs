@@ -13,7 +13,10 @@
 pub mod api;
 mod lifecycle;
 mod own;
+mod persist;
 pub mod record;
+mod saved;
+mod saver;
 mod stamp;
 mod store;
 pub mod utility;
@@ -32,6 +35,7 @@ pub fn install() {
     if preloading && capacity > 0 {
         store::request(capacity);
         lifecycle::install();
+        saver::register();
     }
 }
 

@@ -23,11 +23,11 @@
 
 use std::ffi::CStr;
 use std::ptr;
-use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
 use pgrx::{pg_guard, pg_sys};
 
-use super::{own, stamp};
+use super::{own, persist, saved, stamp};
 
 /// attnum of the slot that records use of the relation as a whole.
 pub const TABLE: i16 = i16::MIN;
@@ -56,6 +56,13 @@ struct Header {
     /// episode it belongs to began (its first dropped use).
     last_overflow: AtomicI64,
     overflow_since: AtomicI64,
+    /// Why tracking (re)started at `since` (`saved::Restart`, as code and time), and when the
+    /// table was last saved to disk (`persist`; 0 = not yet).
+    restart_code: AtomicU32,
+    restart_at: AtomicI64,
+    last_save: AtomicI64,
+    /// The server started as a standby and no promotion has been noted since.
+    standby: AtomicBool,
 }
 
 #[repr(C)]
@@ -135,6 +142,12 @@ unsafe extern "C-unwind" fn on_startup() {
         HEADER = p.cast();
         LOCK = &raw mut (*pg_sys::GetNamedLWLockTranche(NAME.as_ptr())).lock;
         pg_sys::LWLockRelease(init_lock);
+        // In the postmaster (and a single-user backend): what was saved at the last stop goes
+        // back in, and the table is saved again when this postmaster exits or re-initialises
+        // shared memory after a crash (persist.rs).
+        if !found && !pg_sys::IsUnderPostmaster {
+            persist::at_server_start();
+        }
     }
 }
 
@@ -534,6 +547,7 @@ pub fn reset(db: u32, rel: Option<u32>, now: i64) -> bool {
     let _guard = Exclusive::take();
     if rel.is_none() {
         h.since.store(now, Ordering::Relaxed);
+        set_restart(h, saved::Restart::Reset);
     }
     for s in slots(h) {
         let a = s.attr.load(Ordering::Acquire);
@@ -548,6 +562,137 @@ pub fn reset(db: u32, rel: Option<u32>, now: i64) -> bool {
         }
     }
     true
+}
+
+/// Note why tracking (re)started at `since`.
+fn set_restart(h: &Header, r: saved::Restart) {
+    let (code, at) = r.code();
+    h.restart_code.store(code, Ordering::Relaxed);
+    h.restart_at.store(at, Ordering::Relaxed);
+}
+
+/// Why tracking (re)started at `since`.
+pub fn restart() -> Option<saved::Restart> {
+    let h = header()?;
+    saved::Restart::from_code(
+        h.restart_code.load(Ordering::Relaxed),
+        h.restart_at.load(Ordering::Relaxed),
+    )
+}
+
+/// When the table was last saved to disk (None: not since server start).
+pub fn last_save() -> Option<i64> {
+    let at = header()?.last_save.load(Ordering::Relaxed);
+    (at > 0).then_some(at)
+}
+
+/// A server that started as a standby has been promoted since (it no longer is in recovery):
+/// tracking restarts now, since the former primary's clients' uses are not on record here. Noted
+/// once; called before the table is saved or judged.
+pub fn note_promotion_if(in_recovery: bool, now: i64) {
+    let Some(h) = header() else {
+        return;
+    };
+    if !in_recovery
+        && h.standby
+            .compare_exchange(true, false, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        h.since.fetch_max(now, Ordering::Relaxed);
+        set_restart(h, saved::Restart::Promoted);
+    }
+}
+
+/// The table as saved: its header (with `system_id`, `kind`, written `now`) and every live slot.
+pub(super) fn snapshot(
+    system_id: u64,
+    kind: saved::Kind,
+    now: i64,
+) -> Option<(saved::Header, Vec<saved::Record>)> {
+    let h = header()?;
+    let restart = restart().unwrap_or(saved::Restart::Fresh);
+    let head = saved::Header {
+        system_id,
+        kind,
+        standby: h.standby.load(Ordering::Relaxed),
+        written_at: now,
+        since: h.since.load(Ordering::Relaxed),
+        restart,
+        dropped: h.dropped.load(Ordering::Relaxed),
+        last_overflow: h.last_overflow.load(Ordering::Relaxed),
+        overflow_since: h.overflow_since.load(Ordering::Relaxed),
+    };
+    let records = slots(h)
+        .iter()
+        .filter_map(|s| {
+            let a = s.attr.load(Ordering::Acquire);
+            (a != 0 && a != TOMBSTONE).then(|| saved::Record {
+                key: s.key.load(Ordering::Relaxed),
+                attnum: (a & 0xffff) as u16 as i16,
+                last_read: s.last_read.load(Ordering::Relaxed),
+                last_write: s.last_write.load(Ordering::Relaxed),
+                created: s.created.load(Ordering::Relaxed),
+            })
+        })
+        .collect();
+    Some((head, records))
+}
+
+/// Note that the table was saved at `at`.
+pub(super) fn saved_at(at: i64) {
+    if let Some(h) = header() {
+        h.last_save.store(at, Ordering::Relaxed);
+    }
+}
+
+/// Fill the freshly initialised table from a saved file, as `plan` says, at server start (no
+/// other process runs yet); `standby`: this server starts as one. Returns (loaded, skipped):
+/// records skipped as implausible or for lack of space (then an overflow is noted, so objects
+/// without a slot stay "not proven unused" for a window).
+pub(super) fn restore(
+    plan: &saved::Plan,
+    file: Option<&(saved::Header, Vec<saved::Record>)>,
+    standby: bool,
+    now: i64,
+) -> (u64, u64) {
+    let Some(h) = header() else {
+        return (0, 0);
+    };
+    h.since.store(plan.since, Ordering::Relaxed);
+    h.standby.store(standby, Ordering::Relaxed);
+    set_restart(h, plan.restart);
+    let Some((head, records)) = file.filter(|_| plan.rows) else {
+        return (0, 0);
+    };
+    h.dropped.store(head.dropped, Ordering::Relaxed);
+    h.last_overflow.store(head.last_overflow, Ordering::Relaxed);
+    h.overflow_since
+        .store(head.overflow_since, Ordering::Relaxed);
+    let slots = slots(h);
+    let (mut loaded, mut skipped) = (0, 0);
+    for r in records {
+        if !saved::plausible(r, now) {
+            skipped += 1;
+            continue;
+        }
+        match claim_locked(h, slots, r.key, attr_of(r.attnum)) {
+            Some(i) => {
+                let s = &slots[i];
+                s.last_read.store(r.last_read, Ordering::Relaxed);
+                s.last_write.store(r.last_write, Ordering::Relaxed);
+                s.created
+                    .store(if plan.created { r.created } else { 0 }, Ordering::Relaxed);
+                loaded += 1;
+            }
+            None => {
+                skipped += 1;
+                h.dropped.fetch_add(1, Ordering::Relaxed);
+                h.last_overflow.store(now, Ordering::Relaxed);
+                h.overflow_since.store(now, Ordering::Relaxed);
+            }
+        }
+    }
+    (loaded, skipped)
 }
 
 #[cfg(test)]

@@ -39,6 +39,9 @@ pub struct RelationUsage {
     pub window_us: i64,
     /// Since when uses of this relation have been recorded without a gap.
     pub tracking_since: Instant,
+    /// Why tracking (re)started then, when that was not the first start with tracking (a
+    /// stop without a complete save, a promotion, a reset): said with "tracked only since".
+    pub restart_note: Option<String>,
     /// The relation as a whole (any query that touched it).
     pub table: ObjectUse,
     /// Whether the relation as a whole has a slot (its every use is then recorded).
@@ -202,9 +205,14 @@ impl RelationUsage {
             ));
         }
         if self.tracking_since.at > cutoff && !complete {
+            let because = self
+                .restart_note
+                .as_ref()
+                .map(|n| format!(" Tracking restarted then: {n}."))
+                .unwrap_or_default();
             return Some(format!(
                 "It is not proven unused: safe_ddl has tracked the use of {table_name} only since {} ({} ago), \
-                 less than safe_ddl.usage_window ({window}).",
+                 less than safe_ddl.usage_window ({window}).{because}",
                 self.tracking_since.text,
                 duration_text(self.now - self.tracking_since.at)
             ));
@@ -258,6 +266,7 @@ mod tests {
             now: 10_000 * MIN,
             window_us: 60 * MIN,
             tracking_since: at(since_minutes_ago).unwrap(),
+            restart_note: None,
             table: email.clone(),
             table_recorded: true,
             columns: vec![("email".into(), email)],
