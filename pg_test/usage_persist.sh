@@ -8,8 +8,11 @@
 #      refused as not proven unused with a DETAIL that names the lost interval
 #   3. a damaged file is ignored with a LOG line, tracking starts afresh
 #   4. a standby made with pg_basebackup tracks its own clients from its start (not the primary's
-#      copy); a read on the standby is on the standby's record and survives its restart; once the
-#      standby is promoted, tracking restarts and says so
+#      copy); a read on the standby is on the standby's record and survives its restart
+#   5. with safe_ddl.usage_standbys listing the standby, a column read only there is in use on
+#      the primary; a standby that refuses the question or is down leaves columns not proven
+#      unused, naming it and why; the setting is hidden from plain roles
+#   6. once the standby is promoted, tracking restarts there and says so
 # Each check prints a PASS line; the first failure exits non-zero. Takes about 40 seconds.
 #
 # Usage: bash pg_test/usage_persist.sh [PORT]   (default 55490, the standby PORT+1; as root)
@@ -188,6 +191,76 @@ as_postgres "$PGBIN/pg_ctl" -D "$STANDBY/data" -m fast -w restart -l "$STANDBY/s
 wait_up "$STANDBY" "$((PORT + 1))"
 check "standby restarted: since and its read of t.b stay" \
     "SELECT since = '$sb_since'::timestamptz AND (SELECT last_read IS NOT NULL FROM safe_ddl.column_usage WHERE relation = 't'::regclass AND column_name = 'b') FROM safe_ddl.usage_tracking()" qs
+
+# ---- 5. the primary counts the standby's uses (safe_ddl.usage_standbys) -----------------------
+# try SQL: run SQL on the primary in a transaction that rolls back: "ok", or the error's text.
+try() {
+    local out
+    out="$(cluster_psql "$PRIMARY" "$PORT" -d up -qAt -c "BEGIN" -c "$1" -c "ROLLBACK" 2>&1 | tr '\n' ' ')"
+    echo "${out:-ok}"
+}
+replayed() { # wait until the standby has replayed everything the primary wrote so far
+    local lsn i
+    lsn="$(q "SELECT pg_current_wal_lsn()")"
+    for i in $(seq 1 100); do
+        [ "$(qs "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" = t ] && return 0
+        sleep 0.1
+    done
+    fail "the standby did not replay up to $lsn"
+}
+q "CREATE TABLE s (id int, only_standby int, unused int); CREATE ROLE usage_reader LOGIN" >/dev/null
+replayed
+qs "SELECT only_standby FROM s" >/dev/null
+check "the standby's read of s.only_standby is on its record only" \
+    "SELECT (SELECT count(*) FROM safe_ddl.column_usage WHERE relation = 's'::regclass AND column_name = 'only_standby') = 0" q
+free="$(try "ALTER TABLE s DROP COLUMN only_standby")"
+[ "$free" = ok ] || fail "without usage_standbys, the primary sees no use of s.only_standby: the drop needs no allow (got: $free)"
+echo "PASS: without usage_standbys, a column read only on the standby looks never used on the primary"
+set_standbys() {
+    q "ALTER SYSTEM SET safe_ddl.usage_standbys = '$1'" >/dev/null
+    q "SELECT pg_reload_conf()" >/dev/null
+    sleep 0.5
+}
+set_standbys "host=$STANDBY/sock port=$((PORT + 1)) user=postgres"
+got="$(try "ALTER TABLE s DROP COLUMN only_standby")"
+case "$got" in
+    *"It is in use: safe_ddl saw column only_standby of public.s read"*) ;;
+    *) fail "with usage_standbys, s.only_standby (read only on the standby) must be in use on the primary (got: $got)" ;;
+esac
+echo "PASS: with usage_standbys, a column read only on the standby is in use on the primary"
+[ "$(try "ALTER TABLE s DROP COLUMN unused")" = ok ] \
+    || fail "s.unused, used nowhere, drops without an allow (got: $(try "ALTER TABLE s DROP COLUMN unused"))"
+echo "PASS: a column used on neither server still drops without an allow"
+check "usage_standbys is hidden from roles that are not superusers" \
+    "SELECT current_setting('safe_ddl.usage_standbys') <> ''" q
+out="$(cluster_psql "$PRIMARY" "$PORT" -d up -qAt -c "SET ROLE usage_reader" -c "SHOW safe_ddl.usage_standbys" 2>&1 || true)"
+case "$out" in *"must be superuser"*|*"permission denied"*|*"privileges of pg_read_all_settings"*) ;; *) fail "a plain role can read usage_standbys (got: $out)" ;; esac
+echo "PASS: a plain role cannot read safe_ddl.usage_standbys"
+set_standbys "host=$STANDBY/sock port=$((PORT + 1)) user=usage_reader"
+got="$(try "ALTER TABLE s DROP COLUMN unused")"
+case "$got" in
+    *"not proven unused: safe_ddl could not ask every standby"*"standby 1 (host=$STANDBY/sock port=$((PORT + 1))): permission denied for function _usage_export"*) ;;
+    *) fail "a role without pg_read_all_stats on the standby: the drop must be refused, naming the standby and why (got: $got)" ;;
+esac
+echo "PASS: a standby that refuses the question (role without pg_read_all_stats): not proven unused, and the DETAIL says which and why"
+q "GRANT pg_read_all_stats TO usage_reader" >/dev/null
+replayed
+[ "$(try "ALTER TABLE s DROP COLUMN unused")" = ok ] || fail "with pg_read_all_stats the standby answers (got: $(try "ALTER TABLE s DROP COLUMN unused"))"
+echo "PASS: with pg_read_all_stats granted, the standby answers"
+cluster_stop "$STANDBY"
+got="$(try "ALTER TABLE s DROP COLUMN unused")"
+case "$got" in
+    *"not proven unused: safe_ddl could not ask every standby"*"standby 1 (host=$STANDBY/sock"*) ;;
+    *) fail "a standby that is down: the drop must be refused as not proven unused (got: $got)" ;;
+esac
+echo "PASS: a standby that is down: not proven unused"
+start_again "$STANDBY" "$((PORT + 1))"
+[ "$(try "ALTER TABLE s DROP COLUMN unused")" = ok ] || fail "the standby back: the drop needs no allow again"
+got="$(try "ALTER TABLE s DROP COLUMN only_standby")"
+case "$got" in *"It is in use: safe_ddl saw column only_standby of public.s read"*) ;; *) fail "after the standby's restart its read is still counted (got: $got)" ;; esac
+echo "PASS: the standby back (restarted): its read of s.only_standby still counts on the primary"
+set_standbys ""
+
 as_postgres "$PGBIN/pg_ctl" -D "$STANDBY/data" -w promote >/dev/null
 promoted=f
 for _ in $(seq 1 100); do

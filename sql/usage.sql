@@ -50,3 +50,9 @@ COMMENT ON FUNCTION @extschema@.reset_usage(pg_catalog.regclass) IS
 REVOKE ALL ON FUNCTION @extschema@.reset_usage(pg_catalog.regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION @extschema@._reset_usage(pg_catalog.oid) FROM PUBLIC;
 GRANT SELECT ON @extschema@.column_usage TO PUBLIC;
+
+-- The uses of this server, for a primary whose safe_ddl.usage_standbys lists it (issue 19): when
+-- objects were used is statistics about them, so superusers and pg_read_all_stats only (the
+-- function checks too).
+REVOKE ALL ON FUNCTION @extschema@._usage_export(pg_catalog.oid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@._usage_export(pg_catalog.oid) TO pg_read_all_stats;

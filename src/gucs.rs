@@ -129,6 +129,11 @@ static USAGE_WINDOW_S: GucSetting<i32> = GucSetting::<i32>::new(86_400);
 /// table, one per (database, relation, column) used or created; 40 bytes each. 0 disables tracking.
 static USAGE_MAX_ENTRIES: GucSetting<i32> = GucSetting::<i32>::new(65_536);
 
+/// `safe_ddl.usage_standbys` (reload, superusers only, hidden from others: it may hold
+/// passwords): connection strings of the hot standbys whose uses count on this primary,
+/// separated by `;` (usage/standbys.rs).
+static USAGE_STANDBYS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
 /// `safe_ddl.usage_save_interval`, default 5 min (reload): how often the usage saver writes the
 /// usage table to disk, besides the postmaster's complete save at every shutdown (usage/persist.rs).
 static USAGE_SAVE_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(300);
@@ -298,6 +303,14 @@ pub fn init() {
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         define_usage_max_entries();
         define_usage_save_interval();
+        GucRegistry::define_string_guc(
+            c"safe_ddl.usage_standbys",
+            c"Connection strings (separated by ;) of the hot standbys whose uses count when this primary judges a drop or rename.",
+            c"Each standby needs safe_ddl preloaded; the role needs pg_read_all_stats there. A standby that cannot be asked leaves objects not proven unused.",
+            &USAGE_STANDBYS,
+            GucContext::Sighup,
+            GucFlags::SUPERUSER_ONLY,
+        );
     }
     // SAFETY: called from _PG_init with a static, NUL-terminated name.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"safe_ddl".as_ptr()) };
@@ -981,6 +994,14 @@ pub fn usage_window_us() -> i64 {
 /// `safe_ddl.usage_save_interval` (zero: save only at shutdown).
 pub fn usage_save_interval() -> std::time::Duration {
     std::time::Duration::from_secs(u64::try_from(USAGE_SAVE_INTERVAL_S.get()).unwrap_or(0))
+}
+
+/// `safe_ddl.usage_standbys`, empty when unset.
+pub fn usage_standbys() -> String {
+    USAGE_STANDBYS
+        .get()
+        .map(|c| c.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 pub fn usage_max_entries() -> usize {

@@ -50,7 +50,11 @@ extension_sql_file!("../sql/health.sql", name = "health");
 extension_sql_file!(
     "../sql/usage.sql",
     name = "usage",
-    requires = [usage::api::_usage_entries, usage::api::_reset_usage]
+    requires = [
+        usage::api::_usage_entries,
+        usage::api::_reset_usage,
+        usage::api::_usage_export
+    ]
 );
 extension_sql_file!("../sql/expand_contract.sql", name = "expand_contract");
 extension_sql_file!(

@@ -8,7 +8,7 @@ use pgrx::prelude::*;
 
 use super::store::{self, Entry};
 use super::verdict::{Instant, ObjectUse, RelationUsage};
-use super::{own, stamp};
+use super::{own, stamp, standbys};
 use crate::gucs;
 
 fn db() -> u32 {
@@ -267,6 +267,7 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         depended_on_columns: vec![],
         triggers: false,
         unseen_users: false,
+        unasked: vec![],
     };
     for e in store::entries(db, Some(rel), true) {
         match e.attnum {
@@ -290,6 +291,7 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
             }
         }
     }
+    add_standby_uses(&mut usage, relid);
     // Only an object with a creation record can be judged never used; the others need no more.
     if usage.table.created.is_some() || usage.columns.iter().any(|(_, u)| u.created.is_some()) {
         let (depended_on, columns, triggers) = dependents(relid);
@@ -317,6 +319,167 @@ pub fn relation_usage(relid: pg_sys::Oid) -> Option<RelationUsage> {
         .unwrap_or(true);
     }
     Some(usage)
+}
+
+/// Fold the uses the standbys of safe_ddl.usage_standbys made of `relid` into `usage`: a use
+/// there is a use; a standby that tracked for a shorter time moves `tracking_since` later (and
+/// says so); one whose table overflowed adds its overflow; one that cannot be asked is listed in
+/// `unasked`.
+fn add_standby_uses(usage: &mut RelationUsage, relid: pg_sys::Oid) {
+    let setting = gucs::usage_standbys();
+    if standbys::configured(&setting).is_empty() {
+        return;
+    }
+    let schema = crate::spi_ro::get_one_with_args::<String>(
+        "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e \
+           JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace \
+          WHERE e.extname OPERATOR(pg_catalog.=) 'safe_ddl'",
+        &[],
+    );
+    let Ok(Some(schema)) = schema else {
+        usage
+            .unasked
+            .push("the safe_ddl extension's schema is unknown in this database".into());
+        return;
+    };
+    // SAFETY: the current database's name, palloc'd (NULL if it was dropped meanwhile).
+    let dbname = unsafe { pg_sys::get_database_name(pg_sys::MyDatabaseId) };
+    if dbname.is_null() {
+        return;
+    }
+    // SAFETY: non-null, NUL-terminated.
+    let dbname = unsafe { crate::encoding::cstr_to_rust(dbname) };
+    let at = |us: i64| if us > 0 { instant(us) } else { None };
+    for result in standbys::ask_all(&setting, &dbname, &schema, u32::from(relid)) {
+        let a = match result {
+            Ok(a) => a,
+            Err((label, why)) => {
+                usage.unasked.push(format!("{label}: {why}"));
+                continue;
+            }
+        };
+        for (attnum, read, write) in &a.uses {
+            let theirs = ObjectUse {
+                last_read: at(*read),
+                last_write: at(*write),
+                created: None,
+            };
+            let merge = |mine: &mut ObjectUse| {
+                mine.last_read = later_of(&mine.last_read, &theirs.last_read);
+                mine.last_write = later_of(&mine.last_write, &theirs.last_write);
+            };
+            match *attnum {
+                store::TABLE => merge(&mut usage.table),
+                store::WHOLE_ROW => merge(&mut usage.whole_row),
+                n => {
+                    // SAFETY: syscache lookup; missing_ok.
+                    let name = unsafe { pg_sys::get_attname(relid, n, true) };
+                    if name.is_null() {
+                        continue;
+                    }
+                    // SAFETY: a palloc'd name, quoted as the rules name columns.
+                    let name =
+                        unsafe { crate::encoding::cstr_to_rust(pg_sys::quote_identifier(name)) };
+                    match usage.columns.iter_mut().find(|(c, _)| *c == name) {
+                        Some((_, mine)) => merge(mine),
+                        None => usage.columns.push((name, theirs.clone())),
+                    }
+                }
+            }
+        }
+        if a.since > usage.tracking_since.at {
+            if let Some(since) = instant(a.since) {
+                usage.tracking_since = since;
+                usage.restart_note = Some(format!(
+                    "{} has recorded its clients' uses only since then ({})",
+                    a.label,
+                    a.reason.as_deref().unwrap_or("its start")
+                ));
+            }
+        }
+        if a.last_overflow > 0
+            && usage
+                .overflow
+                .as_ref()
+                .is_none_or(|o| o.at < a.last_overflow)
+        {
+            usage.overflow = instant(a.last_overflow);
+        }
+    }
+}
+
+fn later_of(a: &Option<Instant>, b: &Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(if x.at >= y.at { x.clone() } else { y.clone() }),
+        (x, y) => x.clone().or_else(|| y.clone()),
+    }
+}
+
+/// This server's uses of `relation` in the current database, for a primary that asks
+/// (usage/standbys.rs): one row with attnum NULL (since when tracked, why, the last overflow),
+/// then one per slot with a use (last read and write), times as TimestampTz microseconds (0:
+/// none). Superusers and members of pg_read_all_stats only: when objects were used is
+/// statistics about them.
+#[allow(clippy::type_complexity)]
+#[pg_extern(volatile)]
+fn _usage_export(
+    relation: pg_sys::Oid,
+) -> TableIterator<
+    'static,
+    (
+        name!(attnum, Option<i16>),
+        name!(last_read_us, i64),
+        name!(last_write_us, i64),
+        name!(since_us, Option<i64>),
+        name!(since_reason, Option<String>),
+        name!(last_overflow_us, Option<i64>),
+    ),
+> {
+    // SAFETY: plain backend calls.
+    let allowed = unsafe {
+        pg_sys::superuser()
+            || pg_sys::has_privs_of_role(
+                pg_sys::GetUserId(),
+                pg_sys::Oid::from(pg_sys::ROLE_PG_READ_ALL_STATS),
+            )
+    };
+    if !allowed {
+        crate::encoding::report(
+            pgrx::pg_sys::panic::ErrorReport::new(
+                PgSqlErrorCode::ERRCODE_INSUFFICIENT_PRIVILEGE,
+                "safe_ddl: permission denied to read this server's column usage",
+                "safe_ddl",
+            )
+            .set_hint("Grant pg_read_all_stats here to the role that the primary's safe_ddl.usage_standbys connects as."),
+            PgLogLevel::ERROR,
+        );
+    }
+    let db = db();
+    let rel = u32::from(relation);
+    let Some(since) = store::tracking_since(db, rel) else {
+        return TableIterator::new(vec![]);
+    };
+    let reason = store::restart()
+        .and_then(|r| r.describe(|t| instant(t).map_or_else(String::new, |i| i.text)));
+    let mut rows = vec![(
+        None,
+        0,
+        0,
+        Some(since),
+        reason,
+        Some(store::last_overflow().unwrap_or(0)),
+    )];
+    for e in store::entries(db, Some(rel), false) {
+        rows.push((
+            Some(e.attnum),
+            stamp::micros(e.last_read),
+            stamp::micros(e.last_write),
+            None,
+            None,
+            None,
+        ));
+    }
+    TableIterator::new(rows)
 }
 
 /// What a drop of `relid` (or of one of its columns) would take with it beyond itself, from

@@ -11,6 +11,7 @@
 //! is tracked and the rules behave as if tracking did not exist.
 
 pub mod api;
+mod libpq;
 mod lifecycle;
 mod own;
 mod persist;
@@ -18,6 +19,7 @@ pub mod record;
 mod saved;
 mod saver;
 mod stamp;
+mod standbys;
 mod store;
 pub mod utility;
 pub mod verdict;

@@ -77,6 +77,9 @@ pub struct RelationUsage {
     /// subscribers (whose reads are on their servers), or it belongs to an extension (whose
     /// functions and upgrade scripts name its columns).
     pub unseen_users: bool,
+    /// Standbys of safe_ddl.usage_standbys that could not be asked for their uses, and why
+    /// ("standby 1 (host=...): connection refused"): nothing is proven unused without them.
+    pub unasked: Vec<String>,
 }
 
 /// One object as the verdict sees it.
@@ -128,6 +131,7 @@ impl RelationUsage {
             return false;
         };
         self.window_us > 0
+            && self.unasked.is_empty()
             && !self.inheritance
             && !self.hidden
             && o.used.unused()
@@ -204,6 +208,13 @@ impl RelationUsage {
                 recent.join(" and last ")
             ));
         }
+        if !self.unasked.is_empty() {
+            return Some(format!(
+                "It is not proven unused: safe_ddl could not ask every standby of safe_ddl.usage_standbys for its uses of \
+                 {table_name}, so a use of {what} on a standby would not be seen: {}.",
+                self.unasked.join("; ")
+            ));
+        }
         if self.tracking_since.at > cutoff && !complete {
             let because = self
                 .restart_note
@@ -278,6 +289,7 @@ mod tests {
             depended_on_columns: vec![],
             triggers: false,
             unseen_users: false,
+            unasked: vec![],
         }
     }
 

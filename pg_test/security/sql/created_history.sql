@@ -106,6 +106,19 @@ SET ROLE sec_attacker;
 SELECT hazard, verdict FROM safe_ddl.check($$ALTER TABLE public.ch_private DROP COLUMN p$$);
 RESET ROLE;
 
+-- ---- 4. the export a primary asks its standbys with (issue 19) is not for plain roles ---------
+-- It would tell when each column of any table was used; and what it says cannot be forged: a
+-- primary reads it from shared memory only.
+SET ROLE sec_attacker;
+SELECT count(*) FROM safe_ddl._usage_export('public.ch_private'::regclass);
+RESET ROLE;
+-- Even with EXECUTE granted, the function itself wants pg_read_all_stats (or superuser).
+GRANT EXECUTE ON FUNCTION safe_ddl._usage_export(oid) TO sec_attacker;
+SET ROLE sec_attacker;
+SELECT count(*) FROM safe_ddl._usage_export('public.ch_private'::regclass);
+RESET ROLE;
+REVOKE EXECUTE ON FUNCTION safe_ddl._usage_export(oid) FROM sec_attacker;
+
 SET safe_ddl.allow = 'drop_table, in_use';
 DROP TABLE public.ch_victim CASCADE;
 DROP TABLE public.ch_private, public.ch_att_copy;

@@ -370,6 +370,7 @@ SELECT count(*) > 0 AS has_rows FROM safe_ddl.health();
 SET hostile.step = 'usage';
 SELECT relation, column_name FROM safe_ddl.column_usage WHERE relation::oid = 'hp.cust'::regclass::oid ORDER BY 2;
 SELECT count(*) >= 0 AS ok FROM safe_ddl.usage_tracking();
+SELECT count(*) >= 1 AS ok FROM safe_ddl._usage_export('hp.cust'::regclass);
 SELECT safe_ddl.reset_usage('hp.cust');
 
 -- Expand/contract: a column change through to the end (with its dual-write trigger on
