@@ -175,7 +175,7 @@ sleep 1.5
 rm -rf "$STANDBY" && mkdir -p "$STANDBY/sock" && chown -R postgres:postgres "$STANDBY"
 as_postgres "$PGBIN/pg_basebackup" -h "$PRIMARY/sock" -p "$PORT" -U postgres -D "$STANDBY/data" \
     -R -X stream --checkpoint=fast >"$DIR/basebackup.log" 2>&1 || fail "pg_basebackup: $(cat "$DIR/basebackup.log")"
-{ echo "port = $((PORT + 1))"; echo "unix_socket_directories = '$STANDBY/sock'"; } \
+{ echo "port = $((PORT + 1))"; echo "unix_socket_directories = '$STANDBY/sock'"; echo "log_connections = on"; } \
     | as_postgres tee -a "$STANDBY/data/postgresql.conf" >/dev/null
 start_again "$STANDBY" "$((PORT + 1))"
 check "standby: in recovery" "SELECT pg_is_in_recovery()" qs
@@ -231,6 +231,11 @@ echo "PASS: with usage_standbys, a column read only on the standby is in use on 
 [ "$(try "ALTER TABLE s DROP COLUMN unused")" = ok ] \
     || fail "s.unused, used nowhere, drops without an allow (got: $(try "ALTER TABLE s DROP COLUMN unused"))"
 echo "PASS: a column used on neither server still drops without an allow"
+asked() { grep -c "application_name=safe_ddl usage check" "$STANDBY/server.log" || true; }
+before="$(asked)"
+try "ALTER TABLE s DROP COLUMN unused" >/dev/null
+[ "$(( $(asked) - before ))" = 1 ] || fail "one drop asks the standby once (its second look under the lock reuses the answer); asked $(( $(asked) - before )) times"
+echo "PASS: a drop of a never-used column asks the standby once, not again under its lock"
 check "usage_standbys is hidden from roles that are not superusers" \
     "SELECT current_setting('safe_ddl.usage_standbys') <> ''" q
 out="$(cluster_psql "$PRIMARY" "$PORT" -d up -qAt -c "SET ROLE usage_reader" -c "SHOW safe_ddl.usage_standbys" 2>&1 || true)"

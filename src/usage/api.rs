@@ -350,7 +350,7 @@ fn add_standby_uses(usage: &mut RelationUsage, relid: pg_sys::Oid) {
     // SAFETY: non-null, NUL-terminated.
     let dbname = unsafe { crate::encoding::cstr_to_rust(dbname) };
     let at = |us: i64| if us > 0 { instant(us) } else { None };
-    for result in standbys::ask_all(&setting, &dbname, &schema, u32::from(relid)) {
+    for result in standbys::ask_all_once(&setting, &dbname, &schema, u32::from(relid)) {
         let a = match result {
             Ok(a) => a,
             Err((label, why)) => {

@@ -71,12 +71,7 @@ pub fn label(conninfo: &str, n: usize) -> String {
 /// Ask every standby of `setting` for its uses of relation `relid` in database `dbname`, where
 /// the extension's schema is `schema` (quoted). One result per standby: its answer, or its label
 /// and why it could not be asked.
-pub fn ask_all(
-    setting: &str,
-    dbname: &str,
-    schema: &str,
-    relid: u32,
-) -> Vec<Result<Answer, (String, String)>> {
+pub fn ask_all(setting: &str, dbname: &str, schema: &str, relid: u32) -> Answers {
     let query = format!(
         "SELECT attnum, last_read_us, last_write_us, since_us, since_reason, last_overflow_us \
            FROM {schema}._usage_export($1::pg_catalog.oid)"
@@ -98,6 +93,42 @@ pub fn ask_all(
                 .map_err(|why| (label.clone(), why))
         })
         .collect()
+}
+
+/// Each standby's answer, or its label and why it could not be asked.
+pub type Answers = Vec<Result<Answer, (String, String)>>;
+
+/// What the last answers were to: (statement start, setting, relation).
+type Question = (i64, String, u32);
+
+thread_local! {
+    /// The last answers, with their question.
+    static LAST: std::cell::RefCell<Option<(Question, Answers)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `ask_all`, asked once per statement and relation: the second look the hook takes under the
+/// statement's lock (recheck.rs) reuses the first look's answers instead of holding the lock
+/// for the standbys' round trips. (A standby's reads are not held back by a lock on the primary
+/// anyway, until its replay reaches it.)
+pub fn ask_all_once(setting: &str, dbname: &str, schema: &str, relid: u32) -> Answers {
+    // SAFETY: a plain backend call.
+    let key = (
+        unsafe { pgrx::pg_sys::GetCurrentStatementStartTimestamp() },
+        setting.to_string(),
+        relid,
+    );
+    if let Some(hit) = LAST.with(|l| {
+        l.borrow()
+            .as_ref()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+    }) {
+        return hit;
+    }
+    let answers = ask_all(setting, dbname, schema, relid);
+    LAST.with(|l| *l.borrow_mut() = Some((key, answers.clone())));
+    answers
 }
 
 fn parse(label: &str, rows: &[Vec<Option<String>>]) -> Result<Answer, String> {
