@@ -365,8 +365,8 @@ fn add_standby_uses(usage: &mut RelationUsage, relid: pg_sys::Oid) {
                 created: None,
             };
             let merge = |mine: &mut ObjectUse| {
-                mine.last_read = later_of(&mine.last_read, &theirs.last_read);
-                mine.last_write = later_of(&mine.last_write, &theirs.last_write);
+                mine.last_read = super::verdict::later(&mine.last_read, &theirs.last_read);
+                mine.last_write = super::verdict::later(&mine.last_write, &theirs.last_write);
             };
             match *attnum {
                 store::TABLE => merge(&mut usage.table),
@@ -405,13 +405,6 @@ fn add_standby_uses(usage: &mut RelationUsage, relid: pg_sys::Oid) {
         {
             usage.overflow = instant(a.last_overflow);
         }
-    }
-}
-
-fn later_of(a: &Option<Instant>, b: &Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(x), Some(y)) => Some(if x.at >= y.at { x.clone() } else { y.clone() }),
-        (x, y) => x.clone().or_else(|| y.clone()),
     }
 }
 

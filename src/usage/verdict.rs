@@ -92,7 +92,8 @@ struct Object {
     created: Option<i64>,
 }
 
-fn later(a: &Option<Instant>, b: &Option<Instant>) -> Option<Instant> {
+/// The later of two times (either may be missing).
+pub fn later(a: &Option<Instant>, b: &Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(x), Some(y)) => Some(if x.at >= y.at { x.clone() } else { y.clone() }),
         (x, y) => x.clone().or_else(|| y.clone()),
