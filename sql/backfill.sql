@@ -1298,7 +1298,13 @@ BEGIN
      WHERE b.job_id = j.job_id
        AND b.status = 'running'
        AND b.last_key IS NOT DISTINCT FROM @extschema@._json_text_array(a->'expect_last_key');
-    RETURN CASE WHEN FOUND THEN 'ok' ELSE 'changed' END;
+    IF NOT FOUND THEN
+        RETURN 'changed';
+    END IF;
+    -- safe_ddl.metrics (src/metrics/), from the values just stored: committed with the batch.
+    PERFORM @extschema@._metrics_backfill((a->>'rows_done')::bigint, 1,
+                                          EXTRACT(epoch FROM (a->>'waited')::interval)::pg_catalog.float8);
+    RETURN 'ok';
 END
 $$;
 
@@ -1329,6 +1335,10 @@ BEGIN
          WHERE b.job_id = j.job_id;
     ELSE
         RAISE EXCEPTION 'safe_ddl.backfill: unknown status %', st USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The wait before the end (cancelled, or no batch left) counts as throttled time too.
+    IF FOUND AND a ? 'waited' THEN
+        PERFORM @extschema@._metrics_backfill(0, 0, EXTRACT(epoch FROM (a->>'waited')::interval)::pg_catalog.float8);
     END IF;
     RETURN st;
 END

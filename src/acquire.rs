@@ -18,6 +18,7 @@ use crate::blockers::{self, Blocker, Kind};
 use crate::ddl::{LockMode, Statement};
 use crate::forecast::{Forecast, Holder};
 use crate::gucs;
+use crate::metrics::LockWait;
 use crate::pg_error::PgError;
 
 /// The delay before attempt `n` (n >= 2): base * 2^(n-2), capped at 10 x base, +-25% jitter.
@@ -270,6 +271,9 @@ pub fn run_guarded(
     let base = gucs::lock_retry_delay_ms();
     let wait_max = Duration::from_millis(u64::try_from(gucs::lock_wait_max_ms()).unwrap_or(0));
     let began = Instant::now();
+    // What this statement's wait adds to safe_ddl.metrics, counted when it is dropped (also by an
+    // ERROR unwinding through here); nothing for a statement that got its locks at once.
+    let mut tally = LockWait::new(began);
     // SAFETY: LockTimeout is the current lock_timeout (already bounded by safe_ddl).
     let timeout_ms = f64::from(unsafe { pg_sys::LockTimeout });
     // Conflicting sessions that will not let go within our lock timeout. A prepared transaction
@@ -287,13 +291,15 @@ pub fn run_guarded(
     let mut forecast = Forecast::default();
     // Run the statement under the locks a look outside the queue took; they are released again
     // if it fails for want of another lock.
-    let run_locked = |run: &mut dyn FnMut() -> Result<(), PgError>| {
+    let run_locked = |run: &mut dyn FnMut() -> Result<(), PgError>, tally: &mut LockWait| {
         // SAFETY: plain clock read.
         let started = unsafe { pg_sys::GetCurrentTimestamp() };
+        tally.attempt();
         match try_once(&mut || run()) {
             Ok(()) => Ok(Ok(started)),
             Err(Failure::Error(e)) => Ok(Err(e)),
             Err(Failure::LockTimeout(message)) => {
+                tally.attempt_failed();
                 release_all(&stmt.targets, lock);
                 Err(message)
             }
@@ -320,6 +326,7 @@ pub fn run_guarded(
         // The queued attempt about to run was entered on the forecast.
         let mut forecast_queued = false;
         if timeout_ms > 0.0 && blockers::any_conflict(&stmt.targets, lock) {
+            tally.conflict();
             let held = held.get_or_insert_with(|| blockers::held_elsewhere(&stmt.targets));
             if !held.is_empty() {
                 // Every moment we wait, the application waits on the tables we hold: look for a
@@ -328,11 +335,15 @@ pub fn run_guarded(
                 if wait_outside(&stmt.targets, lock, max, None, &mut watch, || false)
                     == Waited::Locked
                 {
-                    match run_locked(&mut run) {
+                    match run_locked(&mut run, &mut tally) {
                         Ok(result) => return result,
-                        Err(message) => give_up_holding(&message, held, lock, &stmt.targets),
+                        Err(message) => {
+                            tally.give_up();
+                            give_up_holding(&message, held, lock, &stmt.targets)
+                        }
                     }
                 }
+                tally.give_up();
                 give_up_holding(
                     "canceling statement: not waiting for the lock while this transaction holds locks on other tables that block reads or writes",
                     held,
@@ -446,6 +457,7 @@ pub fn run_guarded(
                 let out_of_time = wait_max > Duration::ZERO && began.elapsed() >= wait_max;
                 if last || out_of_time {
                     // Queueing now would only stall the application for one more lock timeout.
+                    tally.give_up();
                     give_up(kind, attempt, out_of_time, lock, &old);
                 }
                 if last_notice.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
@@ -494,25 +506,33 @@ pub fn run_guarded(
                     }),
                 };
                 match waited {
-                    Waited::Locked => match run_locked(&mut run) {
+                    Waited::Locked => match run_locked(&mut run, &mut tally) {
                         Ok(result) => return result,
-                        Err(_) => attempt += 1,
+                        Err(_) => {
+                            attempt += 1;
+                            tally.retry();
+                        }
                     },
                     Waited::BlockerEnded if wait_max > Duration::ZERO => ended_while_waiting += 1,
                     // Cut short to look again at a set moment (deadlock_timeout, the blocker
                     // policy): not a whole attempt's wait, so it uses none.
                     Waited::TimedOut if delay < full_delay => {}
-                    Waited::BlockerEnded | Waited::TimedOut => attempt += 1,
+                    Waited::BlockerEnded | Waited::TimedOut => {
+                        attempt += 1;
+                        tally.retry();
+                    }
                 }
                 continue;
             }
         }
         // SAFETY: plain clock read.
         let started = unsafe { pg_sys::GetCurrentTimestamp() };
+        tally.attempt();
         match try_once(&mut run) {
             Ok(()) => return Ok(started),
             Err(Failure::Error(e)) => return Err(e),
             Err(Failure::LockTimeout(message)) => {
+                tally.attempt_failed();
                 // Sessions that hold a conflicting lock (those that merely queued behind us while
                 // we waited are not to blame).
                 let holders: Vec<Blocker> = blockers::conflicting(&stmt.targets, lock)
@@ -520,6 +540,7 @@ pub fn run_guarded(
                     .filter(|b| b.granted)
                     .collect();
                 if last {
+                    tally.give_up();
                     give_up_queued(&message, attempts, lock, &holders);
                 }
                 notice(
@@ -534,14 +555,18 @@ pub fn run_guarded(
                     forecast.forget();
                 }
                 attempt += 1;
+                tally.retry();
                 // Between attempts, too, take the locks the moment the tables are free.
                 let delay = backoff(base, attempt, jitter());
                 if wait_outside(&stmt.targets, lock, delay, None, &mut watch, || false)
                     == Waited::Locked
                 {
-                    match run_locked(&mut run) {
+                    match run_locked(&mut run, &mut tally) {
                         Ok(result) => return result,
-                        Err(_) => attempt += 1,
+                        Err(_) => {
+                            attempt += 1;
+                            tally.retry();
+                        }
                     }
                 }
             }

@@ -30,6 +30,7 @@ mod hold;
 mod hook;
 mod inline_allow;
 mod load;
+mod metrics;
 mod pg_error;
 mod pg_version;
 mod recheck;
@@ -62,6 +63,16 @@ extension_sql_file!(
     name = "type_change",
     requires = ["expand_contract"]
 );
+extension_sql_file!(
+    "../sql/metrics.sql",
+    name = "metrics",
+    requires = [
+        "backfill",
+        metrics::api::_metrics,
+        metrics::api::_metrics_reset,
+        metrics::api::_metrics_backfill
+    ]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
@@ -72,6 +83,7 @@ pub extern "C-unwind" fn _PG_init() {
     hold::install();
     executor_hook::install();
     usage::install();
+    metrics::install();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -1,5 +1,7 @@
 //! Turning findings into Postgres messages: the refusal ERROR, the warn-mode WARNING and the
-//! LOG line for statements that run only because of `safe_ddl.allow`.
+//! LOG line for statements that run only because of `safe_ddl.allow`. Each of the three also
+//! counts its findings for `safe_ddl.metrics` (check() reports nothing through here, so a dry run
+//! counts nothing).
 
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -7,6 +9,7 @@ use pgrx::{PgLogLevel, PgSqlErrorCode};
 
 use crate::classify::Finding;
 use crate::encoding;
+use crate::metrics::{self, Action};
 
 /// The one SQLSTATE of every refusal: 55000 object_not_in_prerequisite_state ("the table is not
 /// in a state where this can run safely"). Distinct from 55P03 lock_not_available, which a
@@ -44,6 +47,7 @@ pub fn compose(findings: &[Finding]) -> (String, String, String) {
 
 /// Refuse the statement. Does not return.
 pub fn refuse(findings: &[Finding]) {
+    metrics::statements(findings, Action::Refused);
     let (message, detail, hint) = compose(findings);
     encoding::report(
         ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl")
@@ -55,6 +59,7 @@ pub fn refuse(findings: &[Finding]) {
 
 /// warn mode: tell the user what would have been refused, then let it run.
 pub fn warn(findings: &[Finding]) {
+    metrics::statements(findings, Action::Warned);
     let (message, detail, hint) = compose(findings);
     encoding::report(
         ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl")
@@ -118,6 +123,7 @@ pub fn invalid_inline(e: &crate::inline_allow::Invalid, located: Option<(String,
 /// One LOG line per allowed hazard, for the audit trail: hazard, subject, current_user, database,
 /// session_user, the safe_ddl.allow value, the statement.
 pub fn log_allowed(findings: &[Finding], statement: &str) {
+    metrics::statements(findings, Action::Allowed);
     let (user, session_user, database) = who();
     let allow = crate::gucs::allow_text();
     let by = match crate::inline_allow::current() {

@@ -17,3 +17,7 @@ CREATE INDEX t_guarded ON t (id);
 SELECT format('ALTER DATABASE %I RESET session_preload_libraries', current_database()) \gexec
 SET safe_ddl.allow = 'drop_table';
 DROP TABLE t;
+-- The metrics live in shared memory, which only shared_preload_libraries provides: the view is
+-- empty (although the guard above refused statements), and a reset does nothing but say so.
+SELECT count(*) AS metric_rows FROM safe_ddl.metrics;
+SELECT safe_ddl.metrics_reset();

@@ -64,7 +64,7 @@ SELECT count(*) AS state_helpers_not_for_public
   FROM pg_proc AS p
  WHERE p.pronamespace = 'safe_ddl'::regnamespace AND NOT has_function_privilege('priv_app', p.oid, 'EXECUTE')
    AND p.proname !~ '^_(state|bf_w|cc_w|tr_w)'
-   AND p.proname ~ '^(_?backfill|_cc|_ec|_tr|_afk|_ac|_snn|_key|_type|_rel|_me|_json|begin_column|finish_|cancel_col|column_change|rename_table|set_not_null|add_)';
+   AND p.proname ~ '^(_?backfill|_cc|_ec|_tr|_afk|_ac|_snn|_key|_type|_rel|_me$|_json|begin_column|finish_|cancel_col|column_change|rename_table|set_not_null|add_)';
 SELECT has_function_privilege('priv_app', 'safe_ddl._state(text, text)', 'EXECUTE') AS state_gate_for_all,
        (SELECT proconfig FROM pg_proc WHERE oid = 'safe_ddl._state(text, text)'::regprocedure) AS state_gate_config;
 -- backfill_status runs as the caller (and so sees only the caller's jobs); the blocking view

@@ -373,6 +373,11 @@ SELECT count(*) >= 0 AS ok FROM safe_ddl.usage_tracking();
 SELECT count(*) >= 1 AS ok FROM safe_ddl._usage_export('hp.cust'::regclass);
 SELECT safe_ddl.reset_usage('hp.cust');
 
+-- Metrics (the backfills below count through _metrics_backfill).
+SET hostile.step = 'metrics';
+SELECT count(*) > 0 AS has_rows FROM safe_ddl.metrics;
+SELECT safe_ddl.metrics_reset();
+
 -- Expand/contract: a column change through to the end (with its dual-write trigger on
 -- int, varchar and numeric columns), a cancelled one, NOT NULL, CHECK, FOREIGN KEY, renames.
 SET hostile.step = 'begin_column_change';
