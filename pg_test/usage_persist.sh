@@ -201,7 +201,7 @@ try() {
 }
 replayed() { # wait until the standby has replayed everything the primary wrote so far
     local lsn i
-    lsn="$(q "SELECT pg_current_wal_lsn()")"
+    lsn="$(q "SELECT pg_current_wal_insert_lsn()")"
     for i in $(seq 1 100); do
         [ "$(qs "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" = t ] && return 0
         sleep 0.1
