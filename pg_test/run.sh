@@ -35,9 +35,12 @@
 #  19. pg_test/usage_persist.sh: column usage kept across fast and immediate restarts and crash-
 #      restarts, restarted (and said so) after the postmaster is killed, on a standby and after its
 #      promotion (issue 19; PORT+40, standby +41)
+#  20. pg_test/audit.sh: the audit trail's file under concurrent writers with a tiny max size (no
+#      torn or interleaved line, rotation keeps at most 2x), nothing lost, TCP addresses, a torn
+#      last line, a backend crash and pg_ctl stop -m immediate (issue 19; PORT+36)
 #
 # With --server-only (what `bash setup.sh test` runs on 17 and 18): the suites that check server
-# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14, 18, 19.
+# behaviour against the PostgreSQL of $PG_CONFIG: 2-5, 9, and the scripted tests 6, 7, 7b, 10-14, 18, 19, 20.
 # Assumes setup.sh has run (README's second command runs it first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,6 +136,8 @@ if [ $SERVER_ONLY = 1 ]; then
     rc=0; bash pg_test/type_change.sh "$((PORT + 32))" || rc=$?; record $rc "type_change"
     step "usage_persist: column usage across restarts, crashes, a standby and its promotion"
     rc=0; bash pg_test/usage_persist.sh "$((PORT + 40))" || rc=$?; record $rc "usage_persist"
+    step "audit: the audit file under concurrent writers and rotation, torn lines, crashes"
+    rc=0; bash pg_test/audit.sh "$((PORT + 36))" || rc=$?; record $rc "audit"
 else
 
 step "backfill crash safety: pg_terminate_backend, immediate shutdown, cancel, throttling on a real standby"
@@ -152,6 +157,8 @@ rc=0; bash pg_test/type_change.sh "$((PORT + 32))" || rc=$?; record $rc "type_ch
 
 step "usage_persist: column usage across restarts, crashes, a standby and its promotion"
 rc=0; bash pg_test/usage_persist.sh "$((PORT + 40))" || rc=$?; record $rc "usage_persist"
+step "audit: the audit file under concurrent writers and rotation, torn lines, crashes"
+rc=0; bash pg_test/audit.sh "$((PORT + 36))" || rc=$?; record $rc "audit"
 
 step "Django migrations: the unsafe ones refused with safe_ddl's message and HINT, the safe ones applied; fresh databases and manage.py test pass, populated copies refused"
 rc=0; bash pg_test/django_test.sh "$((PORT + 5))" || rc=$?; record $rc "django"

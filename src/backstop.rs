@@ -52,6 +52,20 @@ fn query_text(tag: &str) -> String {
     }
 }
 
+/// The client's query string as it was sent (whole, several statements or a CALL included: the
+/// event trigger cannot tell which of them runs), or the command tag when there is none; for the
+/// LOG line of an allowed rewrite and the audit trail.
+fn statement_text(tag: &str) -> String {
+    // SAFETY: debug_query_string is a backend global, NULL or a NUL-terminated string.
+    let q = unsafe { crate::encoding::cstr_to_rust(pg_sys::debug_query_string) };
+    let q = crate::sqltext::trimmed(&q);
+    if q.is_empty() {
+        tag.to_string()
+    } else {
+        q.to_string()
+    }
+}
+
 /// pg_event_trigger_table_rewrite_reason() bits.
 fn reason_text(reason: i32) -> String {
     let mut parts = Vec::new();
@@ -113,14 +127,14 @@ fn _rewrite_backstop_check(relid: pg_sys::Oid, reason: i32, tag: &str) {
     // this transaction (expected) only spares the LOG line the hook already wrote for it.
     if gucs::allow().allows(Hazard::TableRewrite) {
         if !expected(relid.to_u32()) {
-            report::log_allowed(&findings, tag);
+            report::log_allowed(&findings, &statement_text(tag));
         }
     } else if mode == Mode::Warn {
         // The hook already warned about this table's rewrite (warned_rewrite): once is enough.
         if !expected(relid.to_u32()) {
-            report::warn(&findings);
+            report::warn(&findings, &statement_text(tag));
         }
     } else {
-        report::refuse(&findings);
+        report::refuse(&findings, &statement_text(tag));
     }
 }

@@ -95,9 +95,9 @@ unsafe fn check_limit(query_desc: *mut pg_sys::QueryDesc, limit: f64) {
         if allow.allows(Hazard::LargeDml) {
             report::log_allowed(&findings, sqltext::trimmed(&sql));
         } else if gucs::mode() == Mode::Warn {
-            report::warn(&findings);
+            report::warn(&findings, sqltext::trimmed(&sql));
         } else {
-            report::refuse(&findings);
+            report::refuse(&findings, sqltext::trimmed(&sql));
         }
     }
 }

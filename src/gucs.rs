@@ -138,7 +138,37 @@ static USAGE_STANDBYS: GucSetting<Option<CString>> = GucSetting::<Option<CString
 /// usage table to disk, besides the postmaster's complete save at every shutdown (usage/persist.rs).
 static USAGE_SAVE_INTERVAL_S: GucSetting<i32> = GucSetting::<i32>::new(300);
 
+/// `safe_ddl.audit`, default on: record every refusal, every hazard let through by an allow and
+/// every warn-mode WARNING in the audit trail (`safe_ddl.audit_log`, docs/audit.md). SIGHUP
+/// (postgresql.conf or ALTER SYSTEM, then a reload): no role, superusers included, can turn off
+/// the auditing of its own statements from its session.
+static AUDIT: GucSetting<bool> = GucSetting::<bool>::new(true);
+
+/// `safe_ddl.audit_max_size`, default 10 MB: when the audit file would grow past it, it becomes
+/// `audit.log.1` (replacing the previous one) and a new file starts, so the trail keeps between
+/// this and twice this of the newest records. SIGHUP, like `safe_ddl.audit`. 10 MB holds 10,000
+/// to 25,000 records (400 bytes to 1 kB each): months of refusals and overrides on a busy cluster.
+static AUDIT_MAX_SIZE_KB: GucSetting<i32> = GucSetting::<i32>::new(10 * 1024);
+
 pub fn init() {
+    GucRegistry::define_bool_guc(
+        c"safe_ddl.audit",
+        c"Record refusals, allowed hazards and warn-mode warnings in the audit trail (safe_ddl.audit_log).",
+        c"The records go to $PGDATA/safe_ddl/audit.log. Set in postgresql.conf or with ALTER SYSTEM and a reload.",
+        &AUDIT,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"safe_ddl.audit_max_size",
+        c"Size at which the audit file is rotated to audit.log.1 (the trail keeps up to twice this).",
+        c"Set in postgresql.conf or with ALTER SYSTEM and a reload.",
+        &AUDIT_MAX_SIZE_KB,
+        8,
+        1024 * 1024,
+        GucContext::Sighup,
+        GucFlags::UNIT_KB,
+    );
     GucRegistry::define_int_guc(
         c"safe_ddl.max_dml_rows",
         c"Refuse UPDATE/DELETE on an existing table estimated to touch more rows than this (0 = off).",
@@ -980,6 +1010,14 @@ pub fn exempt_empty_tables() -> bool {
 
 pub fn min_table_size_bytes() -> i64 {
     i64::from(MIN_TABLE_SIZE_KB.get()) * 1024
+}
+
+pub fn audit() -> bool {
+    AUDIT.get()
+}
+
+pub fn audit_max_size_bytes() -> u64 {
+    u64::try_from(AUDIT_MAX_SIZE_KB.get()).unwrap_or(0) * 1024
 }
 
 pub fn track_usage() -> bool {

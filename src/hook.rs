@@ -168,7 +168,7 @@ fn judge_and_run(
     // wait is bounded and stall-free exactly as in enforce mode (`off` turns everything off).
     let warn = mode == Mode::Warn;
     if warn && !judgement.refused.is_empty() {
-        report::warn(&judgement.refused);
+        report::warn(&judgement.refused, &stmt.text);
         backstop::warned_rewrite(&judgement.refused, &stmt.relations());
     }
 
@@ -195,7 +195,7 @@ fn judge_and_run(
             // waits for older transactions and leave an invalid index).
             return chain(pstmt);
         }
-        report::refuse(&judgement.refused);
+        report::refuse(&judgement.refused, &stmt.text);
         return Ok(());
     }
     allowed(&judgement.allowed, &stmt);
@@ -207,6 +207,20 @@ fn judge_and_run(
         return chain(pstmt);
     }
     let applied = timeout::apply(gucs::lock_timeout_ms());
+    // What the second look let through, logged and audited once for the statement however
+    // many attempts it takes to get its lock.
+    let mut logged: Vec<crate::classify::Finding> = Vec::new();
+    let mut allowed_once = |findings: Vec<crate::classify::Finding>, stmt: &Statement| {
+        let same = |a: &crate::classify::Finding, b: &crate::classify::Finding| {
+            a.hazard == b.hazard && a.subject == b.subject && a.message == b.message
+        };
+        let new: Vec<_> = findings
+            .into_iter()
+            .filter(|f| !logged.iter().any(|l| same(f, l)))
+            .collect();
+        allowed(&new, stmt);
+        logged.extend(new);
+    };
     let since = acquire::run_guarded(&stmt, lock, || {
         // Let through because a table holds no data: rows may have arrived since. Take the
         // statement's lock on it now (bounded and retried like the statement itself) and judge
@@ -215,7 +229,7 @@ fn judge_and_run(
         // client holding a lock on it (PREPARE in its transaction) may use it before we get ours.
         // Warn mode refuses nothing, so there is nothing to judge again.
         if !warn && judgement.needs_second_look() {
-            second_look(&stmt, &judgement);
+            allowed_once(second_look(&stmt, &judgement), &stmt);
             // Postgres looks the names up again when the statement runs: a table renamed away
             // while the statement waited (the swap after a bulk load: the empty placeholder out,
             // the loaded table in under its name) was judged, not the table that will be built
@@ -227,11 +241,11 @@ fn judge_and_run(
                 if now.relations() != stmt.relations() {
                     let again = guard::judge(&now);
                     if !again.refused.is_empty() {
-                        report::refuse(&again.refused);
+                        report::refuse(&again.refused, &now.text);
                     }
-                    allowed(&again.allowed, &now);
+                    allowed_once(again.allowed.clone(), &now);
                     if again.needs_second_look() {
-                        second_look(&now, &again);
+                        allowed_once(second_look(&now, &again), &now);
                     }
                 }
             }
@@ -298,16 +312,15 @@ fn undecided(
 }
 
 /// Lock what `judgement` relied on (a table that held no data, an object nobody had used) and
-/// judge `stmt` again under that lock: refuses when it changed meanwhile, logs what is newly
+/// judge `stmt` again under that lock: refuses when it changed meanwhile, returns what is newly
 /// allowed.
-fn second_look(stmt: &Statement, judgement: &guard::Judgement) {
-    let newly_allowed = recheck::under_lock(
+fn second_look(stmt: &Statement, judgement: &guard::Judgement) -> Vec<crate::classify::Finding> {
+    recheck::under_lock(
         stmt,
         &judgement.relies_on_empty,
         &judgement.relies_on_never_used,
         &judgement.allowed,
-    );
-    allowed(&newly_allowed, stmt);
+    )
 }
 
 /// Log allowed hazards, and tell the rewrite backstop which rewrites were let through.

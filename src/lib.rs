@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 
 mod acquire;
 mod api;
+mod audit;
 mod auto_concurrently;
 mod backstop;
 mod blockers;
@@ -73,6 +74,11 @@ extension_sql_file!(
         metrics::api::_metrics_backfill
     ]
 );
+extension_sql_file!(
+    "../sql/audit.sql",
+    name = "audit",
+    requires = [audit::api::_audit_entries]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
@@ -84,6 +90,7 @@ pub extern "C-unwind" fn _PG_init() {
     executor_hook::install();
     usage::install();
     metrics::install();
+    audit::install();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -146,7 +146,7 @@ pub fn under_lock(
                 f
             })
             .collect();
-        report::refuse(&refused);
+        report::refuse(&refused, &stmt.text);
     }
     let same = |a: &Finding, b: &Finding| {
         a.hazard == b.hazard && a.subject == b.subject && a.message == b.message

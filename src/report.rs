@@ -1,12 +1,13 @@
 //! Turning findings into Postgres messages: the refusal ERROR, the warn-mode WARNING and the
 //! LOG line for statements that run only because of `safe_ddl.allow`. Each of the three also
-//! counts its findings for `safe_ddl.metrics` (check() reports nothing through here, so a dry run
-//! counts nothing).
+//! counts its findings for `safe_ddl.metrics` and records them in the audit trail (check()
+//! reports nothing through here, so a dry run counts and records nothing).
 
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
+use crate::audit;
 use crate::classify::Finding;
 use crate::encoding;
 use crate::metrics::{self, Action};
@@ -16,6 +17,8 @@ use crate::metrics::{self, Action};
 /// lock_timeout raises.
 pub const REFUSAL_SQLSTATE: PgSqlErrorCode =
     PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+/// The same, as the audit trail records it.
+pub const REFUSAL_SQLSTATE_TEXT: &str = "55000";
 
 /// Message, detail and hint for one or more findings of one statement.
 pub fn compose(findings: &[Finding]) -> (String, String, String) {
@@ -45,9 +48,11 @@ pub fn compose(findings: &[Finding]) -> (String, String, String) {
     (message, detail, hint)
 }
 
-/// Refuse the statement. Does not return.
-pub fn refuse(findings: &[Finding]) {
+/// Refuse the statement (`statement`: its text, for the audit trail). Does not return.
+pub fn refuse(findings: &[Finding], statement: &str) {
     metrics::statements(findings, Action::Refused);
+    // Recorded before the ERROR: the record outlives the transaction the ERROR rolls back.
+    audit::record(audit::line::Action::Refused, findings, statement);
     let (message, detail, hint) = compose(findings);
     encoding::report(
         ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl")
@@ -58,8 +63,9 @@ pub fn refuse(findings: &[Finding]) {
 }
 
 /// warn mode: tell the user what would have been refused, then let it run.
-pub fn warn(findings: &[Finding]) {
+pub fn warn(findings: &[Finding], statement: &str) {
     metrics::statements(findings, Action::Warned);
+    audit::record(audit::line::Action::Warned, findings, statement);
     let (message, detail, hint) = compose(findings);
     encoding::report(
         ErrorReport::new(REFUSAL_SQLSTATE, message, "safe_ddl")
@@ -120,10 +126,11 @@ pub fn invalid_inline(e: &crate::inline_allow::Invalid, located: Option<(String,
     );
 }
 
-/// One LOG line per allowed hazard, for the audit trail: hazard, subject, current_user, database,
-/// session_user, the safe_ddl.allow value, the statement.
+/// One LOG line per allowed hazard: hazard, subject, current_user, database, session_user, the
+/// safe_ddl.allow value, the statement; and one record each in the audit trail.
 pub fn log_allowed(findings: &[Finding], statement: &str) {
     metrics::statements(findings, Action::Allowed);
+    audit::record(audit::line::Action::Allowed, findings, statement);
     let (user, session_user, database) = who();
     let allow = crate::gucs::allow_text();
     let by = match crate::inline_allow::current() {

@@ -378,6 +378,10 @@ SET hostile.step = 'metrics';
 SELECT count(*) > 0 AS has_rows FROM safe_ddl.metrics;
 SELECT safe_ddl.metrics_reset();
 
+-- The audit trail.
+SET hostile.step = 'audit';
+SELECT count(*) > 0 AS has_records FROM safe_ddl.audit_log;
+
 -- Expand/contract: a column change through to the end (with its dual-write trigger on
 -- int, varchar and numeric columns), a cancelled one, NOT NULL, CHECK, FOREIGN KEY, renames.
 SET hostile.step = 'begin_column_change';
