@@ -31,6 +31,7 @@ mod hook;
 mod inline_allow;
 mod load;
 mod pg_error;
+mod pg_struct;
 mod pg_version;
 mod recheck;
 mod report;
