@@ -95,13 +95,13 @@ trap cleanup EXIT INT TERM
 
 bpsql() { cluster_psql "$CL" "$PORT" -d bench "$@"; }
 
-# on_cpu server|client COMMAND...: COMMAND pinned to its CPU with BENCH_PIN=1, else as is
-on_cpu() {
-    local cpu="$SERVER_CPU"
-    [ "$1" = client ] && cpu="$CLIENT_CPU"
-    shift
-    if [ "$PIN" = 1 ]; then taskset -c "$cpu" "$@"; else "$@"; fi
-}
+# With BENCH_PIN=1, the server's and pgbench's command lines start with these (taskset)
+SERVER_PIN=()
+CLIENT_PIN=()
+if [ "$PIN" = 1 ]; then
+    SERVER_PIN=(taskset -c "$SERVER_CPU")
+    CLIENT_PIN=(taskset -c "$CLIENT_CPU")
+fi
 
 if [ -n "$SRC_LIB" ]; then
     mkdir -p "$(dirname "$LIB")"
@@ -126,7 +126,7 @@ set_mode() {
     local pre=""
     [ "$1" = off ] || pre="$LIB"
     echo "shared_preload_libraries = '$pre'" | as_postgres tee "$CL/data/preload.conf" >/dev/null
-    on_cpu server as_postgres env -u RUST_BACKTRACE "$PGBIN/pg_ctl" -D "$CL/data" -l "$CL/server.log" -w -t 60 -m fast restart >/dev/null
+    as_postgres "${SERVER_PIN[@]}" env -u RUST_BACKTRACE "$PGBIN/pg_ctl" -D "$CL/data" -l "$CL/server.log" -w -t 60 -m fast restart >/dev/null
     local got
     got=$(bpsql -At -c "SELECT coalesce(current_setting('safe_ddl.mode', true), 'not loaded')")
     case "$1:$got" in
@@ -157,7 +157,7 @@ run_pgbench() {
         tpcb) args=(-M "$PROTOCOL" -c "$CLIENTS" -j "$THREADS" -T "$len") ;;
         ddl_*) args=(-n -M simple -c 1 -j 1 -f "$OUT/$w.sql" -t "$len") ;;
     esac
-    PGOPTIONS="$opts" on_cpu client "$PGBIN/pgbench" -h "$CL/sock" -p "$PORT" -U postgres "${args[@]}" bench >"$f" 2>&1
+    PGOPTIONS="$opts" "${CLIENT_PIN[@]}" "$PGBIN/pgbench" -h "$CL/sock" -p "$PORT" -U postgres "${args[@]}" bench >"$f" 2>&1
 }
 
 echo
