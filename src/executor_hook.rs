@@ -9,7 +9,9 @@
 //!   value with a destructor, nothing that can panic. An ERROR raised by the chained call
 //!   (previous hook or standard_ExecutorStart) longjmps over it as over a C frame (a "plain old
 //!   frame" in the terms of the C-unwind RFC 2945), unchanged and with its CONTEXT, and no
-//!   sigsetjmp is paid per statement to catch and re-raise it.
+//!   sigsetjmp is paid per statement to catch and re-raise it. Nothing unwinds out of that call:
+//!   it is C, or another extension's hook, which Postgres calls from C all the same and which
+//!   must therefore never let a panic escape (pgrx's #[pg_guard] sees to that).
 //! - The Rust part runs in `before_start`, under `#[pg_guard]`: a Rust panic there is caught
 //!   before it reaches C and becomes an ERROR; the guard's own ERROR (a refused large_dml) is
 //!   raised by pgrx once every Rust value of that call has been dropped. Postgres functions

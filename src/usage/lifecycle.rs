@@ -57,7 +57,8 @@ pub fn install() {
 /// The object_access_hook. Postgres also calls it for every function a query's expressions
 /// call (OAT_FUNCTION_EXECUTE) and for namespace searches, so those only chain the previous hook,
 /// without pgrx's guard: this frame owns nothing and cannot panic, and an ERROR of the previous
-/// hook (C code) leaves through it unchanged. Creations and drops go to `on_create_or_drop`,
+/// hook (C code, or another extension's hook, which must not let a panic escape since Postgres
+/// calls it from C) leaves through it unchanged. Creations and drops go to `on_create_or_drop`,
 /// under #[pg_guard].
 unsafe extern "C-unwind" fn on_object_access(
     access: pg_sys::ObjectAccessType::Type,
