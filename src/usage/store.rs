@@ -250,6 +250,7 @@ enum Claim {
 
 /// The slot of (db, rel, attnum), claimed if missing and `trackable()` says the relation may
 /// have one. `now` dates a dropped use.
+#[inline]
 fn find_or_claim(
     db: u32,
     rel: u32,
@@ -265,6 +266,20 @@ fn find_or_claim(
     if let Ok(i) = probe(slots, key, attr) {
         return Claim::Slot(i, &slots[i]);
     }
+    claim_or_drop(h, slots, key, attr, now, trackable)
+}
+
+/// `find_or_claim` when the slot is missing (out of line: the common path is the probe above).
+#[cold]
+#[inline(never)]
+fn claim_or_drop(
+    h: &'static Header,
+    slots: &'static [Slot],
+    key: u64,
+    attr: u32,
+    now: i64,
+    trackable: &mut dyn FnMut() -> bool,
+) -> Claim {
     if !trackable() {
         return Claim::Untracked;
     }
@@ -428,6 +443,7 @@ impl Drop for Exclusive {
 /// behalf of other sessions: never discounted as this transaction's own); `trackable` is asked (at most once per
 /// call) before a slot is claimed for it. Returns Some(time) when this use was dropped for lack
 /// of space and began an overflow episode (the caller logs it, outside the lock).
+#[inline]
 pub fn touch(
     db: u32,
     rel: u32,
