@@ -24,11 +24,22 @@
 # Files: bench/results/overhead.txt, overhead.csv (every run), overhead.png (bar chart of the
 # ratios, one dot per iteration); raw pgbench output in $BENCH_DIR/out_<timestamp>/.
 #
+# Issue 19's method (resolving 1% on a noisy machine: many short alternations, server and
+# pgbench on separate cores, select-only only):
+#   BENCH_WORKLOADS=select BENCH_SECONDS=10 BENCH_ALTERNATIONS=12 BENCH_PIN=1 bash bench/overhead.sh
+#
 # Usage (as root, safe_ddl installed into the PostgreSQL of $PG_CONFIG, default the pg_config on PATH):
 #   bash bench/overhead.sh                           # about 11 min with the defaults
 # Environment (defaults in brackets):
 #   BENCH_DIR [/tmp/bench_overhead]  BENCH_PORT [55482]  BENCH_RESULTS [bench/results]
 #   BENCH_SECONDS [20] seconds per select / tpcb run   BENCH_REPEATS [5] runs per mode
+#   BENCH_ALTERNATIONS [BENCH_REPEATS] the same, by the name issue 19 uses: how many off/on pairs
+#     (one restart into each mode per pair, order ABBA...); the summary gives the median and the
+#     spread (min-max and quartiles) of the per-pair ratios
+#   BENCH_PIN [0] 1: the server (postmaster and backends) on CPU $BENCH_SERVER_CPU [0], pgbench
+#     on CPU $BENCH_CLIENT_CPU [1] (taskset), so client and server do not take each other's core
+#   BENCH_LIB [the installed safe_ddl.so] the library preloaded in mode on (e.g. an older build,
+#     to compare two builds against the same not-loaded runs)
 #   BENCH_WARMUP [3] seconds of discarded warm-up      BENCH_SCALE [10] pgbench scale
 #   BENCH_CLIENTS [2]  BENCH_THREADS [2]  BENCH_PROTOCOL [prepared]
 #   BENCH_DDL_TXNS [2000] transactions per DDL run     BENCH_WORKLOADS ["select tpcb ddl_temp ddl_lock"]
@@ -47,7 +58,11 @@ BASE="${BENCH_DIR:-/tmp/bench_overhead}"
 PORT="${BENCH_PORT:-55482}"
 RESULTS="$(realpath -m "${BENCH_RESULTS:-$HERE/results}")"   # relative to the caller's directory (the script cd /s)
 SECONDS_RUN="${BENCH_SECONDS:-20}"
-REPEATS="${BENCH_REPEATS:-5}"
+REPEATS="${BENCH_ALTERNATIONS:-${BENCH_REPEATS:-5}}"
+PIN="${BENCH_PIN:-0}"
+SERVER_CPU="${BENCH_SERVER_CPU:-0}"
+CLIENT_CPU="${BENCH_CLIENT_CPU:-1}"
+SRC_LIB="${BENCH_LIB:-}"
 WARMUP="${BENCH_WARMUP:-3}"
 SCALE="${BENCH_SCALE:-10}"
 CLIENTS="${BENCH_CLIENTS:-2}"
@@ -80,15 +95,30 @@ trap cleanup EXIT INT TERM
 
 bpsql() { cluster_psql "$CL" "$PORT" -d bench "$@"; }
 
-bench_private_lib "$LIB"
+# With BENCH_PIN=1, the server's and pgbench's command lines start with these (taskset)
+SERVER_PIN=()
+CLIENT_PIN=()
+if [ "$PIN" = 1 ]; then
+    SERVER_PIN=(taskset -c "$SERVER_CPU")
+    CLIENT_PIN=(taskset -c "$CLIENT_CPU")
+fi
+
+if [ -n "$SRC_LIB" ]; then
+    mkdir -p "$(dirname "$LIB")"
+    install -m 0644 "$SRC_LIB" "$LIB"
+    chmod 0755 "$(dirname "$LIB")"
+else
+    bench_private_lib "$LIB"
+fi
 OUT="$BASE/out_$(date +%Y%m%d_%H%M%S)"
 mkdir -p "$OUT" "$RESULTS"
 chown postgres:postgres "$BASE" "$OUT"
 
 {
-    bench_machine_facts "bash bench/overhead.sh (BENCH_SECONDS=$SECONDS_RUN BENCH_REPEATS=$REPEATS BENCH_WARMUP=$WARMUP BENCH_SCALE=$SCALE BENCH_CLIENTS=$CLIENTS BENCH_THREADS=$THREADS BENCH_PROTOCOL=$PROTOCOL BENCH_DDL_TXNS=$DDL_TXNS BENCH_WORKLOADS=\"$WORKLOADS\" BENCH_ON_OPTIONS=\"$ON_OPTIONS\")"
+    bench_machine_facts "bash bench/overhead.sh (BENCH_SECONDS=$SECONDS_RUN BENCH_ALTERNATIONS=$REPEATS BENCH_WARMUP=$WARMUP BENCH_SCALE=$SCALE BENCH_CLIENTS=$CLIENTS BENCH_THREADS=$THREADS BENCH_PROTOCOL=$PROTOCOL BENCH_DDL_TXNS=$DDL_TXNS BENCH_WORKLOADS=\"$WORKLOADS\" BENCH_ON_OPTIONS=\"$ON_OPTIONS\" BENCH_PIN=$PIN BENCH_LIB=\"$SRC_LIB\")"
     [ -z "$ON_OPTIONS" ] || echo "NOTE: not the defaults: mode on runs pgbench with PGOPTIONS='$ON_OPTIONS'"
-    echo "safe_ddl.so preloaded in mode on: private copy $LIB, md5 $(md5sum <"$LIB" | cut -c1-32)"
+    [ "$PIN" != 1 ] || echo "pinned: server on CPU $SERVER_CPU, pgbench on CPU $CLIENT_CPU (taskset)"
+    echo "safe_ddl.so preloaded in mode on: private copy $LIB of ${SRC_LIB:-the installed library}, md5 $(md5sum <"$LIB" | cut -c1-32)"
 } | tee "$OUT/machine.txt"
 
 # set_mode off|on: restart the cluster with / without the library preloaded, check, prewarm
@@ -96,7 +126,7 @@ set_mode() {
     local pre=""
     [ "$1" = off ] || pre="$LIB"
     echo "shared_preload_libraries = '$pre'" | as_postgres tee "$CL/data/preload.conf" >/dev/null
-    as_postgres env -u RUST_BACKTRACE "$PGBIN/pg_ctl" -D "$CL/data" -l "$CL/server.log" -w -t 60 -m fast restart >/dev/null
+    as_postgres "${SERVER_PIN[@]}" env -u RUST_BACKTRACE "$PGBIN/pg_ctl" -D "$CL/data" -l "$CL/server.log" -w -t 60 -m fast restart >/dev/null
     local got
     got=$(bpsql -At -c "SELECT coalesce(current_setting('safe_ddl.mode', true), 'not loaded')")
     case "$1:$got" in
@@ -127,7 +157,7 @@ run_pgbench() {
         tpcb) args=(-M "$PROTOCOL" -c "$CLIENTS" -j "$THREADS" -T "$len") ;;
         ddl_*) args=(-n -M simple -c 1 -j 1 -f "$OUT/$w.sql" -t "$len") ;;
     esac
-    PGOPTIONS="$opts" "$PGBIN/pgbench" -h "$CL/sock" -p "$PORT" -U postgres "${args[@]}" bench >"$f" 2>&1
+    PGOPTIONS="$opts" "${CLIENT_PIN[@]}" "$PGBIN/pgbench" -h "$CL/sock" -p "$PORT" -U postgres "${args[@]}" bench >"$f" 2>&1
 }
 
 echo
@@ -185,8 +215,13 @@ wls = list(dict.fromkeys(r["workload"] for r in rows))
 label = {"select": "select-only (-S)", "tpcb": "tpcb-like", "ddl_temp": "DDL on a temp table", "ddl_lock": "DDL on an existing table"}
 dat = {False: open(sys.argv[2], "w"), True: open(sys.argv[3], "w")}
 nplot = {False: 0, True: 0}
-print("| workload | metric | not loaded: median / mean | preloaded: median / mean | ratio on/off (median / mean) | per-iteration ratios: median (min-max) | target | verdict |")
+print("| workload | metric | not loaded: median / mean | preloaded: median / mean | ratio on/off (median / mean) | per-iteration ratios: median (min-max) [quartiles] | target | verdict |")
 print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |")
+def quartiles(xs):
+    if len(xs) < 4:
+        return ""
+    q = st.quantiles(xs, n=4)
+    return f" [{q[0]:.3f}-{q[2]:.3f}]"
 for k, w in enumerate(wls):
     ddl = w.startswith("ddl")
     key = "us_per_statement" if ddl else "tps"
@@ -205,7 +240,7 @@ for k, w in enumerate(wls):
         verdict = f"{r_med:.3f} (mean {r_mean:.3f}): {'met' if ok else 'NOT met'}"
     unit = "us/statement" if ddl else "TPS"
     print(f"| {label.get(w, w)} | {unit} | {st.median(off):,.1f} / {st.mean(off):,.1f} | {st.median(on):,.1f} / {st.mean(on):,.1f} "
-          f"| {r_med:.3f} / {r_mean:.3f} | {p_med:.3f} ({min(pairs):.3f}-{max(pairs):.3f}) | {target} | {verdict} |")
+          f"| {r_med:.3f} / {r_mean:.3f} | {p_med:.3f} ({min(pairs):.3f}-{max(pairs):.3f}){quartiles(pairs)} | {target} | {verdict} |")
     # plot data: x, label, ratio on/off of the medians, then the per-iteration ratios
     dat[ddl].write(f'{nplot[ddl]} "{label.get(w, w)}" {r_med:.4f} ' + " ".join(f"{x:.4f}" for x in pairs) + "\n")
     nplot[ddl] += 1

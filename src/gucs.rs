@@ -976,8 +976,12 @@ pub fn auto_concurrently() -> bool {
     AUTO_CONCURRENTLY.get()
 }
 
+/// Read in place rather than through GucSetting::get (a thread check through a thread-local per
+/// call), as `track_usage`: asked by the ExecutorStart hook for every statement.
 pub fn max_dml_rows() -> f64 {
-    f64::from(MAX_DML_ROWS.get())
+    // SAFETY: the setting's value, which Postgres changes only between statements of this
+    // (single-threaded) backend.
+    f64::from(unsafe { *MAX_DML_ROWS.as_ptr() })
 }
 
 pub fn lock_retries() -> i32 {
@@ -1020,8 +1024,10 @@ pub fn audit_max_size_bytes() -> u64 {
     u64::try_from(AUDIT_MAX_SIZE_KB.get()).unwrap_or(0) * 1024
 }
 
+/// Read in place, as `max_dml_rows`: asked for every statement.
 pub fn track_usage() -> bool {
-    TRACK_USAGE.get()
+    // SAFETY: as in max_dml_rows.
+    unsafe { *TRACK_USAGE.as_ptr() }
 }
 
 /// `safe_ddl.usage_window` in microseconds.

@@ -2,6 +2,7 @@
 //! table and commits more than `safe_ddl.max_lock_hold` later gets a WARNING (and a LOG line).
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -13,6 +14,11 @@ thread_local! {
     /// (relation, lock name, when it was requested) for this transaction.
     static HELD: RefCell<Vec<(String, &'static str, pg_sys::TimestampTz)>> = const { RefCell::new(Vec::new()) };
 }
+
+/// HELD may not be empty: set by `record`, cleared when HELD is emptied. A plain process global
+/// (a backend is one thread), so that the callback at the end of every transaction is two
+/// instructions when no guarded DDL ran in it.
+static HOLDING: AtomicBool = AtomicBool::new(false);
 
 pub fn install() {
     // SAFETY: registering a callback from _PG_init.
@@ -29,16 +35,29 @@ pub fn record(relations: Vec<String>, lock: &'static str, since: pg_sys::Timesta
             }
         }
     });
+    HOLDING.store(true, Ordering::Relaxed);
+}
+
+/// Not guarded by pgrx: reads a flag, owns nothing, cannot panic; the rest runs under #[pg_guard].
+unsafe extern "C-unwind" fn at_transaction_end(
+    event: pg_sys::XactEvent::Type,
+    arg: *mut std::ffi::c_void,
+) {
+    if HOLDING.load(Ordering::Relaxed) {
+        // SAFETY: the callback's arguments, passed on.
+        unsafe { on_transaction_end(event, arg) }
+    }
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn at_transaction_end(
+unsafe extern "C-unwind" fn on_transaction_end(
     event: pg_sys::XactEvent::Type,
     _arg: *mut std::ffi::c_void,
 ) {
     match event {
         pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT => {
             let held = HELD.with(|h| std::mem::take(&mut *h.borrow_mut()));
+            HOLDING.store(false, Ordering::Relaxed);
             let limit = i64::from(gucs::max_lock_hold_ms());
             if limit == 0 || held.is_empty() {
                 return;
@@ -74,6 +93,7 @@ unsafe extern "C-unwind" fn at_transaction_end(
         }
         pg_sys::XactEvent::XACT_EVENT_ABORT | pg_sys::XactEvent::XACT_EVENT_COMMIT => {
             HELD.with(|h| h.borrow_mut().clear());
+            HOLDING.store(false, Ordering::Relaxed);
         }
         _ => {}
     }

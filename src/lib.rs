@@ -33,6 +33,7 @@ mod inline_allow;
 mod load;
 mod metrics;
 mod pg_error;
+mod pg_struct;
 mod pg_version;
 mod recheck;
 mod report;

@@ -188,12 +188,12 @@ pub unsafe fn rte_perms(
         #[cfg(not(feature = "pg15"))]
         {
             let index = (*rte).perminfoindex;
-            let infos = pgrx::PgList::<pg_sys::RTEPermissionInfo>::from_pg((*pstmt).permInfos);
             match usize::try_from(index)
                 .ok()
                 .filter(|i| *i >= 1)
-                .and_then(|i| infos.get_ptr(i - 1))
-            {
+                .and_then(|i| {
+                    crate::pg_struct::nth::<pg_sys::RTEPermissionInfo>((*pstmt).permInfos, i - 1)
+                }) {
                 Some(p) if !p.is_null() => RtePerms {
                     required: (*p).requiredPerms,
                     selected: (*p).selectedCols,
@@ -211,14 +211,14 @@ pub unsafe fn rte_perms(
     }
 }
 
-/// Whether a Bitmapset has no member (a function until 16, a macro testing NULL from 17; asking
-/// for the first member works on all).
+/// Whether a Bitmapset has no member (a function until 16, a macro testing NULL from 17; reading
+/// its words in place works on all, and costs no FFI call).
 ///
 /// # Safety
 /// `set` is NULL or a valid Bitmapset.
 pub unsafe fn bms_is_empty(set: *const pg_sys::Bitmapset) -> bool {
     // SAFETY: as documented.
-    set.is_null() || unsafe { pg_sys::bms_next_member(set, -1) } < 0
+    unsafe { crate::pg_struct::is_empty(set) }
 }
 
 /// Whether a range table entry of a planned statement names a relation whose use is recorded:

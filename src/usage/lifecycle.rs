@@ -16,6 +16,7 @@
 
 use std::cell::RefCell;
 use std::ffi::{c_int, c_void};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use pgrx::{pg_guard, pg_sys};
 
@@ -36,6 +37,10 @@ thread_local! {
     static READY: RefCell<Vec<(u32, i16)>> = const { RefCell::new(Vec::new()) };
 }
 
+/// PENDING may not be empty: set with every push, cleared when it is emptied at the transaction's
+/// end. A plain process global, read at the end of every transaction (see own::CREATING).
+static DROPPING: AtomicBool = AtomicBool::new(false);
+
 static mut PREV_OBJECT_ACCESS: pg_sys::object_access_hook_type = None;
 
 /// From _PG_init, when the usage table exists.
@@ -49,8 +54,33 @@ pub fn install() {
     }
 }
 
-#[pg_guard]
+/// The object_access_hook. Postgres also calls it for every function a query's expressions
+/// call (OAT_FUNCTION_EXECUTE) and for namespace searches, so those only chain the previous hook,
+/// without pgrx's guard: this frame owns nothing and cannot panic, and an ERROR of the previous
+/// hook (C code, or another extension's hook, which must not let a panic escape since Postgres
+/// calls it from C) leaves through it unchanged. Creations and drops go to `on_create_or_drop`,
+/// under #[pg_guard].
 unsafe extern "C-unwind" fn on_object_access(
+    access: pg_sys::ObjectAccessType::Type,
+    class_id: pg_sys::Oid,
+    object_id: pg_sys::Oid,
+    sub_id: c_int,
+    arg: *mut c_void,
+) {
+    // SAFETY: the object_access_hook's arguments, passed on unchanged.
+    unsafe {
+        if access == pg_sys::ObjectAccessType::OAT_POST_CREATE
+            || access == pg_sys::ObjectAccessType::OAT_DROP
+        {
+            on_create_or_drop(access, class_id, object_id, sub_id, arg);
+        } else if let Some(prev) = PREV_OBJECT_ACCESS {
+            prev(access, class_id, object_id, sub_id, arg);
+        }
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_create_or_drop(
     access: pg_sys::ObjectAccessType::Type,
     class_id: pg_sys::Oid,
     object_id: pg_sys::Oid,
@@ -102,6 +132,7 @@ unsafe extern "C-unwind" fn on_object_access(
             return;
         };
         PENDING.with(|p| p.borrow_mut().push(dropped));
+        DROPPING.store(true, Ordering::Relaxed);
     }
 }
 
@@ -161,8 +192,19 @@ fn ready_creations() -> Vec<(u32, i16)> {
     ready
 }
 
+/// Called at the end of every transaction, so first the common case: nothing dropped, created
+/// or stored by it (own::untouched), when every branch below would do nothing. Not guarded by
+/// pgrx: it reads two flags, owns nothing and cannot panic; the rest runs under #[pg_guard].
+unsafe extern "C-unwind" fn at_transaction_end(event: pg_sys::XactEvent::Type, arg: *mut c_void) {
+    if !DROPPING.load(Ordering::Relaxed) && own::untouched() {
+        return;
+    }
+    // SAFETY: the callback's arguments, passed on.
+    unsafe { on_transaction_end(event, arg) }
+}
+
 #[pg_guard]
-unsafe extern "C-unwind" fn at_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+unsafe extern "C-unwind" fn on_transaction_end(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
     match event {
         pg_sys::XactEvent::XACT_EVENT_PRE_COMMIT => {
             let ready = ready_creations();
@@ -170,6 +212,7 @@ unsafe extern "C-unwind" fn at_transaction_end(event: pg_sys::XactEvent::Type, _
         }
         pg_sys::XactEvent::XACT_EVENT_COMMIT | pg_sys::XactEvent::XACT_EVENT_PARALLEL_COMMIT => {
             let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
+            DROPPING.store(false, Ordering::Relaxed);
             let mut dbs: Vec<u32> = pending.iter().map(|d| d.db).collect();
             dbs.sort_unstable();
             dbs.dedup();
@@ -204,6 +247,7 @@ unsafe extern "C-unwind" fn at_transaction_end(event: pg_sys::XactEvent::Type, _
         | pg_sys::XactEvent::XACT_EVENT_PARALLEL_ABORT
         | pg_sys::XactEvent::XACT_EVENT_PREPARE => {
             PENDING.with(|p| p.borrow_mut().clear());
+            DROPPING.store(false, Ordering::Relaxed);
             READY.with(|r| r.borrow_mut().clear());
             own::transaction_end();
         }

@@ -25,6 +25,8 @@ thread_local! {
 /// thread-local access is a call, and the recorder asks once per relation and column of every
 /// query.
 static CREATING: AtomicBool = AtomicBool::new(false);
+/// STORES is not empty (likewise, for the transaction-end callbacks: `untouched`).
+static STORING: AtomicBool = AtomicBool::new(false);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Created {
@@ -46,6 +48,14 @@ pub fn stored(index: usize, write: bool, replaced: u64, stored: u64) {
         let own = m.get(&(index, write)).copied();
         m.insert((index, write), stamp::noted(own, replaced, stored));
     });
+    STORING.store(true, Ordering::Relaxed);
+}
+
+/// Nothing noted in this transaction (no store, no creation): ending it has nothing to forget.
+/// Two loads, for the callbacks that run at the end of every transaction (lifecycle.rs).
+#[inline]
+pub fn untouched() -> bool {
+    !STORING.load(Ordering::Relaxed) && !CREATING.load(Ordering::Relaxed)
 }
 
 /// The last use recorded in a stamp of slot `index` that is not by this transaction.
@@ -104,6 +114,7 @@ pub fn transaction_end() {
             m.clear();
         }
     });
+    STORING.store(false, Ordering::Relaxed);
     CREATING.store(false, Ordering::Relaxed);
     CREATED.with(|c| c.borrow_mut().clear());
 }

@@ -10,14 +10,27 @@
 use pgrx::pg_sys;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::PgList;
 
 use super::{own, store};
-use crate::{gucs, pg_version};
+use crate::{gucs, pg_struct, pg_version};
+
+/// Postgres functions called for every statement, declared without pgrx's FFI boundary (a
+/// sigsetjmp per call): they only read backend globals and cannot raise an ERROR.
+mod raw {
+    use pgrx::pg_sys;
+    #[allow(clashing_extern_declarations)]
+    unsafe extern "C-unwind" {
+        pub fn GetCurrentStatementStartTimestamp() -> pg_sys::TimestampTz;
+    }
+}
 
 /// From the ExecutorStart hook (executor_hook.rs): record what the statement reads and writes,
 /// when tracking runs (preloaded) and this session records. Parallel workers run part of a query
 /// their leader already recorded.
+///
+/// Per statement: one pass over the range table, and per relation and column one lock-free
+/// probe of the usage table (store::touch); no allocation, no lock, no catalog lookup unless a
+/// relation or column gets its first slot.
 ///
 /// # Safety
 /// `query_desc` is the executor's.
@@ -38,9 +51,9 @@ unsafe fn record_plan(pstmt: *mut pg_sys::PlannedStmt) {
     // RangeTblEntry nodes, and the bitmaps are NULL or valid Bitmapsets.
     unsafe {
         let db = u32::from(pg_sys::MyDatabaseId);
-        let now = pg_sys::GetCurrentStatementStartTimestamp();
+        let now = raw::GetCurrentStatementStartTimestamp();
         let mut overflow = None;
-        for rte in PgList::<pg_sys::RangeTblEntry>::from_pg((*pstmt).rtable).iter_ptr() {
+        for rte in pg_struct::pointers::<pg_sys::RangeTblEntry>((*pstmt).rtable) {
             if rte.is_null() || !pg_version::rte_names_relation(rte) {
                 continue;
             }
@@ -163,13 +176,8 @@ fn log_overflow() {
 /// Calls `f` with each user column (attnum >= 1) and whole-row reference (0) in a column bitmap
 /// (members are offset by FirstLowInvalidHeapAttributeNumber); system columns are skipped.
 unsafe fn columns(set: *mut pg_sys::Bitmapset, mut f: impl FnMut(i16)) {
-    let mut member = -1;
-    loop {
-        // SAFETY: NULL or a valid Bitmapset.
-        member = unsafe { pg_sys::bms_next_member(set, member) };
-        if member < 0 {
-            break;
-        }
+    // SAFETY: NULL or a valid Bitmapset.
+    for member in unsafe { pg_struct::members(set) } {
         let attnum = member + pg_sys::FirstLowInvalidHeapAttributeNumber;
         if let Ok(attnum) = i16::try_from(attnum) {
             if attnum >= store::WHOLE_ROW {

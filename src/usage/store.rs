@@ -182,7 +182,9 @@ fn start(key: u64, attr: u32, capacity: usize) -> usize {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^= z >> 31;
-    (z % capacity as u64) as usize
+    // Range reduction by multiply-shift (the high half of z * capacity, uniform over
+    // 0..capacity like z % capacity) instead of a 64-bit division on every probe.
+    ((u128::from(z) * capacity as u128) >> 64) as usize
 }
 
 /// Where a missing (key, attr) could go: the first tombstone on its probe chain, and the empty
@@ -198,8 +200,8 @@ fn probe(slots: &[Slot], key: u64, attr: u32) -> Result<usize, Vacancy> {
     let n = slots.len();
     let first = start(key, attr, n);
     let mut tombstone = None;
-    for i in 0..n {
-        let idx = (first + i) % n;
+    let mut idx = first;
+    for _ in 0..n {
         let s = &slots[idx];
         let a = s.attr.load(Ordering::Acquire);
         if a == 0 {
@@ -210,10 +212,12 @@ fn probe(slots: &[Slot], key: u64, attr: u32) -> Result<usize, Vacancy> {
         }
         if a == TOMBSTONE {
             tombstone = tombstone.or(Some(idx));
-            continue;
-        }
-        if a == attr && s.key.load(Ordering::Relaxed) == key {
+        } else if a == attr && s.key.load(Ordering::Relaxed) == key {
             return Ok(idx);
+        }
+        idx += 1;
+        if idx == n {
+            idx = 0;
         }
     }
     Err(Vacancy {
@@ -222,11 +226,16 @@ fn probe(slots: &[Slot], key: u64, attr: u32) -> Result<usize, Vacancy> {
     })
 }
 
+/// Whether `n` slots are fewer than 3/4 of `capacity`.
+fn below_fill(n: u64, capacity: u64) -> bool {
+    n * FILL_DEN < capacity * FILL_NUM
+}
+
 /// Which slot a claim takes, given the vacancy on its chain and the live and tombstone counts:
 /// a tombstone while fewer than 3/4 of the slots are live, an empty slot only while fewer than
 /// 3/4 are live or tombstones (so probe chains stay short and always end), else none.
 fn choose(v: Vacancy, live: u64, tombstones: u64, capacity: u64) -> Option<usize> {
-    let below = |n: u64| n * FILL_DEN < capacity * FILL_NUM;
+    let below = |n: u64| below_fill(n, capacity);
     if !below(live) {
         return None;
     }
@@ -254,6 +263,7 @@ enum Claim {
 
 /// The slot of (db, rel, attnum), claimed if missing and `trackable()` says the relation may
 /// have one. `now` dates a dropped use.
+#[inline]
 fn find_or_claim(
     db: u32,
     rel: u32,
@@ -269,23 +279,56 @@ fn find_or_claim(
     if let Ok(i) = probe(slots, key, attr) {
         return Claim::Slot(i, &slots[i]);
     }
+    claim_or_drop(h, slots, key, attr, now, trackable)
+}
+
+/// `find_or_claim` when the slot is missing (out of line: the common path is the probe above).
+#[cold]
+#[inline(never)]
+fn claim_or_drop(
+    h: &'static Header,
+    slots: &'static [Slot],
+    key: u64,
+    attr: u32,
+    now: i64,
+    trackable: &mut dyn FnMut() -> bool,
+) -> Claim {
     if !trackable() {
         return Claim::Untracked;
+    }
+    // A table whose live slots have reached the 3/4 mark claims nothing (`choose`): decide that
+    // without the lock, so that a full table does not make every untracked use queue on it.
+    // `used` rises only after a claim has published its slot (Release, read here with Acquire:
+    // the probe below then sees that slot) and falls only after a free has tombstoned one, so
+    // "full" read here was true when the last claim ended, or just before a free in progress;
+    // the use is dropped as if it had come then. Any other case takes the lock and decides
+    // there, as before.
+    if !below_fill(h.used.load(Ordering::Acquire), h.capacity) {
+        // Claimed by another backend since the first probe (the last claim before full)?
+        if let Ok(i) = probe(slots, key, attr) {
+            return Claim::Slot(i, &slots[i]);
+        }
+        return Claim::Dropped(drop_use(h, now));
     }
     let _guard = Exclusive::take();
     match claim_locked(h, slots, key, attr) {
         Some(i) => Claim::Slot(i, &slots[i]),
-        None => {
-            h.dropped.fetch_add(1, Ordering::Relaxed);
-            let previous = h.last_overflow.swap(now.max(1), Ordering::Relaxed);
-            let gap = crate::gucs::usage_window_us().max(EPISODE_GAP_US);
-            let new_episode = previous == 0 || now - previous > gap;
-            if new_episode {
-                h.overflow_since.store(now.max(1), Ordering::Relaxed);
-            }
-            Claim::Dropped(new_episode.then_some(now))
-        }
+        None => Claim::Dropped(drop_use(h, now)),
     }
+}
+
+/// Count a use dropped for lack of space at `now`; Some(now) when it began an overflow episode.
+/// Lock-free: of concurrent droppers, only the one that swaps out a `last_overflow` older than
+/// the gap (or 0) begins the episode.
+fn drop_use(h: &Header, now: i64) -> Option<i64> {
+    h.dropped.fetch_add(1, Ordering::Relaxed);
+    let previous = h.last_overflow.swap(now.max(1), Ordering::Relaxed);
+    let gap = crate::gucs::usage_window_us().max(EPISODE_GAP_US);
+    let new_episode = previous == 0 || now - previous > gap;
+    if new_episode {
+        h.overflow_since.store(now.max(1), Ordering::Relaxed);
+    }
+    new_episode.then_some(now)
 }
 
 /// The index of the slot of (key, attr), claimed (empty: no use, creation unknown) if missing;
@@ -309,7 +352,8 @@ fn claim_locked(h: &Header, slots: &[Slot], key: u64, attr: u32) -> Option<usize
     s.last_write.store(0, Ordering::Relaxed);
     s.created.store(0, Ordering::Relaxed);
     s.attr.store(attr, Ordering::Release);
-    h.used.fetch_add(1, Ordering::Relaxed);
+    // Release: a lock-free reader that sees the new count sees the slot (find_or_claim).
+    h.used.fetch_add(1, Ordering::Release);
     Some(i)
 }
 
@@ -412,6 +456,7 @@ impl Drop for Exclusive {
 /// behalf of other sessions: never discounted as this transaction's own); `trackable` is asked (at most once per
 /// call) before a slot is claimed for it. Returns Some(time) when this use was dropped for lack
 /// of space and began an overflow episode (the caller logs it, outside the lock).
+#[inline]
 pub fn touch(
     db: u32,
     rel: u32,
