@@ -135,7 +135,7 @@ fn check_privilege() {
             "permission denied for view audit_log",
             "safe_ddl",
         )
-        .set_hint("A superuser grants it: GRANT SELECT ON safe_ddl.audit_log TO <role>;")
+        .set_hint("A superuser grants it with GRANT SELECT ON safe_ddl.audit_log to the role.")
         .report(PgLogLevel::ERROR);
     }
 }
