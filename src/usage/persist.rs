@@ -143,27 +143,14 @@ unsafe extern "C-unwind" fn at_postmaster_exit(_code: c_int, _arg: pg_sys::Datum
 }
 
 /// A TimestampTz as text, without the server's help (the postmaster at start has no
-/// timezone-aware formatting to rely on): UTC, to the second.
+/// timezone-aware formatting to rely on): UTC, to the second, from the audit trail's ISO 8601
+/// formatting (`2026-12-06T11:45:30.000999Z` -> `2026-12-06 11:45:30+00`).
 pub fn timestamp_text(at: i64) -> String {
-    // TimestampTz: microseconds since 2000-01-01 00:00:00 UTC = Unix 946684800.
-    let unix = at.div_euclid(1_000_000) + 946_684_800;
-    let (days, secs) = (unix.div_euclid(86_400), unix.rem_euclid(86_400));
-    // civil_from_days (Howard Hinnant's algorithm)
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}+00",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let iso = crate::audit::line::iso_utc(at);
+    match (iso.get(..10), iso.get(11..19)) {
+        (Some(date), Some(time)) => format!("{date} {time}+00"),
+        _ => iso,
+    }
 }
 
 #[cfg(test)]
