@@ -38,6 +38,7 @@ mod pg_version;
 mod recheck;
 mod report;
 pub mod rules;
+mod shmem;
 mod slice;
 mod spi_ro;
 pub mod sqltext;

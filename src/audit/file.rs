@@ -28,7 +28,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::ptr;
 
-use pgrx::{pg_guard, pg_sys};
+use pgrx::pg_sys;
 
 /// Relative to the data directory, which is every backend's working directory.
 pub const DIR: &str = "safe_ddl";
@@ -39,41 +39,21 @@ const LOCK_FILE: &str = "safe_ddl/audit.lock";
 const TRANCHE: &std::ffi::CStr = c"safe_ddl audit";
 
 static mut LOCK: *mut pg_sys::LWLock = ptr::null_mut();
-static mut PREV_REQUEST: pg_sys::shmem_request_hook_type = None;
-static mut PREV_STARTUP: pg_sys::shmem_startup_hook_type = None;
 
 /// From _PG_init while shared_preload_libraries loads us: ask for the LWLock.
 pub fn request() {
-    // SAFETY: _PG_init runs once, single-threaded, before any hook can fire.
-    unsafe {
-        PREV_REQUEST = pg_sys::shmem_request_hook;
-        pg_sys::shmem_request_hook = Some(on_request);
-        PREV_STARTUP = pg_sys::shmem_startup_hook;
-        pg_sys::shmem_startup_hook = Some(on_startup);
-    }
+    crate::shmem::register(crate::shmem::Segment {
+        name: TRANCHE,
+        size: 0,
+        locks: 1,
+        attach,
+    });
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_request() {
-    // SAFETY: the postmaster's shmem_request_hook; chained first, then our request.
-    unsafe {
-        if let Some(prev) = PREV_REQUEST {
-            pg_sys::ffi::pg_guard_ffi_boundary(|| prev());
-        }
-        pg_sys::RequestNamedLWLockTranche(TRANCHE.as_ptr(), 1);
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn on_startup() {
-    // SAFETY: shmem_startup_hook (also after a crash restart, when shared memory is new):
-    // chained first; the tranche was requested in on_request.
-    unsafe {
-        if let Some(prev) = PREV_STARTUP {
-            pg_sys::ffi::pg_guard_ffi_boundary(|| prev());
-        }
-        LOCK = &raw mut (*pg_sys::GetNamedLWLockTranche(TRANCHE.as_ptr())).lock;
-    }
+/// The tranche's LWLock (also after a crash restart, when shared memory is new).
+unsafe fn attach(_: *mut std::ffi::c_void, _: bool, lock: *mut pg_sys::LWLock) {
+    // SAFETY: from the startup hook, before any backend forks.
+    unsafe { LOCK = lock };
 }
 
 /// The exclusion between writers (and rotation) and readers.

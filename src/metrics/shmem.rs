@@ -7,7 +7,7 @@ use std::ffi::CStr;
 use std::ptr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use pgrx::{pg_guard, pg_sys};
+use pgrx::pg_sys;
 
 use super::{Action, Lock, Snapshot, ACTIONS, HAZARDS};
 
@@ -29,44 +29,21 @@ pub struct Counters {
 
 static mut COUNTERS: *mut Counters = ptr::null_mut();
 static mut LOCK: *mut pg_sys::LWLock = ptr::null_mut();
-static mut PREV_REQUEST: pg_sys::shmem_request_hook_type = None;
-static mut PREV_STARTUP: pg_sys::shmem_startup_hook_type = None;
 
 /// From _PG_init in the postmaster, when preloaded.
 pub fn request() {
-    // SAFETY: _PG_init runs once, single-threaded, before any hook can fire.
-    unsafe {
-        PREV_REQUEST = pg_sys::shmem_request_hook;
-        pg_sys::shmem_request_hook = Some(on_request);
-        PREV_STARTUP = pg_sys::shmem_startup_hook;
-        pg_sys::shmem_startup_hook = Some(on_startup);
-    }
+    crate::shmem::register(crate::shmem::Segment {
+        name: NAME,
+        size: size_of::<Counters>(),
+        locks: 1,
+        attach,
+    });
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_request() {
-    // SAFETY: the postmaster's shmem_request_hook; chained first, then our request.
+/// The segment, created (`found` false: zeroed and dated here) or found, and the reset lock.
+unsafe fn attach(p: *mut std::ffi::c_void, found: bool, lock: *mut pg_sys::LWLock) {
+    // SAFETY: a segment of size_of::<Counters>() bytes, under AddinShmemInitLock.
     unsafe {
-        if let Some(prev) = PREV_REQUEST {
-            pg_sys::ffi::pg_guard_ffi_boundary(|| prev());
-        }
-        pg_sys::RequestAddinShmemSpace(size_of::<Counters>());
-        pg_sys::RequestNamedLWLockTranche(NAME.as_ptr(), 1);
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn on_startup() {
-    // SAFETY: shmem_startup_hook; AddinShmemInitLock (MainLWLockArray[21], as in usage/store.rs)
-    // serialises ShmemInitStruct as Postgres' own modules do.
-    unsafe {
-        if let Some(prev) = PREV_STARTUP {
-            pg_sys::ffi::pg_guard_ffi_boundary(|| prev());
-        }
-        let init_lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock;
-        pg_sys::LWLockAcquire(init_lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
-        let mut found = false;
-        let p = pg_sys::ShmemInitStruct(NAME.as_ptr(), size_of::<Counters>(), &mut found);
         if !found {
             // All-zero bytes are valid atomics at 0.
             ptr::write_bytes(p.cast::<u8>(), 0, size_of::<Counters>());
@@ -75,8 +52,7 @@ unsafe extern "C-unwind" fn on_startup() {
                 .store(pg_sys::GetCurrentTimestamp(), Ordering::Relaxed);
         }
         COUNTERS = p.cast();
-        LOCK = &raw mut (*pg_sys::GetNamedLWLockTranche(NAME.as_ptr())).lock;
-        pg_sys::LWLockRelease(init_lock);
+        LOCK = lock;
     }
 }
 

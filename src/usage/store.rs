@@ -25,7 +25,7 @@ use std::ffi::CStr;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 
-use pgrx::{pg_guard, pg_sys};
+use pgrx::pg_sys;
 
 use super::{own, persist, saved, stamp};
 
@@ -89,8 +89,6 @@ const EPISODE_GAP_US: i64 = 60_000_000;
 static mut CAPACITY: usize = 0;
 static mut HEADER: *mut Header = ptr::null_mut();
 static mut LOCK: *mut pg_sys::LWLock = ptr::null_mut();
-static mut PREV_REQUEST: pg_sys::shmem_request_hook_type = None;
-static mut PREV_STARTUP: pg_sys::shmem_startup_hook_type = None;
 
 fn size(capacity: usize) -> usize {
     size_of::<Header>() + capacity * size_of::<Slot>()
@@ -99,39 +97,19 @@ fn size(capacity: usize) -> usize {
 /// From _PG_init in the postmaster.
 pub fn request(capacity: usize) {
     // SAFETY: _PG_init runs once, single-threaded, before any hook can fire.
-    unsafe {
-        CAPACITY = capacity;
-        PREV_REQUEST = pg_sys::shmem_request_hook;
-        pg_sys::shmem_request_hook = Some(on_request);
-        PREV_STARTUP = pg_sys::shmem_startup_hook;
-        pg_sys::shmem_startup_hook = Some(on_startup);
-    }
+    unsafe { CAPACITY = capacity };
+    crate::shmem::register(crate::shmem::Segment {
+        name: NAME,
+        size: size(capacity),
+        locks: 1,
+        attach,
+    });
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_request() {
-    // SAFETY: the postmaster's shmem_request_hook; chained first, then our request.
+/// The segment, created (`found` false: zeroed here) or found, and the table's LWLock.
+unsafe fn attach(p: *mut std::ffi::c_void, found: bool, lock: *mut pg_sys::LWLock) {
+    // SAFETY: a segment of size(CAPACITY) bytes, under AddinShmemInitLock.
     unsafe {
-        if let Some(prev) = PREV_REQUEST {
-            pg_sys::ffi::pg_guard_ffi_boundary(|| prev());
-        }
-        pg_sys::RequestAddinShmemSpace(size(CAPACITY));
-        pg_sys::RequestNamedLWLockTranche(NAME.as_ptr(), 1);
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn on_startup() {
-    // SAFETY: shmem_startup_hook; AddinShmemInitLock (MainLWLockArray[21] in PG15's
-    // lwlocknames.h) serialises ShmemInitStruct as Postgres' own modules do.
-    unsafe {
-        if let Some(prev) = PREV_STARTUP {
-            pg_sys::ffi::pg_guard_ffi_boundary(|| prev());
-        }
-        let init_lock = &raw mut (*pg_sys::MainLWLockArray.add(21)).lock;
-        pg_sys::LWLockAcquire(init_lock, pg_sys::LWLockMode::LW_EXCLUSIVE);
-        let mut found = false;
-        let p = pg_sys::ShmemInitStruct(NAME.as_ptr(), size(CAPACITY), &mut found);
         if !found {
             ptr::write_bytes(p.cast::<u8>(), 0, size(CAPACITY));
             let h = p.cast::<Header>();
@@ -140,8 +118,7 @@ unsafe extern "C-unwind" fn on_startup() {
                 .store(pg_sys::GetCurrentTimestamp(), Ordering::Relaxed);
         }
         HEADER = p.cast();
-        LOCK = &raw mut (*pg_sys::GetNamedLWLockTranche(NAME.as_ptr())).lock;
-        pg_sys::LWLockRelease(init_lock);
+        LOCK = lock;
         // In the postmaster (and a single-user backend): what was saved at the last stop goes
         // back in, and the table is saved again when this postmaster exits or re-initialises
         // shared memory after a crash (persist.rs).
